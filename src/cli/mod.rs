@@ -1,0 +1,36 @@
+//! The `argen` command line: one file per command.
+
+pub mod eval;
+pub mod sample;
+pub mod train;
+
+use clap::{Parser, Subcommand};
+
+/// argen: generative autoregressive models. Exact likelihoods, one step at a time.
+#[derive(Parser, Debug)]
+#[command(name = "argen", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train a Gated PixelCNN (by default on the embedded 8x8 digits), then evaluate it on
+    /// the test split and write a grid of samples.
+    Train(train::TrainArgs),
+    /// Print the exact negative log-likelihood of a trained run on a data split.
+    Eval(eval::EvalArgs),
+    /// Generate images from a trained run and write them as a PNG grid.
+    Sample(sample::SampleArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Sample(args) => sample::run(args),
+    }
+}

@@ -1,0 +1,118 @@
+//! `argen sample RUN`: ancestral sampling to a PNG grid.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use burn::prelude::*;
+use clap::Args;
+
+use crate::generate::{SampleRequest, sample_naive};
+use crate::train::RunFolder;
+use crate::viz;
+
+/// Options of `argen sample`.
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// The run folder written by `argen train`.
+    pub run: PathBuf,
+    /// Number of images.
+    #[arg(long, default_value_t = 64)]
+    pub n: usize,
+    /// Seed of the random draws: the same seed gives the same images.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Softmax temperature: 1 samples the model, below 1 favours likely levels, 0 is greedy.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// For a class-conditional run: generate only this class (default: one row per class).
+    #[arg(long)]
+    pub class: Option<usize>,
+    /// Images generated at once (bounds memory; does not change the images).
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Use the weights of the last epoch instead of the best validation weights.
+    #[arg(long)]
+    pub last: bool,
+    /// Output PNG (default: RUN/samples.png).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Generates images from a run and writes them to `out`; returns the levels.
+pub fn sample_run(args: &SampleArgs, out: &Path) -> Result<Vec<u8>> {
+    if args.n == 0 {
+        bail!("--n must be at least 1");
+    }
+    if !(args.temperature >= 0.0 && args.temperature.is_finite()) {
+        bail!(
+            "--temperature must be a finite number >= 0, got {}",
+            args.temperature
+        );
+    }
+    let device = Device::flex();
+    let run = RunFolder(args.run.clone());
+    let (config, model) = run.load_model(!args.last, &device)?;
+    let data = crate::train::load_data(&config.data)?;
+    let (height, width) = (data.test.height, data.test.width);
+    let (labels, columns) = match (config.model.num_classes, args.class) {
+        (None, Some(_)) => bail!(
+            "--class needs a class-conditional run; {} is unconditional",
+            args.run.display()
+        ),
+        (None, None) => (vec![None; args.n], (args.n as f64).sqrt().ceil() as usize),
+        (Some(k), Some(c)) if c >= k => bail!(
+            "--class {c} is out of range: the run has classes 0..{}",
+            k - 1
+        ),
+        (Some(_), Some(c)) => (
+            vec![Some(c); args.n],
+            (args.n as f64).sqrt().ceil() as usize,
+        ),
+        (Some(k), None) => {
+            // One row per class, as many columns as fit in n images.
+            let per_class = args.n.div_ceil(k);
+            let labels = (0..k)
+                .flat_map(|c| std::iter::repeat_n(Some(c), per_class))
+                .take(args.n)
+                .collect();
+            (labels, per_class)
+        }
+    };
+    let request = SampleRequest {
+        height,
+        width,
+        labels,
+        temperature: args.temperature,
+        seed: args.seed,
+        batch: args.batch,
+    };
+    let images = sample_naive(&model, &request, &device);
+    let grid = viz::image_grid(
+        &images,
+        height,
+        width,
+        config.model.levels,
+        columns,
+        viz::default_scale(width),
+    );
+    viz::save_png(&grid, out)?;
+    Ok(images)
+}
+
+/// Runs `argen sample`.
+pub fn run(args: SampleArgs) -> Result<()> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.run.join("samples.png"));
+    let start = std::time::Instant::now();
+    sample_run(&args, &out)?;
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "wrote {} images to {} ({seconds:.1}s, {:.1} images/s)",
+        args.n,
+        out.display(),
+        args.n as f64 / seconds
+    );
+    Ok(())
+}

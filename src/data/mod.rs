@@ -1,0 +1,262 @@
+//! Data sets of small discrete-valued images, cut into train / validation / test parts.
+//!
+//! Two sources: the 8x8 digits embedded in the binary ([`DataSource::Digits`], 17 grey
+//! levels) and folders of IDX files in the MNIST format ([`DataSource::Idx`], 256 grey
+//! levels), of which Fashion-MNIST ([`DataSource::FashionMnist`]) is one.
+
+mod digits;
+mod idx;
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+pub use digits::{load_digits, parse_digits_csv};
+pub use idx::{load_idx_dir, read_idx_images, read_idx_labels};
+
+/// Folder where the Debian package `dataset-fashion-mnist` installs its IDX files.
+pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+/// One set of images with discrete pixel values.
+#[derive(Debug, Clone)]
+pub struct ImageSet {
+    /// Pixel values, row-major per image, laid out [n][channels][height][width], each in 0..levels.
+    pub pixels: Vec<u8>,
+    /// Class label per image, in 0..num_classes.
+    pub labels: Vec<u8>,
+    pub height: usize,
+    pub width: usize,
+    pub channels: usize,
+}
+
+impl ImageSet {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether the set holds no image.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Number of pixel values in one image: channels * height * width.
+    pub fn image_size(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+
+    /// The pixels of image `i`. Panics if `i >= self.len()`, like slice indexing.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let size = self.image_size();
+        &self.pixels[i * size..(i + 1) * size]
+    }
+
+    /// A new set with the images at the given indices (in that order).
+    /// Panics if an index is `>= self.len()`, like slice indexing.
+    pub fn subset(&self, indices: &[usize]) -> ImageSet {
+        let mut pixels = Vec::with_capacity(indices.len() * self.image_size());
+        for &i in indices {
+            pixels.extend_from_slice(self.image(i));
+        }
+        ImageSet {
+            pixels,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            height: self.height,
+            width: self.width,
+            channels: self.channels,
+        }
+    }
+}
+
+/// A data set cut into train / validation / test parts, with what a model needs to know.
+#[derive(Debug, Clone)]
+pub struct ImageData {
+    /// Name of the source, e.g. "digits", "fashion-mnist", "idx:/path".
+    pub name: String,
+    /// Number of discrete values per pixel: 17 for digits, 256 for IDX.
+    pub levels: usize,
+    /// Number of classes; every label is below it.
+    pub num_classes: usize,
+    pub train: ImageSet,
+    pub valid: ImageSet,
+    pub test: ImageSet,
+}
+
+/// Where images come from; parsed from the `--data` option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// The 1,797 8x8 digits embedded in the binary (`digits`).
+    Digits,
+    /// Fashion-MNIST from [`FASHION_MNIST_DIR`] (`fashion-mnist`).
+    FashionMnist,
+    /// A folder with the four standard MNIST-style IDX files (`idx:DIR`).
+    Idx(PathBuf),
+}
+
+impl FromStr for DataSource {
+    type Err = DataError;
+
+    /// Parses `digits`, `fashion-mnist` or `idx:DIR`.
+    fn from_str(s: &str) -> Result<Self, DataError> {
+        match s {
+            "digits" => Ok(DataSource::Digits),
+            "fashion-mnist" => Ok(DataSource::FashionMnist),
+            _ => match s.strip_prefix("idx:") {
+                Some(dir) if !dir.is_empty() => Ok(DataSource::Idx(PathBuf::from(dir))),
+                _ => Err(DataError::UnknownSource(s.to_string())),
+            },
+        }
+    }
+}
+
+impl fmt::Display for DataSource {
+    /// Writes the form that [`DataSource::from_str`] accepts.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataSource::Digits => write!(f, "digits"),
+            DataSource::FashionMnist => write!(f, "fashion-mnist"),
+            DataSource::Idx(dir) => write!(f, "idx:{}", dir.display()),
+        }
+    }
+}
+
+/// Loads a data set and cuts it into train / validation / test parts.
+pub fn load(source: &DataSource) -> Result<ImageData, DataError> {
+    match source {
+        DataSource::Digits => load_digits(),
+        DataSource::FashionMnist => {
+            let dir = Path::new(FASHION_MNIST_DIR);
+            if !dir.is_dir() {
+                return Err(DataError::MissingDir {
+                    path: dir.to_path_buf(),
+                    hint: "install it with `apt-get install dataset-fashion-mnist`, \
+                           or use --data idx:DIR with a folder of IDX files"
+                        .into(),
+                });
+            }
+            load_idx_dir(dir, &source.to_string())
+        }
+        DataSource::Idx(dir) => load_idx_dir(dir, &source.to_string()),
+    }
+}
+
+/// Indices 0..n in a seeded random order (Fisher–Yates with `ChaCha8Rng::seed_from_u64(seed)`).
+pub fn shuffled_indices(n: usize, seed: u64) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut indices: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = rng.random_range(0..=i);
+        indices.swap(i, j);
+    }
+    indices
+}
+
+/// Everything that can go wrong while loading data; each message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error(
+        "unknown data source '{0}': expected one of `digits`, `fashion-mnist`, \
+         `idx:DIR` (DIR a folder with MNIST-style IDX files)"
+    )]
+    UnknownSource(String),
+    #[error("data folder {} not found: {hint}", path.display())]
+    MissingDir { path: PathBuf, hint: String },
+    #[error("missing file {} (tried {tried})", path.display())]
+    MissingFile { path: PathBuf, tried: String },
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("truncated or corrupt gzip data in {}: {source}", path.display())]
+    Gzip {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("wrong magic number in {}: found {found:#010x}, expected {expected:#010x} ({kind})", path.display())]
+    BadMagic {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+        kind: &'static str,
+    },
+    #[error("truncated header in {}: {len} bytes, an IDX header needs {needed}", path.display())]
+    ShortHeader {
+        path: PathBuf,
+        len: usize,
+        needed: usize,
+    },
+    #[error("truncated data in {}: header promises {expected} bytes after the header, found only {found}", path.display())]
+    TruncatedData {
+        path: PathBuf,
+        expected: usize,
+        found: usize,
+    },
+    #[error("trailing data in {}: header promises {expected} bytes after the header, found {found}", path.display())]
+    TrailingData {
+        path: PathBuf,
+        expected: usize,
+        found: usize,
+    },
+    #[error("header dimensions too large in {}: {n} x {rows} x {cols} overflows", path.display())]
+    TooLarge {
+        path: PathBuf,
+        n: usize,
+        rows: usize,
+        cols: usize,
+    },
+    #[error("zero image size in {}: {rows} rows x {cols} columns", path.display())]
+    ZeroSize {
+        path: PathBuf,
+        rows: usize,
+        cols: usize,
+    },
+    #[error("empty set in {}: the header says 0 items", path.display())]
+    EmptySet { path: PathBuf },
+    #[error("too few images in {}: {n}, need at least 2 to hold out a validation part", path.display())]
+    TooFewImages { path: PathBuf, n: usize },
+    #[error(
+        "image/label count mismatch: {} has {n_images} images but {} has {n_labels} labels",
+        images.display(), labels.display()
+    )]
+    CountMismatch {
+        images: PathBuf,
+        n_images: usize,
+        labels: PathBuf,
+        n_labels: usize,
+    },
+    #[error(
+        "image size mismatch: {} has {train_rows}x{train_cols} images but {} has {test_rows}x{test_cols}",
+        train.display(), test.display()
+    )]
+    ShapeMismatch {
+        train: PathBuf,
+        train_rows: usize,
+        train_cols: usize,
+        test: PathBuf,
+        test_rows: usize,
+        test_cols: usize,
+    },
+    #[error("bad CSV in {origin}: {message}")]
+    Csv { origin: String, message: String },
+}
+
+/// The bytes themselves, or their decompressed content when they start with the gzip magic
+/// bytes 0x1f 0x8b; `path` names the origin in errors.
+fn gunzip_if_needed(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>, DataError> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes.as_slice())
+        .read_to_end(&mut out)
+        .map_err(|source| DataError::Gzip {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(out)
+}

@@ -1,0 +1,118 @@
+//! Shifted convolutions: the two receptive fields of the Gated PixelCNN.
+//!
+//! Pixels are ordered in raster order (row by row, left to right). A convolution keeps that
+//! order causal if it pads the input on the "past" side only and, where needed, shifts the
+//! output by one so that the current position is excluded.
+//!
+//! - [`VerticalConv`]: a ⌈k/2⌉ x k kernel that reads whole rows above the output position
+//!   (all columns within k/2 of it, to the left and to the right). In the first layer it
+//!   reads rows r-⌈k/2⌉..r-1 (strictly above); in later layers, whose inputs already only see
+//!   rows above, it reads rows r-⌊k/2⌋..r.
+//! - [`HorizontalConv`]: a 1 x ⌈k/2⌉ kernel that reads the output's own row, to the left.
+//!   In the first layer it reads columns c-⌈k/2⌉..c-1 (excluding the current pixel, the
+//!   "mask A" of the PixelCNN); in later layers columns c-⌊k/2⌋..c.
+//!
+//! No weight is ever masked: the shape of the kernel and the padding alone decide what an
+//! output can see, which is why the two stacks together have no blind spot.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::prelude::*;
+
+/// Builds a convolution with explicit `(top, left, bottom, right)` padding.
+fn padded_conv(
+    channels: [usize; 2],
+    kernel: [usize; 2],
+    padding: (usize, usize, usize, usize),
+    device: &Device,
+) -> Conv2d {
+    let (top, left, bottom, right) = padding;
+    Conv2dConfig::new(channels, kernel)
+        .with_padding(PaddingConfig2d::Explicit(top, left, bottom, right))
+        .init(device)
+}
+
+/// A convolution over the rows above each pixel: output (r, c) reads input rows
+/// `r-h..r-1` (`strict`) or `r-h+1..r` (not strict), columns `c-k/2..c+k/2`, with h = ⌈k/2⌉.
+#[derive(Module, Debug)]
+pub struct VerticalConv {
+    conv: Conv2d,
+    /// When true, the output at row r depends on input rows < r only.
+    strict: bool,
+}
+
+impl VerticalConv {
+    /// A vertical convolution with an odd kernel width `kernel` (its height is ⌈kernel/2⌉).
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        strict: bool,
+        device: &Device,
+    ) -> Self {
+        let half = kernel / 2;
+        // Strict: one extra row of padding on top; the surplus last output row is dropped.
+        let top = if strict { half + 1 } else { half };
+        let conv = padded_conv(
+            [in_channels, out_channels],
+            [half + 1, kernel],
+            (top, half, 0, half),
+            device,
+        );
+        Self { conv, strict }
+    }
+
+    /// Applies the convolution to `x` of shape [batch, channels, height, width]; the output
+    /// has the same height and width.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let height = x.dims()[2];
+        let y = self.conv.forward(x);
+        if self.strict {
+            y.narrow(2, 0, height)
+        } else {
+            y
+        }
+    }
+}
+
+/// A convolution along each pixel's own row, to the left: output (r, c) reads input
+/// columns `c-w..c-1` (`strict`) or `c-w+1..c` (not strict) of row r, with w = ⌈k/2⌉.
+#[derive(Module, Debug)]
+pub struct HorizontalConv {
+    conv: Conv2d,
+    /// When true, the output at column c depends on input columns < c only.
+    strict: bool,
+}
+
+impl HorizontalConv {
+    /// A horizontal convolution for kernel size `kernel` (its width is ⌈kernel/2⌉).
+    pub fn new(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        strict: bool,
+        device: &Device,
+    ) -> Self {
+        let half = kernel / 2;
+        let left = if strict { half + 1 } else { half };
+        let conv = padded_conv(
+            [in_channels, out_channels],
+            [1, half + 1],
+            (0, left, 0, 0),
+            device,
+        );
+        Self { conv, strict }
+    }
+
+    /// Applies the convolution to `x` of shape [batch, channels, height, width]; the output
+    /// has the same height and width.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let width = x.dims()[3];
+        let y = self.conv.forward(x);
+        if self.strict {
+            y.narrow(3, 0, width)
+        } else {
+            y
+        }
+    }
+}

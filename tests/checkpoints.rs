@@ -1,0 +1,164 @@
+//! Checkpoints: bit-identical round trips, resuming where a run stopped, refusing weights of
+//! another model, and keeping the last good checkpoint when the loss blows up.
+
+use argen::data::{DataSource, load};
+use argen::models::GatedPixelCnnConfig;
+use argen::train::{self, RunFolder, TrainingConfig, checkpoint};
+use burn::prelude::*;
+
+fn tiny_model(channels: usize) -> GatedPixelCnnConfig {
+    GatedPixelCnnConfig {
+        levels: 17,
+        channels,
+        layers: 2,
+        first_kernel: 3,
+        kernel: 3,
+        head: 16,
+        num_classes: None,
+    }
+}
+
+fn tiny_training(epochs: usize) -> TrainingConfig {
+    TrainingConfig {
+        model: tiny_model(8),
+        data: "digits".into(),
+        epochs,
+        batch_size: 16,
+        learning_rate: 3e-3,
+        adam_epsilon: 1e-8,
+        clip_norm: Some(10.0),
+        seed: 3,
+        train_limit: Some(96),
+    }
+}
+
+/// The tensors of a safetensors file, by name (metadata left out).
+fn tensors(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.data().to_vec()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn save_then_load_gives_a_bit_identical_nll() {
+    let device = Device::flex();
+    let data = load(&DataSource::Digits).unwrap();
+    let model = tiny_model(8).init(&device);
+    let before = train::evaluate(&model, &data.test, 128, &device);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    checkpoint::save_weights(&model, train::MODEL_NAME, &path).unwrap();
+    let loaded = checkpoint::load_weights(tiny_model(8).init(&device), &path).unwrap();
+    let after = train::evaluate(&loaded, &data.test, 128, &device);
+    assert_eq!(
+        before.nats_per_image.to_bits(),
+        after.nats_per_image.to_bits()
+    );
+    // A second save of the loaded model writes the same tensors.
+    let again = dir.path().join("again.safetensors");
+    checkpoint::save_weights(&loaded, train::MODEL_NAME, &again).unwrap();
+    assert_eq!(tensors(&path), tensors(&again));
+}
+
+#[test]
+fn weights_of_another_shape_are_refused_with_a_clear_error() {
+    let device = Device::flex();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    checkpoint::save_weights(&tiny_model(8).init(&device), train::MODEL_NAME, &path).unwrap();
+    let error = checkpoint::load_weights(tiny_model(12).init(&device), &path).unwrap_err();
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("does not fit this model") && message.contains("shape"),
+        "{message}"
+    );
+
+    let mut deeper = tiny_model(8);
+    deeper.layers = 3;
+    let message = format!(
+        "{:#}",
+        checkpoint::load_weights(deeper.init(&device), &path).unwrap_err()
+    );
+    assert!(message.contains("has no tensor `layers.2"), "{message}");
+
+    std::fs::write(&path, b"not a safetensors file").unwrap();
+    let message = format!(
+        "{:#}",
+        checkpoint::load_weights(tiny_model(8).init(&device), &path).unwrap_err()
+    );
+    assert!(
+        message.contains("not a valid safetensors file"),
+        "{message}"
+    );
+}
+
+#[test]
+fn resume_continues_exactly_where_the_run_stopped() {
+    let data = load(&DataSource::Digits).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let straight = RunFolder(dir.path().join("straight"));
+    let resumed = RunFolder(dir.path().join("resumed"));
+
+    train::train(&tiny_training(2), &data, &straight, false, false).unwrap();
+    train::train(&tiny_training(1), &data, &resumed, false, false).unwrap();
+    let state = resumed.read_state().unwrap();
+    assert_eq!(state.epochs_done, 1);
+    assert_eq!(state.steps, 6);
+    train::train(&tiny_training(2), &data, &resumed, true, false).unwrap();
+    assert_eq!(resumed.read_state().unwrap().steps, 12);
+
+    // Same weights, bit for bit, as the run that never stopped: the optimiser state and the
+    // batch order were restored, not restarted.
+    assert_eq!(
+        tensors(&straight.last_weights()),
+        tensors(&resumed.last_weights())
+    );
+    let lines = std::fs::read_to_string(resumed.metrics()).unwrap();
+    assert_eq!(lines.lines().count(), 3, "{lines}");
+}
+
+#[test]
+fn resuming_without_the_optimizer_state_is_not_the_same_run() {
+    // The check above could pass if resume ignored the optimiser state only when Adam's
+    // moments were irrelevant; here a fresh optimiser must give different weights.
+    let data = load(&DataSource::Digits).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let straight = RunFolder(dir.path().join("straight"));
+    let resumed = RunFolder(dir.path().join("resumed"));
+    train::train(&tiny_training(2), &data, &straight, false, false).unwrap();
+    train::train(&tiny_training(1), &data, &resumed, false, false).unwrap();
+    std::fs::remove_file(resumed.optimizer()).unwrap();
+    let error = train::train(&tiny_training(2), &data, &resumed, true, false).unwrap_err();
+    assert!(format!("{error:#}").contains("optimizer.bpk"), "{error:#}");
+}
+
+#[test]
+fn a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint() {
+    let data = load(&DataSource::Digits).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunFolder(dir.path().join("run"));
+    train::train(&tiny_training(1), &data, &run, false, false).unwrap();
+    let good = std::fs::read(run.last_weights()).unwrap();
+
+    let mut exploding = tiny_training(3);
+    exploding.learning_rate = 1e30;
+    exploding.clip_norm = None;
+    let error = train::train(&exploding, &data, &run, true, false).unwrap_err();
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("training loss became") && message.contains("end of epoch 1"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(run.last_weights()).unwrap(),
+        good,
+        "the good checkpoint was overwritten"
+    );
+    assert_eq!(run.read_state().unwrap().epochs_done, 1);
+}

@@ -1,0 +1,154 @@
+//! The `argen` binary end to end: train → eval → sample on the embedded digits, and the
+//! errors a user sees for bad input (a clear message and a non-zero exit, never a panic).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn argen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_argen"))
+        .args(args)
+        .output()
+        .expect("the argen binary runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A failure that the program reported itself: exit code 1 (a panic exits with 101).
+fn assert_clean_failure(out: &Output, phrase: &str) {
+    let err = stderr(out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected a reported error, got {:?}: {err}",
+        out.status
+    );
+    assert!(
+        err.contains(phrase),
+        "stderr does not mention `{phrase}`: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn train_eval_sample_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let out = argen(&[
+        "train",
+        "--out",
+        run_s,
+        "--epochs",
+        "1",
+        "--train-limit",
+        "64",
+        "--channels",
+        "8",
+        "--layers",
+        "2",
+        "--head",
+        "16",
+        "--samples",
+        "4",
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "train failed: {}", stderr(&out));
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "best.safetensors",
+        "optimizer.bpk",
+        "metrics.csv",
+        "samples.png",
+    ] {
+        assert!(run.join(file).exists(), "{file} missing");
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("bits/dim") && stdout.contains(run_s),
+        "{stdout}"
+    );
+
+    let out = argen(&["eval", run_s, "--json"]);
+    assert!(out.status.success(), "eval failed: {}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["images"], 447);
+    let bpd = json["bits_per_dim"].as_f64().unwrap();
+    let nats = json["nats_per_image"].as_f64().unwrap();
+    assert!(
+        (bpd - nats / (64.0 * std::f64::consts::LN_2)).abs() < 1e-9,
+        "bits/dim counted over 64 pixels"
+    );
+    assert!(
+        bpd > 0.5 && bpd < (17f64).log2(),
+        "one epoch beats the uniform model: {bpd}"
+    );
+
+    let png = dir.path().join("s.png");
+    let out = argen(&[
+        "sample",
+        run_s,
+        "--n",
+        "6",
+        "--seed",
+        "5",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "sample failed: {}", stderr(&out));
+    let img = image::open(&png).unwrap();
+    assert!(img.width() >= 3 * 8 && img.height() >= 2 * 8);
+    // The same seed gives the same picture.
+    let png2 = dir.path().join("s2.png");
+    argen(&[
+        "sample",
+        run_s,
+        "--n",
+        "6",
+        "--seed",
+        "5",
+        "--out",
+        png2.to_str().unwrap(),
+    ]);
+    assert_eq!(std::fs::read(&png).unwrap(), std::fs::read(&png2).unwrap());
+
+    // An unconditional run refuses --class.
+    assert_clean_failure(
+        &argen(&["sample", run_s, "--class", "3"]),
+        "class-conditional",
+    );
+    // A second train into the same folder refuses to overwrite it.
+    assert_clean_failure(
+        &argen(&["train", "--out", run_s, "--epochs", "1"]),
+        "--resume",
+    );
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere");
+    let data = format!("idx:{}", missing.display());
+    assert_clean_failure(&argen(&["train", "--data", &data, "--quiet"]), "nowhere");
+    assert_clean_failure(
+        &argen(&["train", "--data", "mnist-please", "--quiet"]),
+        "mnist-please",
+    );
+    assert_clean_failure(&argen(&["eval", missing.to_str().unwrap()]), "config.json");
+    assert_clean_failure(&argen(&["train", "--kernel", "4", "--quiet"]), "odd");
+
+    // A run whose weights are corrupt.
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    let config = r#"{"model":{"levels":17,"channels":8,"layers":2,"first_kernel":3,"kernel":3,"head":16,"num_classes":null},"data":"digits","epochs":1,"batch_size":16,"learning_rate":0.001,"adam_epsilon":1e-8,"clip_norm":null,"seed":0,"train_limit":null}"#;
+    std::fs::write(run.join("config.json"), config).unwrap();
+    std::fs::write(
+        run.join("model.safetensors"),
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":",
+    )
+    .unwrap();
+    assert_clean_failure(&argen(&["eval", run.to_str().unwrap()]), "safetensors");
+    let _ = Path::new("");
+}
