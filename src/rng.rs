@@ -11,3 +11,17 @@ pub type SeededRng = rand_chacha::ChaCha8Rng;
 pub fn seeded(seed: u64) -> SeededRng {
     SeededRng::seed_from_u64(seed)
 }
+
+/// burn-flex keeps one random generator for the whole process; this lock makes "seed it,
+/// then draw" one step, so that two threads (two tests, say) cannot interleave their draws.
+static DEVICE_GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `f` right after seeding the device's generator with `seed`, while no other caller
+/// of this function can draw from it.
+pub fn with_device_seed<T>(device: &burn::prelude::Device, seed: u64, f: impl FnOnce() -> T) -> T {
+    let _guard = DEVICE_GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    device.seed(seed);
+    f()
+}

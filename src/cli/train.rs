@@ -9,7 +9,7 @@ use clap::Args;
 use crate::cli::eval::{Split, evaluate_run};
 use crate::cli::sample::{SampleArgs, sample_run};
 use crate::models::GatedPixelCnnConfig;
-use crate::train::{self, RunFolder, TrainingConfig};
+use crate::train::{self, LrSchedule, RunFolder, TrainingConfig};
 
 /// Options of `argen train`. With none, it trains a small Gated PixelCNN on the embedded
 /// 8x8 digits in a few minutes on two CPU cores.
@@ -36,6 +36,13 @@ pub struct TrainArgs {
     /// Adam's learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
+    /// Learning-rate schedule over the whole run: `cosine` decays it to 0 along a half
+    /// cosine, `constant` keeps it.
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub lr_schedule: LrSchedule,
+    /// Dropout probability in the horizontal stack and the head (training only).
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
     /// Adam's epsilon (PyTorch's default).
     #[arg(long, default_value_t = 1e-8)]
     pub adam_epsilon: f64,
@@ -101,6 +108,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 kernel: args.kernel,
                 head: args.head,
                 num_classes: args.conditional.then_some(data_data.num_classes),
+                dropout: args.dropout,
             };
             model.validate().map_err(anyhow::Error::msg)?;
             if args.batch_size == 0 {
@@ -119,6 +127,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 clip_norm: args.clip_norm,
                 seed: args.seed,
                 train_limit: args.train_limit,
+                lr_schedule: args.lr_schedule,
             };
             let folder = match &args.out {
                 Some(out) => {

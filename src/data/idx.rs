@@ -3,6 +3,7 @@
 //! Images: magic 0x00000803, then n, rows, cols as big-endian u32, then n*rows*cols bytes.
 //! Labels: magic 0x00000801, then n as a big-endian u32, then n bytes.
 
+use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
 use super::{DataError, ImageData, ImageSet, gunzip_if_needed};
@@ -16,6 +17,12 @@ const TRAIN_IMAGES: &str = "train-images-idx3-ubyte";
 const TRAIN_LABELS: &str = "train-labels-idx1-ubyte";
 const TEST_IMAGES: &str = "t10k-images-idx3-ubyte";
 const TEST_LABELS: &str = "t10k-labels-idx1-ubyte";
+
+/// A [`DataError::BadIdx`] for `path`.
+fn bad_idx(path: &Path, problem: String) -> DataError {
+    let path = path.to_path_buf();
+    DataError::BadIdx { path, problem }
+}
 
 /// Reads a whole file, gunzipped if it starts with the gzip magic bytes.
 fn read_maybe_gzipped(path: &Path) -> Result<Vec<u8>, DataError> {
@@ -34,10 +41,12 @@ fn parse_header<'a, const N: usize>(
     expected: u32,
     kind: &'static str,
 ) -> Result<([usize; N], &'a [u8]), DataError> {
-    let short = || DataError::ShortHeader {
-        path: path.to_path_buf(),
-        len: bytes.len(),
-        needed: 4 * (N + 1),
+    let short = || {
+        let (len, needed) = (bytes.len(), 4 * (N + 1));
+        bad_idx(
+            path,
+            format!("truncated header ({len} bytes, an IDX header needs {needed})"),
+        )
     };
     let word = |i: usize| -> Result<u32, DataError> {
         let b = bytes.get(4 * i..4 * i + 4).ok_or_else(short)?;
@@ -58,28 +67,25 @@ fn parse_header<'a, const N: usize>(
         *dim = word(i + 1)? as usize;
     }
     if dims[0] == 0 {
-        return Err(DataError::EmptySet {
-            path: path.to_path_buf(),
-        });
+        return Err(bad_idx(path, "empty set (the header says 0 items)".into()));
     }
     Ok((dims, bytes.get(4 * (N + 1)..).unwrap_or_default()))
 }
 
 /// Checks that the data after the header has exactly the `expected` length.
 fn check_data_len(data: &[u8], expected: usize, path: &Path) -> Result<(), DataError> {
-    let (path, found) = (path.to_path_buf(), data.len());
+    let found = data.len();
+    let promise = format!("header promises {expected} bytes after the header");
     match found.cmp(&expected) {
-        std::cmp::Ordering::Less => Err(DataError::TruncatedData {
+        Ordering::Less => Err(bad_idx(
             path,
-            expected,
-            found,
-        }),
-        std::cmp::Ordering::Greater => Err(DataError::TrailingData {
+            format!("truncated data ({promise}, found only {found})"),
+        )),
+        Ordering::Greater => Err(bad_idx(
             path,
-            expected,
-            found,
-        }),
-        std::cmp::Ordering::Equal => Ok(()),
+            format!("trailing data ({promise}, found {found})"),
+        )),
+        Ordering::Equal => Ok(()),
     }
 }
 
@@ -89,15 +95,15 @@ pub fn read_idx_images(path: &Path) -> Result<(Vec<u8>, usize, usize, usize), Da
     let bytes = read_maybe_gzipped(path)?;
     let ([n, rows, cols], data) = parse_header::<3>(&bytes, path, IMAGES_MAGIC, "IDX images")?;
     if rows == 0 || cols == 0 {
-        let path = path.to_path_buf();
-        return Err(DataError::ZeroSize { path, rows, cols });
+        let problem = format!("zero image size ({rows} rows x {cols} columns)");
+        return Err(bad_idx(path, problem));
     }
     let expected = n.checked_mul(rows).and_then(|x| x.checked_mul(cols));
-    let expected = expected.ok_or_else(|| DataError::TooLarge {
-        path: path.to_path_buf(),
-        n,
-        rows,
-        cols,
+    let expected = expected.ok_or_else(|| {
+        bad_idx(
+            path,
+            format!("header dimensions too large ({n} x {rows} x {cols} overflows)"),
+        )
     })?;
     check_data_len(data, expected, path)?;
     Ok((data.to_vec(), n, rows, cols))
@@ -181,10 +187,9 @@ pub fn load_idx_dir(dir: &Path, name: &str) -> Result<ImageData, DataError> {
     }
     let n = full_train.len();
     if n < 2 {
-        return Err(DataError::TooFewImages {
-            path: train_path,
-            n,
-        });
+        let problem =
+            format!("too few images ({n}, need at least 2 to hold out a validation part)");
+        return Err(bad_idx(&train_path, problem));
     }
     let num_valid = if n > VALID_IMAGES {
         VALID_IMAGES
@@ -268,5 +273,21 @@ mod tests {
         );
         assert_eq!(data.valid.image(1), &train_pixels[24 * 6..]);
         assert_eq!(data.train.pixels, &train_pixels[..23 * 6]);
+    }
+
+    #[test]
+    fn fashion_mnist_when_installed() {
+        let dir = Path::new(crate::data::FASHION_MNIST_DIR);
+        if !dir.is_dir() {
+            eprintln!("skipped: {} not installed", dir.display());
+            return;
+        }
+        let data = crate::data::load(&crate::data::DataSource::FashionMnist).unwrap();
+        let sizes = (data.train.len(), data.valid.len(), data.test.len());
+        assert_eq!(sizes, (55_000, 5_000, 10_000));
+        assert_eq!(
+            (data.train.height, data.train.width, data.num_classes),
+            (28, 28, 10)
+        );
     }
 }

@@ -28,8 +28,11 @@ pub struct ImageSet {
     pub pixels: Vec<u8>,
     /// Class label per image, in 0..num_classes.
     pub labels: Vec<u8>,
+    /// Image height in pixels.
     pub height: usize,
+    /// Image width in pixels.
     pub width: usize,
+    /// Number of channels (1 for grey images).
     pub channels: usize,
 }
 
@@ -81,8 +84,11 @@ pub struct ImageData {
     pub levels: usize,
     /// Number of classes; every label is below it.
     pub num_classes: usize,
+    /// Images to fit the model on.
     pub train: ImageSet,
+    /// Held-out images for model selection and early stopping.
     pub valid: ImageSet,
+    /// Held-out images for the final evaluation.
     pub test: ImageSet,
 }
 
@@ -158,25 +164,31 @@ pub fn shuffled_indices(n: usize, seed: u64) -> Vec<usize> {
 /// Everything that can go wrong while loading data; each message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
+    /// The `--data` value is none of the accepted forms.
     #[error(
         "unknown data source '{0}': expected one of `digits`, `fashion-mnist`, \
          `idx:DIR` (DIR a folder with MNIST-style IDX files)"
     )]
     UnknownSource(String),
+    /// A data folder does not exist.
     #[error("data folder {} not found: {hint}", path.display())]
     MissingDir { path: PathBuf, hint: String },
+    /// A file of an IDX folder exists under none of the accepted names.
     #[error("missing file {} (tried {tried})", path.display())]
     MissingFile { path: PathBuf, tried: String },
+    /// A file could not be read.
     #[error("cannot read {}: {source}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A file starts like gzip but does not decompress.
     #[error("truncated or corrupt gzip data in {}: {source}", path.display())]
     Gzip {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// An IDX file starts with the wrong magic number.
     #[error("wrong magic number in {}: found {found:#010x}, expected {expected:#010x} ({kind})", path.display())]
     BadMagic {
         path: PathBuf,
@@ -184,41 +196,11 @@ pub enum DataError {
         expected: u32,
         kind: &'static str,
     },
-    #[error("truncated header in {}: {len} bytes, an IDX header needs {needed}", path.display())]
-    ShortHeader {
-        path: PathBuf,
-        len: usize,
-        needed: usize,
-    },
-    #[error("truncated data in {}: header promises {expected} bytes after the header, found only {found}", path.display())]
-    TruncatedData {
-        path: PathBuf,
-        expected: usize,
-        found: usize,
-    },
-    #[error("trailing data in {}: header promises {expected} bytes after the header, found {found}", path.display())]
-    TrailingData {
-        path: PathBuf,
-        expected: usize,
-        found: usize,
-    },
-    #[error("header dimensions too large in {}: {n} x {rows} x {cols} overflows", path.display())]
-    TooLarge {
-        path: PathBuf,
-        n: usize,
-        rows: usize,
-        cols: usize,
-    },
-    #[error("zero image size in {}: {rows} rows x {cols} columns", path.display())]
-    ZeroSize {
-        path: PathBuf,
-        rows: usize,
-        cols: usize,
-    },
-    #[error("empty set in {}: the header says 0 items", path.display())]
-    EmptySet { path: PathBuf },
-    #[error("too few images in {}: {n}, need at least 2 to hold out a validation part", path.display())]
-    TooFewImages { path: PathBuf, n: usize },
+    /// Any other problem with the content of an IDX file (truncated header or data, trailing
+    /// data, empty set, zero or overflowing dimensions, too few images to split).
+    #[error("{problem} in {}", path.display())]
+    BadIdx { path: PathBuf, problem: String },
+    /// An image file and its label file hold different numbers of items.
     #[error(
         "image/label count mismatch: {} has {n_images} images but {} has {n_labels} labels",
         images.display(), labels.display()
@@ -229,6 +211,7 @@ pub enum DataError {
         labels: PathBuf,
         n_labels: usize,
     },
+    /// Train and test images have different sizes.
     #[error(
         "image size mismatch: {} has {train_rows}x{train_cols} images but {} has {test_rows}x{test_cols}",
         train.display(), test.display()
@@ -241,6 +224,7 @@ pub enum DataError {
         test_rows: usize,
         test_cols: usize,
     },
+    /// A digits CSV value, row or column is invalid (the message gives row and column).
     #[error("bad CSV in {origin}: {message}")]
     Csv { origin: String, message: String },
 }

@@ -19,7 +19,7 @@
 //! there is no blind spot. See [`crate::layers::shifted_conv`] for the exact windows.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Embedding, EmbeddingConfig};
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
@@ -49,6 +49,10 @@ pub struct GatedPixelCnnConfig {
     /// Number of classes for the class-conditional model p(x | class); `None` for p(x).
     #[config(default = "None")]
     pub num_classes: Option<usize>,
+    /// Dropout probability on the residual branch of the horizontal stack and on the head's
+    /// hidden layer, during training only (0 turns it off).
+    #[config(default = 0.0)]
+    pub dropout: f64,
 }
 
 impl GatedPixelCnnConfig {
@@ -67,13 +71,28 @@ impl GatedPixelCnnConfig {
                 ));
             }
         }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!("dropout must be in [0, 1), got {}", self.dropout));
+        }
         if self.num_classes == Some(0) {
             return Err("a conditional model needs at least one class".into());
         }
         Ok(())
     }
 
-    /// Builds a model with freshly initialised weights on `device`.
+    /// Builds a model whose initial weights are fixed by `seed` (the same seed gives the same
+    /// weights, whatever other threads do).
+    pub fn init_seeded(&self, seed: u64, device: &Device) -> GatedPixelCnn {
+        crate::rng::with_device_seed(device, seed, || {
+            let model = self.init(device);
+            // Parameters are initialised lazily: draw them now, under the seed.
+            model.visit(&mut InitialiseNow);
+            model
+        })
+    }
+
+    /// Builds a model with freshly initialised weights on `device` (drawn lazily from the
+    /// device's generator; see [`Self::init_seeded`] for reproducible weights).
     pub fn init(&self, device: &Device) -> GatedPixelCnn {
         let p = self.channels;
         let layers = (0..self.layers)
@@ -84,7 +103,7 @@ impl GatedPixelCnnConfig {
                 } else {
                     self.kernel
                 };
-                GatedLayer::new(p, kernel, first, self.num_classes, device)
+                GatedLayer::new(p, kernel, first, self.num_classes, self.dropout, device)
             })
             .collect();
         let conv1x1 = |c_in, c_out| Conv2dConfig::new([c_in, c_out], [1, 1]).init(device);
@@ -92,9 +111,19 @@ impl GatedPixelCnnConfig {
             embedding: EmbeddingConfig::new(self.levels, p).init(device),
             layers,
             head_hidden: conv1x1(p, self.head),
+            head_dropout: DropoutConfig::new(self.dropout).init(),
             head_out: conv1x1(self.head, self.levels),
             levels: self.levels,
         }
+    }
+}
+
+/// Reads every parameter once, which makes lazily initialised parameters draw their values.
+struct InitialiseNow;
+
+impl burn::module::ModuleVisitor for InitialiseNow {
+    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
+        let _ = param.val();
     }
 }
 
@@ -115,6 +144,8 @@ pub struct GatedLayer {
     vertical_to_horizontal: Conv2d,
     /// 1x1 convolution after the horizontal gate, before the residual sum.
     horizontal_out: Conv2d,
+    /// Dropout on the horizontal stack's gated features (training only).
+    dropout: Dropout,
     /// Class embedding added to the vertical gate pre-activations (V h in the paper).
     class_vertical: Option<Embedding>,
     /// Class embedding added to the horizontal gate pre-activations.
@@ -129,6 +160,7 @@ impl GatedLayer {
         kernel: usize,
         first: bool,
         num_classes: Option<usize>,
+        dropout: f64,
         device: &Device,
     ) -> Self {
         let class_embedding = || num_classes.map(|n| EmbeddingConfig::new(n, 2 * p).init(device));
@@ -137,6 +169,7 @@ impl GatedLayer {
             horizontal: HorizontalConv::new(p, 2 * p, kernel, first, device),
             vertical_to_horizontal: Conv2dConfig::new([2 * p, 2 * p], [1, 1]).init(device),
             horizontal_out: Conv2dConfig::new([p, p], [1, 1]).init(device),
+            dropout: DropoutConfig::new(dropout).init(),
             class_vertical: class_embedding(),
             class_horizontal: class_embedding(),
             first,
@@ -158,7 +191,9 @@ impl GatedLayer {
             h_pre = h_pre + class_bias(self.class_horizontal.as_ref(), labels);
         }
         let v_out = gate(v_pre);
-        let h_gated = self.horizontal_out.forward(gate(h_pre));
+        let h_gated = self
+            .horizontal_out
+            .forward(self.dropout.forward(gate(h_pre)));
         // The first layer's input includes the current pixel: no residual there.
         let h_out = if self.first { h_gated } else { h + h_gated };
         (v_out, h_out)
@@ -181,6 +216,7 @@ pub struct GatedPixelCnn {
     embedding: Embedding,
     layers: Vec<GatedLayer>,
     head_hidden: Conv2d,
+    head_dropout: Dropout,
     head_out: Conv2d,
     levels: usize,
 }

@@ -65,6 +65,32 @@ pub struct TrainingConfig {
     /// Train on the first N training images only (quick runs and tests).
     #[config(default = "None")]
     pub train_limit: Option<usize>,
+    /// How the learning rate changes over the run.
+    #[config(default = "LrSchedule::Constant")]
+    pub lr_schedule: LrSchedule,
+}
+
+/// How the learning rate changes over a run of T optimiser steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The same rate at every step.
+    Constant,
+    /// lr_t = lr · (1 + cos(π t / T)) / 2: from lr down to 0 at the last step.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// The rate at step `t` (from 0) of `total` steps, for base rate `lr`.
+    pub fn rate(self, lr: f64, t: usize, total: usize) -> f64 {
+        match self {
+            LrSchedule::Constant => lr,
+            LrSchedule::Cosine => {
+                let progress = t as f64 / total.max(1) as f64;
+                lr * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
+            }
+        }
+    }
 }
 
 /// Progress of a run; saved as `state.json` after every epoch.
@@ -292,10 +318,9 @@ pub fn train(
         );
     }
     let device = Device::flex().autodiff();
-    device.seed(config.seed);
     fs::create_dir_all(&run.0).with_context(|| format!("cannot create {}", run.0.display()))?;
 
-    let mut model = config.model.init(&device);
+    let mut model = config.model.init_seeded(config.seed, &device);
     let mut optim = optimizer(config);
     let mut state = RunState::default();
     if resume {
@@ -319,11 +344,20 @@ pub fn train(
     };
     let dims = train_set.image_size();
     let steps_per_epoch = train_set.len().div_ceil(config.batch_size);
+    let total_steps = steps_per_epoch * config.epochs;
     let mut reports = Vec::new();
 
     for epoch in state.epochs_done + 1..=config.epochs {
         let bar = progress_bar(show_progress, steps_per_epoch, epoch, config.epochs);
         let start = Instant::now();
+        // Dropout draws come from the device generator: seeding it per epoch makes a resumed
+        // run draw what the uninterrupted one would have drawn.
+        device.seed(
+            config
+                .seed
+                .wrapping_mul(1_000_003)
+                .wrapping_add(epoch as u64),
+        );
         let order = data::shuffled_indices(train_set.len(), config.seed.wrapping_add(epoch as u64));
         let (mut total_nats, mut seen) = (0.0f64, 0usize);
         for chunk in order.chunks(config.batch_size) {
@@ -349,7 +383,10 @@ pub fn train(
             if let Some(max_norm) = config.clip_norm {
                 clip_global_norm(&model, &mut grads, max_norm);
             }
-            model = optim.step(config.learning_rate, model, grads);
+            let lr = config
+                .lr_schedule
+                .rate(config.learning_rate, state.steps, total_steps);
+            model = optim.step(lr, model, grads);
             state.steps += 1;
             total_nats += loss_value * dims as f64 * chunk.len() as f64;
             seen += chunk.len();

@@ -1,0 +1,144 @@
+//! Throughput of the Gated PixelCNN: training images/s, evaluation images/s and (naive)
+//! sampling images/s, each the median of several timed runs.
+//!
+//! ```text
+//! cargo bench --bench throughput -- [--data fashion-mnist] [--runs 5] [--channels 32] \
+//!     [--layers 7] [--batch 32] [--train-steps 10] [--eval-images 512] [--sample-images 8]
+//! ```
+//!
+//! The model is freshly initialised (the time per step does not depend on the weights).
+//! Training steps include the forward pass, the backward pass and Adam's update; evaluation
+//! is the forward pass and the exact log-likelihood; sampling is ancestral sampling that
+//! reruns the whole network for every pixel.
+
+use std::time::Instant;
+
+use argen::data::{self, DataSource};
+use argen::distributions::categorical;
+use argen::generate::{SampleRequest, sample_naive};
+use argen::models::GatedPixelCnnConfig;
+use argen::train::{evaluate, image_batch};
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let source: DataSource = arg(&args, "--data", "fashion-mnist".to_string())
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    let runs: usize = arg(&args, "--runs", 5);
+    let batch: usize = arg(&args, "--batch", 32);
+    let train_steps: usize = arg(&args, "--train-steps", 10);
+    let eval_images: usize = arg(&args, "--eval-images", 512);
+    let sample_images: usize = arg(&args, "--sample-images", 8);
+    let data = data::load(&source)?;
+    let config = GatedPixelCnnConfig {
+        levels: data.levels,
+        channels: arg(&args, "--channels", 32),
+        layers: arg(&args, "--layers", 7),
+        first_kernel: 7,
+        kernel: 3,
+        head: arg(&args, "--head", 256),
+        num_classes: None,
+        dropout: 0.0,
+    };
+    println!(
+        "Gated PixelCNN {} channels, {} layers, head {}, {} levels, {}x{} images ({}), batch {batch}, {runs} runs",
+        config.channels,
+        config.layers,
+        config.head,
+        config.levels,
+        data.test.height,
+        data.test.width,
+        data.name
+    );
+
+    // Training: images per second over `train_steps` optimiser steps (after one warm-up step).
+    let device = Device::flex().autodiff();
+    device.seed(0);
+    let mut model = config.init_seeded(0, &device);
+    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let dims = data.train.image_size() as f64;
+    let order = data::shuffled_indices(data.train.len(), 0);
+    let mut batches = order.chunks(batch).cycle();
+    let mut step = |model: GatedPixelCnn| {
+        let (x, _) = image_batch(&data.train, batches.next().unwrap(), &device);
+        let loss = categorical::log_prob(model.forward(x.clone(), None), x)
+            .neg()
+            .mean()
+            .div_scalar(dims);
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        optim.step(1e-3, model, grads)
+    };
+    model = step(model);
+    let mut train_rates = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        for _ in 0..train_steps {
+            model = step(model);
+        }
+        train_rates.push((train_steps * batch) as f64 / start.elapsed().as_secs_f64());
+    }
+
+    // Evaluation: images per second of the exact NLL, in batches of 256.
+    let plain = Device::flex();
+    let model = model.valid();
+    let subset = data
+        .test
+        .subset(&(0..eval_images.min(data.test.len())).collect::<Vec<_>>());
+    let mut eval_rates = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        evaluate(&model, &subset, 256, &plain);
+        eval_rates.push(subset.len() as f64 / start.elapsed().as_secs_f64());
+    }
+
+    // Sampling: naive ancestral sampling of `sample_images` images in one batch.
+    let mut sample_rates = Vec::new();
+    for run in 0..runs {
+        let request = SampleRequest {
+            height: data.test.height,
+            width: data.test.width,
+            labels: vec![None; sample_images],
+            temperature: 1.0,
+            seed: run as u64,
+            batch: sample_images,
+        };
+        let start = Instant::now();
+        sample_naive(&model, &request, &plain);
+        sample_rates.push(sample_images as f64 / start.elapsed().as_secs_f64());
+    }
+
+    let show = |name: &str, rates: Vec<f64>| {
+        let all: Vec<String> = rates.iter().map(|r| format!("{r:.2}")).collect();
+        println!(
+            "{name:<24} median {:>9.2} images/s   (runs: {})",
+            median(rates),
+            all.join(", ")
+        );
+    };
+    show("training", train_rates);
+    show("evaluation", eval_rates);
+    show("sampling (naive)", sample_rates);
+    Ok(())
+}
+
+use argen::models::GatedPixelCnn;
