@@ -3,7 +3,7 @@
 
 use argen::data::{DataSource, load};
 use argen::models::GatedPixelCnnConfig;
-use argen::train::{self, LrSchedule, RunFolder, TrainingConfig, checkpoint};
+use argen::train::{self, LrSchedule, Progress, RunFolder, TrainingConfig, checkpoint};
 use burn::prelude::*;
 
 fn tiny_model(channels: usize) -> GatedPixelCnnConfig {
@@ -23,6 +23,8 @@ fn tiny_training(epochs: usize) -> TrainingConfig {
     TrainingConfig {
         model: tiny_model(8),
         data: "digits".into(),
+        height: 8,
+        width: 8,
         epochs,
         batch_size: 16,
         learning_rate: 3e-3,
@@ -117,12 +119,12 @@ fn resume_continues_exactly_where_the_run_stopped() {
     let straight = RunFolder(dir.path().join("straight"));
     let resumed = RunFolder(dir.path().join("resumed"));
 
-    train::train(&tiny_training(2), &data, &straight, false, false).unwrap();
-    train::train(&tiny_training(1), &data, &resumed, false, false).unwrap();
+    train::train(&tiny_training(2), &data, &straight, false, Progress::Silent).unwrap();
+    train::train(&tiny_training(1), &data, &resumed, false, Progress::Silent).unwrap();
     let state = resumed.read_state().unwrap();
     assert_eq!(state.epochs_done, 1);
     assert_eq!(state.steps, 6);
-    train::train(&tiny_training(2), &data, &resumed, true, false).unwrap();
+    train::train(&tiny_training(2), &data, &resumed, true, Progress::Silent).unwrap();
     assert_eq!(resumed.read_state().unwrap().steps, 12);
 
     // Same weights, bit for bit, as the run that never stopped: the optimiser state and the
@@ -142,10 +144,11 @@ fn resume_refuses_a_run_without_its_optimizer_state() {
     let dir = tempfile::tempdir().unwrap();
     let straight = RunFolder(dir.path().join("straight"));
     let resumed = RunFolder(dir.path().join("resumed"));
-    train::train(&tiny_training(2), &data, &straight, false, false).unwrap();
-    train::train(&tiny_training(1), &data, &resumed, false, false).unwrap();
+    train::train(&tiny_training(2), &data, &straight, false, Progress::Silent).unwrap();
+    train::train(&tiny_training(1), &data, &resumed, false, Progress::Silent).unwrap();
     std::fs::remove_file(resumed.optimizer()).unwrap();
-    let error = train::train(&tiny_training(2), &data, &resumed, true, false).unwrap_err();
+    let error =
+        train::train(&tiny_training(2), &data, &resumed, true, Progress::Silent).unwrap_err();
     assert!(format!("{error:#}").contains("optimizer.bpk"), "{error:#}");
 }
 
@@ -154,13 +157,13 @@ fn a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     let data = load(&DataSource::Digits).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let run = RunFolder(dir.path().join("run"));
-    train::train(&tiny_training(1), &data, &run, false, false).unwrap();
+    train::train(&tiny_training(1), &data, &run, false, Progress::Silent).unwrap();
     let good = std::fs::read(run.last_weights()).unwrap();
 
     let mut exploding = tiny_training(3);
     exploding.learning_rate = 1e30;
     exploding.clip_norm = None;
-    let error = train::train(&exploding, &data, &run, true, false).unwrap_err();
+    let error = train::train(&exploding, &data, &run, true, Progress::Silent).unwrap_err();
     let message = format!("{error:#}");
     assert!(
         message.contains("training loss became") && message.contains("end of epoch 1"),

@@ -114,6 +114,49 @@ fn train_eval_sample_through_the_binary() {
     ]);
     assert_eq!(std::fs::read(&png).unwrap(), std::fs::read(&png2).unwrap());
 
+    // A class-conditional run: by default one row per class.
+    let cond = dir.path().join("cond");
+    let cond_s = cond.to_str().unwrap();
+    let out = argen(&[
+        "train",
+        "--out",
+        cond_s,
+        "--epochs",
+        "1",
+        "--train-limit",
+        "32",
+        "--channels",
+        "4",
+        "--layers",
+        "1",
+        "--head",
+        "8",
+        "--samples",
+        "0",
+        "--conditional",
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "conditional train failed: {}",
+        stderr(&out)
+    );
+    let out = argen(&["sample", cond_s, "--n", "20"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let grid = image::open(cond.join("samples.png")).unwrap();
+    let cell = 8 * 8 + 1; // 8x8 digits drawn at scale 8, one-pixel borders
+    assert_eq!(
+        (grid.width(), grid.height()),
+        (2 * cell + 1, 10 * cell + 1),
+        "2 columns, one row per class"
+    );
+    assert_clean_failure(&argen(&["sample", cond_s, "--class", "10"]), "out of range");
+    assert!(
+        argen(&["sample", cond_s, "--class", "7", "--n", "3"])
+            .status
+            .success()
+    );
+
     // An unconditional run refuses --class.
     assert_clean_failure(
         &argen(&["sample", run_s, "--class", "3"]),
@@ -142,7 +185,7 @@ fn bad_inputs_give_clear_errors() {
     // A run whose weights are corrupt.
     let run = dir.path().join("run");
     std::fs::create_dir_all(&run).unwrap();
-    let config = r#"{"model":{"levels":17,"channels":8,"layers":2,"first_kernel":3,"kernel":3,"head":16,"num_classes":null,"dropout":0.0},"data":"digits","epochs":1,"batch_size":16,"learning_rate":0.001,"adam_epsilon":1e-8,"clip_norm":null,"seed":0,"train_limit":null,"lr_schedule":"constant"}"#;
+    let config = r#"{"model":{"levels":17,"channels":8,"layers":2,"first_kernel":3,"kernel":3,"head":16,"num_classes":null,"dropout":0.0},"data":"digits","height":8,"width":8,"epochs":1,"batch_size":16,"learning_rate":0.001,"adam_epsilon":1e-8,"clip_norm":null,"seed":0,"train_limit":null,"lr_schedule":"constant"}"#;
     std::fs::write(run.join("config.json"), config).unwrap();
     std::fs::write(
         run.join("model.safetensors"),

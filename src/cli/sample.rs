@@ -52,8 +52,7 @@ pub fn sample_run(args: &SampleArgs, out: &Path) -> Result<Vec<u8>> {
     let device = Device::flex();
     let run = RunFolder(args.run.clone());
     let (config, model) = run.load_model(!args.last, &device)?;
-    let data = crate::train::load_data(&config.data)?;
-    let (height, width) = (data.test.height, data.test.width);
+    let (height, width) = (config.height, config.width);
     let (labels, columns) = match (config.model.num_classes, args.class) {
         (None, Some(_)) => bail!(
             "--class needs a class-conditional run; {} is unconditional",
@@ -69,11 +68,10 @@ pub fn sample_run(args: &SampleArgs, out: &Path) -> Result<Vec<u8>> {
             (args.n as f64).sqrt().ceil() as usize,
         ),
         (Some(k), None) => {
-            // One row per class, as many columns as fit in n images.
-            let per_class = args.n.div_ceil(k);
+            // One row per class: n / k images each (at least one).
+            let per_class = (args.n / k).max(1);
             let labels = (0..k)
                 .flat_map(|c| std::iter::repeat_n(Some(c), per_class))
-                .take(args.n)
                 .collect();
             (labels, per_class)
         }
@@ -106,13 +104,16 @@ pub fn run(args: SampleArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| args.run.join("samples.png"));
     let start = std::time::Instant::now();
-    sample_run(&args, &out)?;
+    let count = sample_run(&args, &out)?.len() / {
+        let config = RunFolder(args.run.clone()).read_config()?;
+        config.height * config.width
+    };
     let seconds = start.elapsed().as_secs_f64();
     println!(
         "wrote {} images to {} ({seconds:.1}s, {:.1} images/s)",
-        args.n,
+        count,
         out.display(),
-        args.n as f64 / seconds
+        count as f64 / seconds
     );
     Ok(())
 }

@@ -44,6 +44,10 @@ pub struct TrainingConfig {
     pub model: GatedPixelCnnConfig,
     /// The data set, as given to `--data` (`digits`, `fashion-mnist`, `idx:DIR`).
     pub data: String,
+    /// Image height of the data set (what `argen sample` generates).
+    pub height: usize,
+    /// Image width of the data set.
+    pub width: usize,
     /// Passes over the training set.
     #[config(default = 30)]
     pub epochs: usize,
@@ -277,6 +281,17 @@ impl RunFolder {
     }
 }
 
+/// How training reports its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Nothing.
+    Silent,
+    /// A progress bar on the terminal, and a line per epoch.
+    Bar,
+    /// A line every 30 seconds and per epoch, for logs.
+    Lines,
+}
+
 /// What one epoch measured.
 #[derive(Debug, Clone, Copy)]
 pub struct EpochReport {
@@ -298,8 +313,10 @@ pub fn train(
     data: &ImageData,
     run: &RunFolder,
     resume: bool,
-    show_progress: bool,
+    progress: Progress,
 ) -> Result<Vec<EpochReport>> {
+    let show_progress = progress == Progress::Bar;
+    let log_progress = progress == Progress::Lines;
     config.model.validate().map_err(anyhow::Error::msg)?;
     if config.batch_size == 0 {
         bail!("the batch size must be at least 1");
@@ -308,6 +325,16 @@ pub fn train(
         bail!(
             "the data set {} has an empty training or validation part",
             data.name
+        );
+    }
+    if (data.train.height, data.train.width) != (config.height, config.width) {
+        bail!(
+            "the run was configured for {}x{} images but {} has {}x{}",
+            config.height,
+            config.width,
+            data.name,
+            data.train.height,
+            data.train.width
         );
     }
     if data.train.channels != 1 {
@@ -360,6 +387,7 @@ pub fn train(
         );
         let order = data::shuffled_indices(train_set.len(), config.seed.wrapping_add(epoch as u64));
         let (mut total_nats, mut seen) = (0.0f64, 0usize);
+        let mut last_line = Instant::now();
         for chunk in order.chunks(config.batch_size) {
             let (x, labels) = image_batch(&train_set, chunk, &device);
             let logits = model.forward(x.clone(), conditioning(&model, labels));
@@ -392,10 +420,20 @@ pub fn train(
             seen += chunk.len();
             let bits = loss_value / std::f64::consts::LN_2;
             let rate = seen as f64 / start.elapsed().as_secs_f64();
-            bar.set_message(format!(
-                "loss {loss_value:.4} nats/dim, {bits:.3} bits/dim, {rate:.0} img/s"
-            ));
+            let message =
+                format!("loss {loss_value:.4} nats/dim, {bits:.3} bits/dim, {rate:.1} img/s");
+            bar.set_message(message.clone());
             bar.inc(1);
+            // Without a terminal (a log file), a line every half minute instead of the bar.
+            if log_progress && last_line.elapsed().as_secs_f64() >= 30.0 {
+                let done = seen as f64 / train_set.len() as f64;
+                let eta = start.elapsed().as_secs_f64() * (1.0 - done) / done.max(1e-9);
+                eprintln!(
+                    "epoch {epoch}: {:.1}% {message}, ETA {eta:.0}s",
+                    100.0 * done
+                );
+                last_line = Instant::now();
+            }
         }
         let seconds = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
@@ -428,7 +466,7 @@ pub fn train(
             valid,
             seconds,
         };
-        if show_progress {
+        if progress != Progress::Silent {
             eprintln!(
                 "epoch {epoch}/{}: train {:.4} bits/dim, valid {:.4} bits/dim ({:.2} nats/image), {:.1}s, {:.0} img/s",
                 config.epochs,
