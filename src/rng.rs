@@ -12,6 +12,15 @@ pub fn seeded(seed: u64) -> SeededRng {
     SeededRng::seed_from_u64(seed)
 }
 
+/// The generator of item `index` (an image of a sample grid, say) of a run seeded with
+/// `seed`: an independent ChaCha stream per item, so an item's draws do not depend on how
+/// many other items are generated with it, or in which batch.
+pub fn seeded_stream(seed: u64, index: u64) -> SeededRng {
+    let mut rng = seeded(seed);
+    rng.set_stream(index);
+    rng
+}
+
 /// burn-flex keeps one random generator for the whole process; this lock makes "seed it,
 /// then draw" one step, so that two threads (two tests, say) cannot interleave their draws.
 static DEVICE_GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());

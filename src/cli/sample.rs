@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use burn::prelude::*;
 use clap::Args;
 
-use crate::generate::{SampleRequest, sample_naive};
+use crate::generate::{SampleRequest, sample_cached, sample_naive};
 use crate::train::RunFolder;
 use crate::viz;
 
@@ -33,6 +33,10 @@ pub struct SampleArgs {
     /// Use the weights of the last epoch instead of the best validation weights.
     #[arg(long)]
     pub last: bool,
+    /// Rerun the whole network for every pixel (the slow reference path) instead of the
+    /// cached path; both give the same images for the same seed.
+    #[arg(long)]
+    pub naive: bool,
     /// Output PNG (default: RUN/samples.png).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -83,8 +87,14 @@ pub fn sample_run(args: &SampleArgs, out: &Path) -> Result<Vec<u8>> {
         temperature: args.temperature,
         seed: args.seed,
         batch: args.batch,
+        given: None,
+        given_pixels: 0,
     };
-    let images = sample_naive(&model, &request, &device);
+    let images = if args.naive {
+        sample_naive(&model, &request, &device)
+    } else {
+        sample_cached(&model, &request, &device)
+    };
     let grid = viz::image_grid(
         &images,
         height,

@@ -195,6 +195,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             class: None,
             batch: 64,
             last: false,
+            naive: false,
             out: None,
         };
         let out = run.0.join("samples.png");

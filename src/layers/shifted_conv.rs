@@ -18,6 +18,19 @@
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+
+/// The convolution of `conv` applied with the given `[(top, bottom), (left, right)]` padding.
+fn conv_with_padding(conv: &Conv2d, x: Tensor<4>, padding: [(usize, usize); 2]) -> Tensor<4> {
+    let options = ConvOptions::new_with_padding([1, 1], padding, [1, 1], 1);
+    conv2d(
+        x,
+        conv.weight.val(),
+        conv.bias.as_ref().map(|b| b.val()),
+        options,
+    )
+}
 
 /// Builds a convolution with explicit `(top, left, bottom, right)` padding.
 fn padded_conv(
@@ -75,6 +88,27 @@ impl VerticalConv {
     }
 }
 
+impl VerticalConv {
+    /// Number of input rows one output row reads: ⌈k/2⌉.
+    pub fn window_rows(&self) -> usize {
+        self.conv.kernel_size[0]
+    }
+
+    /// Whether an output row reads only the rows strictly above it.
+    pub fn is_strict(&self) -> bool {
+        self.strict
+    }
+
+    /// One output row from exactly the input rows it reads, for generation row by row:
+    /// `window` [batch, channels, ⌈k/2⌉, width] holds rows r-⌈k/2⌉..r-1 (strict) or
+    /// r-⌊k/2⌋..r (not strict), zeros above the image; the result is row r,
+    /// [batch, out_channels, 1, width], equal to row r of [`Self::forward`].
+    pub fn forward_window(&self, window: Tensor<4>) -> Tensor<4> {
+        let half = self.conv.kernel_size[1] / 2;
+        conv_with_padding(&self.conv, window, [(0, 0), (half, half)])
+    }
+}
+
 /// A convolution along each pixel's own row, to the left: output (r, c) reads input
 /// columns `c-w..c-1` (`strict`) or `c-w+1..c` (not strict) of row r, with w = ⌈k/2⌉.
 #[derive(Module, Debug)]
@@ -114,5 +148,25 @@ impl HorizontalConv {
         } else {
             y
         }
+    }
+}
+
+impl HorizontalConv {
+    /// Number of input columns one output pixel reads: ⌈k/2⌉.
+    pub fn window_columns(&self) -> usize {
+        self.conv.kernel_size[1]
+    }
+
+    /// Whether an output pixel reads only the columns strictly left of it.
+    pub fn is_strict(&self) -> bool {
+        self.strict
+    }
+
+    /// One output pixel from exactly the input pixels it reads, for generation pixel by
+    /// pixel: `window` [batch, channels, 1, ⌈k/2⌉] holds columns c-⌈k/2⌉..c-1 (strict) or
+    /// c-⌊k/2⌋..c (not strict) of the row, zeros left of the image; the result is pixel c,
+    /// [batch, out_channels, 1, 1].
+    pub fn forward_window(&self, window: Tensor<4>) -> Tensor<4> {
+        conv_with_padding(&self.conv, window, [(0, 0), (0, 0)])
     }
 }

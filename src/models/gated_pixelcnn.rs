@@ -128,7 +128,7 @@ impl burn::module::ModuleVisitor for InitialiseNow {
 }
 
 /// tanh(a) ⊙ σ(b), where a and b are the two halves of `x` along the channel axis.
-fn gate(x: Tensor<4>) -> Tensor<4> {
+pub(crate) fn gate(x: Tensor<4>) -> Tensor<4> {
     let [a, b] = x.chunk(2, 1).try_into().expect("two halves");
     a.tanh() * sigmoid(b)
 }
@@ -137,21 +137,21 @@ fn gate(x: Tensor<4>) -> Tensor<4> {
 #[derive(Module, Debug)]
 pub struct GatedLayer {
     /// ⌈k/2⌉ x k convolution of the vertical stack, to 2p channels (filter and gate).
-    vertical: VerticalConv,
+    pub(crate) vertical: VerticalConv,
     /// 1 x ⌈k/2⌉ convolution of the horizontal stack, to 2p channels.
-    horizontal: HorizontalConv,
+    pub(crate) horizontal: HorizontalConv,
     /// 1x1 link from the vertical pre-activations into the horizontal stack.
-    vertical_to_horizontal: Conv2d,
+    pub(crate) vertical_to_horizontal: Conv2d,
     /// 1x1 convolution after the horizontal gate, before the residual sum.
-    horizontal_out: Conv2d,
+    pub(crate) horizontal_out: Conv2d,
     /// Dropout on the horizontal stack's gated features (training only).
     dropout: Dropout,
     /// Class embedding added to the vertical gate pre-activations (V h in the paper).
-    class_vertical: Option<Embedding>,
+    pub(crate) class_vertical: Option<Embedding>,
     /// Class embedding added to the horizontal gate pre-activations.
-    class_horizontal: Option<Embedding>,
+    pub(crate) class_horizontal: Option<Embedding>,
     /// The first layer excludes the current pixel and has no residual connection.
-    first: bool,
+    pub(crate) first: bool,
 }
 
 impl GatedLayer {
@@ -201,7 +201,7 @@ impl GatedLayer {
 }
 
 /// The per-class vector of a class embedding, shaped [batch, 2p, 1, 1] to add to every pixel.
-fn class_bias(embedding: Option<&Embedding>, labels: &Tensor<1, Int>) -> Tensor<4> {
+pub(crate) fn class_bias(embedding: Option<&Embedding>, labels: &Tensor<1, Int>) -> Tensor<4> {
     let embedding = embedding.expect("a conditional layer has class embeddings");
     let [batch] = labels.dims();
     let vectors = embedding.forward(labels.clone().reshape([batch, 1])); // [batch, 1, 2p]
@@ -213,11 +213,11 @@ fn class_bias(embedding: Option<&Embedding>, labels: &Tensor<1, Int>) -> Tensor<
 #[derive(Module, Debug)]
 pub struct GatedPixelCnn {
     /// A learned vector for each of the L grey levels: the input representation.
-    embedding: Embedding,
-    layers: Vec<GatedLayer>,
-    head_hidden: Conv2d,
+    pub(crate) embedding: Embedding,
+    pub(crate) layers: Vec<GatedLayer>,
+    pub(crate) head_hidden: Conv2d,
     head_dropout: Dropout,
-    head_out: Conv2d,
+    pub(crate) head_out: Conv2d,
     levels: usize,
 }
 

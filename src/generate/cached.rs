@@ -1,0 +1,172 @@
+//! Cached generation for the Gated PixelCNN.
+//!
+//! Each layer's output at a position depends on a small window of the previous layer's
+//! outputs (see [`crate::layers::shifted_conv`]), so nothing needs recomputing:
+//!
+//! - at the start of row r, the **vertical stack** is computed for row r only, layer after
+//!   layer, each from the ⌈k/2⌉ rows of its input it reads (kept from earlier rows); it
+//!   depends only on rows above, which are complete;
+//! - for each pixel (r, c), the **horizontal stack** is computed for that pixel only, each
+//!   layer from the ⌈k/2⌉ columns of the current row of its input it reads, plus the 1x1
+//!   link from the vertical stack's row r;
+//! - the **output head** runs on that one pixel.
+//!
+//! A pixel then costs one column of every layer instead of a whole-image pass. The caches
+//! are the per-layer lists of rows (vertical) and of the current row's columns
+//! (horizontal); they start empty for each batch.
+
+use burn::prelude::*;
+
+use super::{SampleRequest, choose_levels, image_streams, label_tensor};
+use crate::models::GatedPixelCnn;
+use crate::models::gated_pixelcnn::{class_bias, gate};
+use burn::tensor::activation::relu;
+
+/// Generates images with per-layer caches; the same images as
+/// [`super::sample_naive`] for the same request.
+pub fn sample_cached(model: &GatedPixelCnn, request: &SampleRequest, device: &Device) -> Vec<u8> {
+    let batch = request.batch.max(1);
+    let mut out = Vec::with_capacity(request.labels.len() * request.height * request.width);
+    for (b, labels) in request.labels.chunks(batch).enumerate() {
+        out.extend(sample_batch(model, request, labels, b * batch, device));
+    }
+    out
+}
+
+/// `rows[i]`, or zeros (the convolutions' padding) when `i` is above or left of the image.
+fn row_or_zeros(rows: &[Tensor<4>], i: isize, zeros: &Tensor<4>) -> Tensor<4> {
+    if i < 0 {
+        zeros.clone()
+    } else {
+        rows[i as usize].clone()
+    }
+}
+
+/// The window a shifted convolution reads, stacked along `dim`: the `size` entries ending at
+/// `last` (inclusive), zeros before the start.
+fn window(
+    entries: &[Tensor<4>],
+    last: isize,
+    size: usize,
+    zeros: &Tensor<4>,
+    dim: usize,
+) -> Tensor<4> {
+    let parts = (0..size as isize)
+        .map(|k| row_or_zeros(entries, last - size as isize + 1 + k, zeros))
+        .collect();
+    Tensor::cat(parts, dim)
+}
+
+/// One batch of images, pixel by pixel, with caches.
+fn sample_batch(
+    model: &GatedPixelCnn,
+    request: &SampleRequest,
+    labels: &[Option<usize>],
+    first_image: usize,
+    device: &Device,
+) -> Vec<u8> {
+    let (h, w, n) = (request.height, request.width, labels.len());
+    let mut rngs = image_streams(request, first_image, n);
+    let levels = model.levels();
+    let p = model.embedding.weight.dims()[1];
+    let label_tensor = label_tensor(model, labels, device);
+    // Class vectors of every layer, [n, 2p, 1, 1], computed once.
+    let class = |e: Option<&burn::nn::Embedding>| label_tensor.as_ref().map(|l| class_bias(e, l));
+    let class_v: Vec<_> = model
+        .layers
+        .iter()
+        .map(|l| class(l.class_vertical.as_ref()))
+        .collect();
+    let class_h: Vec<_> = model
+        .layers
+        .iter()
+        .map(|l| class(l.class_horizontal.as_ref()))
+        .collect();
+
+    let zero_row = Tensor::<4>::zeros([n, p, 1, w], device);
+    let zero_col = Tensor::<4>::zeros([n, p, 1, 1], device);
+    let depth = model.layers.len();
+    // Vertical caches: the embedded input's rows, and each layer's output rows.
+    let mut input_rows: Vec<Tensor<4>> = Vec::with_capacity(h);
+    let mut vertical_rows: Vec<Vec<Tensor<4>>> = vec![Vec::with_capacity(h); depth];
+    let mut pixels = vec![0u8; n * h * w];
+
+    for row in 0..h {
+        // The vertical stack at this row, bottom-up; keep each layer's link into the
+        // horizontal stack ([n, 2p, 1, w]).
+        let mut links = Vec::with_capacity(depth);
+        for (l, layer) in model.layers.iter().enumerate() {
+            let source = if l == 0 {
+                &input_rows
+            } else {
+                &vertical_rows[l - 1]
+            };
+            let last = if layer.vertical.is_strict() {
+                row as isize - 1
+            } else {
+                row as isize
+            };
+            let v_window = window(source, last, layer.vertical.window_rows(), &zero_row, 2);
+            let mut v_pre = layer.vertical.forward_window(v_window);
+            links.push(layer.vertical_to_horizontal.forward(v_pre.clone()));
+            if let Some(bias) = &class_v[l] {
+                v_pre = v_pre + bias.clone();
+            }
+            vertical_rows[l].push(gate(v_pre));
+        }
+
+        // The horizontal stack and the head, pixel by pixel.
+        let mut input_cols: Vec<Tensor<4>> = Vec::with_capacity(w);
+        let mut horizontal_cols: Vec<Vec<Tensor<4>>> = vec![Vec::with_capacity(w); depth];
+        for col in 0..w {
+            for (l, layer) in model.layers.iter().enumerate() {
+                let source = if l == 0 {
+                    &input_cols
+                } else {
+                    &horizontal_cols[l - 1]
+                };
+                let last = if layer.horizontal.is_strict() {
+                    col as isize - 1
+                } else {
+                    col as isize
+                };
+                let h_window = window(
+                    source,
+                    last,
+                    layer.horizontal.window_columns(),
+                    &zero_col,
+                    3,
+                );
+                let link = links[l].clone().slice([0..n, 0..2 * p, 0..1, col..col + 1]);
+                let mut h_pre = layer.horizontal.forward_window(h_window) + link;
+                if let Some(bias) = &class_h[l] {
+                    h_pre = h_pre + bias.clone();
+                }
+                let gated = layer.horizontal_out.forward(gate(h_pre));
+                let h_out = if layer.first {
+                    gated
+                } else {
+                    source[col].clone() + gated
+                };
+                horizontal_cols[l].push(h_out);
+            }
+            let top = horizontal_cols[depth - 1][col].clone();
+            let logits = model
+                .head_out
+                .forward(relu(model.head_hidden.forward(relu(top))))
+                .reshape([n, levels])
+                .into_data();
+            let pixel = row * w + col;
+            let chosen = choose_levels(request, logits, levels, first_image, pixel, &mut rngs);
+            for (i, &level) in chosen.iter().enumerate() {
+                pixels[i * h * w + pixel] = level;
+            }
+            // The new pixel joins the input: embedded, [n, p, 1, 1].
+            let values: Vec<i64> = chosen.iter().map(|&v| i64::from(v)).collect();
+            let x = Tensor::<2, Int>::from_data(TensorData::new(values, [n, 1]), device);
+            input_cols.push(model.embedding.forward(x).reshape([n, p, 1, 1]));
+        }
+        input_rows.push(Tensor::cat(input_cols, 3));
+    }
+    pixels
+}
