@@ -261,6 +261,8 @@ fn sample_frequencies_match_the_exact_probabilities() {
         temperature,
         seed: 7,
         batch: 5_000,
+        given: None,
+        given_pixels: 0,
     };
     let samples = sample_naive(&model, &request, &device);
     let mut counts = vec![0usize; 81];
