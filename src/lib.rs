@@ -11,8 +11,10 @@
 //! - [`train`]: the training loop, checkpoints (safetensors), metrics.
 //! - [`generate`]: ancestral sampling, one pixel after the other.
 //! - [`viz`]: PNG grids of images.
+//! - [`classic`]: models with finite memory fitted in closed form: AR(p), Markov chains of order k.
 //! - [`cli`]: the `argen` command line.
 
+pub mod classic;
 pub mod cli;
 pub mod data;
 pub mod distributions;

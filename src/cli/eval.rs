@@ -58,6 +58,9 @@ pub fn evaluate_run(
 
 /// Runs `argen eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
+    if args.run.join(crate::classic::RUN_FILE).exists() {
+        return crate::cli::fit::eval_classic(&args);
+    }
     let run = RunFolder(args.run.clone());
     let (config, nll) = evaluate_run(&run, args.split, args.last, args.batch_size)?;
     let split = format!("{:?}", args.split).to_lowercase();

@@ -1,6 +1,8 @@
 //! The `argen` command line: one file per command.
 
 pub mod eval;
+pub mod fit;
+pub mod forecast;
 pub mod sample;
 pub mod train;
 
@@ -24,6 +26,10 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Generate images from a trained run and write them as a PNG grid.
     Sample(sample::SampleArgs),
+    /// Fit a classical sequence model (AR(p) or a Markov chain of order k) in closed form.
+    Fit(fit::FitArgs),
+    /// Forecast a fitted AR run H steps ahead: table, CSV and PNG chart.
+    Forecast(forecast::ForecastArgs),
 }
 
 /// Runs the parsed command line.
@@ -32,5 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Sample(args) => sample::run(args),
+        Command::Fit(args) => fit::run(args),
+        Command::Forecast(args) => forecast::run(args),
     }
 }

@@ -37,9 +37,14 @@ pub struct SampleArgs {
     /// cached path; both give the same images for the same seed.
     #[arg(long)]
     pub naive: bool,
-    /// Output PNG (default: RUN/samples.png).
+    /// Output PNG (default: RUN/samples.png). For a classical run: the text file of a
+    /// chain's sample (default: stdout), or the CSV of an AR simulation (default:
+    /// RUN/sample.csv, with a chart beside it).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// For a classical run: the number of symbols or values to generate.
+    #[arg(long)]
+    pub length: Option<usize>,
 }
 
 /// Generates images from a run and writes them to `out`; returns the levels.
@@ -109,6 +114,9 @@ pub fn sample_run(args: &SampleArgs, out: &Path) -> Result<Vec<u8>> {
 
 /// Runs `argen sample`.
 pub fn run(args: SampleArgs) -> Result<()> {
+    if args.run.join(crate::classic::RUN_FILE).exists() {
+        return crate::cli::fit::sample_classic(&args);
+    }
     let out = args
         .out
         .clone()

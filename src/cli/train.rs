@@ -197,6 +197,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             last: false,
             naive: false,
             out: None,
+            length: None,
         };
         let out = run.0.join("samples.png");
         sample_run(&sample_args, &out)?;

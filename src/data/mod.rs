@@ -6,6 +6,7 @@
 
 mod digits;
 mod idx;
+pub mod series;
 
 use std::fmt;
 use std::io::Read;

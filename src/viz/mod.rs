@@ -1,4 +1,6 @@
-//! Pictures: PNG grids of images.
+//! Pictures: PNG grids of images; charts of series and forecasts ([`chart`]).
+
+pub mod chart;
 
 use std::path::Path;
 

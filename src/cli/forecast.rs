@@ -1,0 +1,224 @@
+//! `argen forecast RUN --horizon H`: forecasts of a fitted AR run from a forecast origin,
+//! both dynamic (iterated: each forecast fed back as if observed, so the interval widens
+//! with the horizon) and one-step-ahead (each step given the observed values before it, so
+//! the interval stays ±z σ), printed as a table and written as CSV and a PNG chart.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::classic::ar::normal_quantile;
+use crate::classic::{ClassicModel, ClassicRun};
+use crate::cli::fit::run_values;
+use crate::viz::chart::{Band, Chart, Line};
+
+/// Options of `argen forecast`.
+#[derive(Args, Debug)]
+pub struct ForecastArgs {
+    /// The run folder written by `argen fit ar`.
+    pub run: PathBuf,
+    /// Number of steps to forecast.
+    #[arg(long, default_value_t = 20)]
+    pub horizon: usize,
+    /// Index of the first forecast value (default: the end of the training part, so the
+    /// forecasts can be compared with the held-out values; the length of the series
+    /// forecasts beyond the data).
+    #[arg(long)]
+    pub origin: Option<usize>,
+    /// Probability of the prediction intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub level: f64,
+    /// Number of observed values before the origin shown in the chart.
+    #[arg(long, default_value_t = 100)]
+    pub history: usize,
+    /// CSV output (default: RUN/forecast.csv).
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// PNG chart (default: RUN/forecast.png).
+    #[arg(long)]
+    pub chart: Option<PathBuf>,
+    /// Do not print the table.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.4}")).unwrap_or_default()
+}
+
+/// Runs `argen forecast`.
+pub fn run(args: ForecastArgs) -> Result<()> {
+    let run = ClassicRun::load(&args.run)?;
+    let ClassicModel::Ar { model, .. } = &run.model else {
+        bail!(
+            "{} is a Markov chain run; `argen forecast` needs an AR run (use `argen sample` for a chain)",
+            args.run.display()
+        );
+    };
+    if args.horizon == 0 {
+        bail!("--horizon must be at least 1");
+    }
+    if !(args.level > 0.0 && args.level < 1.0) {
+        bail!("--level must be in (0, 1), got {}", args.level);
+    }
+    let series = run_values(&run)?;
+    let x = &series.values;
+    let n = x.len();
+    let p = model.order();
+    let origin = args.origin.unwrap_or(run.train_length);
+    if origin < p || origin > n {
+        bail!(
+            "--origin must be in {p}..={n} (at least the order, at most the series length), got {origin}"
+        );
+    }
+    let h = args.horizon;
+    let dynamic = model.forecast_dynamic(&x[..origin], h);
+    let one_step = model.forecast_one_step(x, origin, h);
+    let z = normal_quantile(0.5 + args.level / 2.0);
+    let dates = series.dates.clone().unwrap_or_default();
+    let label = |t: usize| dates.get(t).cloned().unwrap_or_else(|| t.to_string());
+
+    let mut csv = String::from(
+        "t,date,actual,dynamic_mean,dynamic_lo,dynamic_hi,one_step_mean,one_step_lo,one_step_hi\n",
+    );
+    let mut table = format!(
+        "{:>12} {:>10} {:>10} {:>21} {:>10} {:>21}\n",
+        "t",
+        "actual",
+        "dynamic",
+        format!("{:.0}% interval", 100.0 * args.level),
+        "one-step",
+        format!("{:.0}% interval", 100.0 * args.level)
+    );
+    let (mut se_dyn, mut se_one, mut count) = (0.0, 0.0, 0usize);
+    for (i, f) in dynamic.iter().enumerate() {
+        let t = origin + i;
+        let actual = x.get(t).copied();
+        let one = one_step.get(i);
+        let (lo, hi) = (f.mean - z * f.std, f.mean + z * f.std);
+        let one_iv = one.map(|o| (o.mean - z * o.std, o.mean + z * o.std));
+        writeln!(
+            csv,
+            "{t},{},{},{},{},{},{},{},{}",
+            dates.get(t).cloned().unwrap_or_default(),
+            fmt_opt(actual),
+            f.mean,
+            lo,
+            hi,
+            fmt_opt(one.map(|o| o.mean)),
+            fmt_opt(one_iv.map(|v| v.0)),
+            fmt_opt(one_iv.map(|v| v.1)),
+        )?;
+        writeln!(
+            table,
+            "{:>12} {:>10} {:>10.4} [{:>9.3}, {:>9.3}] {:>10} {:>21}",
+            label(t),
+            fmt_opt(actual),
+            f.mean,
+            lo,
+            hi,
+            fmt_opt(one.map(|o| o.mean)),
+            one_iv
+                .map(|(a, b)| format!("[{a:>9.3}, {b:>9.3}]"))
+                .unwrap_or_default()
+        )?;
+        if let (Some(a), Some(o)) = (actual, one) {
+            se_dyn += (a - f.mean).powi(2);
+            se_one += (a - o.mean).powi(2);
+            count += 1;
+        }
+    }
+    if !args.quiet {
+        print!("{table}");
+        if count > 0 {
+            println!(
+                "RMSE over the {count} steps with data: dynamic {:.4}, one-step-ahead {:.4} (sigma {:.4})",
+                (se_dyn / count as f64).sqrt(),
+                (se_one / count as f64).sqrt(),
+                model.sigma2.sqrt()
+            );
+        }
+    }
+    let csv_path = args
+        .csv
+        .clone()
+        .unwrap_or_else(|| args.run.join("forecast.csv"));
+    std::fs::write(&csv_path, csv)
+        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+
+    let first = origin.saturating_sub(args.history);
+    let last_obs = (origin + h).min(n);
+    let level = format!("{:.0}%", 100.0 * args.level);
+    let mut lines = vec![Line {
+        label: "observed".into(),
+        colour: (30, 30, 30),
+        points: (first..last_obs).map(|t| (t as f64, x[t])).collect(),
+        width: 1,
+    }];
+    let mut bands = vec![Band {
+        label: format!("dynamic, {level} interval"),
+        colour: (40, 90, 200),
+        points: dynamic
+            .iter()
+            .enumerate()
+            .map(|(i, f)| ((origin + i) as f64, f.mean - z * f.std, f.mean + z * f.std))
+            .collect(),
+    }];
+    if !one_step.is_empty() {
+        bands.push(Band {
+            label: format!("one-step-ahead, {level} interval"),
+            colour: (230, 120, 20),
+            points: one_step
+                .iter()
+                .enumerate()
+                .map(|(i, f)| ((origin + i) as f64, f.mean - z * f.std, f.mean + z * f.std))
+                .collect(),
+        });
+        lines.push(Line {
+            label: "one-step-ahead forecast".into(),
+            colour: (230, 120, 20),
+            points: one_step
+                .iter()
+                .enumerate()
+                .map(|(i, f)| ((origin + i) as f64, f.mean))
+                .collect(),
+            width: 2,
+        });
+    }
+    lines.push(Line {
+        label: "dynamic forecast".into(),
+        colour: (40, 90, 200),
+        points: dynamic
+            .iter()
+            .enumerate()
+            .map(|(i, f)| ((origin + i) as f64, f.mean))
+            .collect(),
+        width: 2,
+    });
+    let chart = Chart {
+        title: format!(
+            "{}: AR({p}) {:?}, {h} steps from {}",
+            run.data,
+            model.method,
+            label(origin)
+        ),
+        x_label: if dates.is_empty() {
+            "t".into()
+        } else {
+            "date".into()
+        },
+        y_label: "value".into(),
+        lines,
+        bands,
+        x_ticks: dates,
+    };
+    let png = args
+        .chart
+        .clone()
+        .unwrap_or_else(|| args.run.join("forecast.png"));
+    chart.save_png(&png, 1000, 500)?;
+    println!("wrote {} and {}", csv_path.display(), png.display());
+    Ok(())
+}
