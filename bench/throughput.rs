@@ -74,12 +74,12 @@ fn main() -> anyhow::Result<()> {
     // Training: images per second over `train_steps` optimiser steps (after one warm-up step).
     let device = Device::flex().autodiff();
     device.seed(0);
-    let mut model = config.init_seeded(0, &device);
+    let mut model = ImageModelConfig::GatedPixelcnn(config).init_seeded(0, &device);
     let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
     let dims = data.train.image_size() as f64;
     let order = data::shuffled_indices(data.train.len(), 0);
     let mut batches = order.chunks(batch).cycle();
-    let mut step = |model: GatedPixelCnn| {
+    let mut step = |model: ImageModel| {
         let (x, _) = image_batch(&data.train, batches.next().unwrap(), &device);
         let loss = categorical::log_prob(model.forward(x.clone(), None), x)
             .neg()
@@ -119,12 +119,13 @@ fn main() -> anyhow::Result<()> {
         let request = SampleRequest {
             height: data.test.height,
             width: data.test.width,
+            colours: 1,
             labels: vec![None; sample_images],
             temperature: 1.0,
             seed: run as u64,
             batch: sample_images,
             given: None,
-            given_pixels: 0,
+            given_positions: 0,
         };
         let start = Instant::now();
         let naive = sample_naive(&model, &request, &plain);
@@ -152,4 +153,4 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-use argen::models::GatedPixelCnn;
+use argen::models::{ImageModel, ImageModelConfig};

@@ -3,7 +3,7 @@
 //! rounding, so the same levels.
 
 use argen::generate::{SampleRequest, sample_cached, sample_naive};
-use argen::models::{GatedPixelCnn, GatedPixelCnnConfig};
+use argen::models::{GatedPixelCnnConfig, ImageModel, ImageModelConfig};
 use burn::prelude::*;
 
 fn model(
@@ -13,8 +13,8 @@ fn model(
     kernel: usize,
     classes: Option<usize>,
     seed: u64,
-) -> GatedPixelCnn {
-    GatedPixelCnnConfig {
+) -> ImageModel {
+    ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
         levels,
         channels: 8,
         layers,
@@ -23,7 +23,7 @@ fn model(
         head: 16,
         num_classes: classes,
         dropout: 0.0,
-    }
+    })
     .init_seeded(seed, &Device::flex())
 }
 
@@ -86,14 +86,14 @@ fn images_do_not_depend_on_the_batch_size_and_caches_reset_between_batches() {
 }
 
 #[test]
-fn completion_is_the_same_through_both_paths_and_keeps_the_given_pixels() {
+fn completion_is_the_same_through_both_paths_and_keeps_the_given_positions() {
     let device = Device::flex();
     let model = model(4, 3, 5, 3, None, 4);
     let (h, w, n) = (6, 6, 3);
     let given: Vec<u8> = (0..n * h * w).map(|i| (i * 5 % 4) as u8).collect();
     let mut req = request(h, w, n, None, 11);
     req.given = Some(given.clone());
-    req.given_pixels = 3 * w; // the top half
+    req.given_positions = 3 * w; // the top half
     let naive = sample_naive(&model, &req, &device);
     let cached = sample_cached(&model, &req, &device);
     assert_eq!(naive, cached);

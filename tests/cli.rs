@@ -185,7 +185,7 @@ fn bad_inputs_give_clear_errors() {
     // A run whose weights are corrupt.
     let run = dir.path().join("run");
     std::fs::create_dir_all(&run).unwrap();
-    let config = r#"{"model":{"levels":17,"channels":8,"layers":2,"first_kernel":3,"kernel":3,"head":16,"num_classes":null,"dropout":0.0},"data":"digits","height":8,"width":8,"epochs":1,"batch_size":16,"learning_rate":0.001,"adam_epsilon":1e-8,"clip_norm":null,"seed":0,"train_limit":null,"lr_schedule":"constant"}"#;
+    let config = r#"{"model":{"kind":"gated-pixelcnn","levels":17,"channels":8,"layers":2,"first_kernel":3,"kernel":3,"head":16,"num_classes":null,"dropout":0.0},"data":"digits","height":8,"width":8,"epochs":1,"batch_size":16,"learning_rate":0.001,"adam_epsilon":1e-8,"clip_norm":null,"seed":0,"train_limit":null,"lr_schedule":"constant"}"#;
     std::fs::write(run.join("config.json"), config).unwrap();
     std::fs::write(
         run.join("model.safetensors"),

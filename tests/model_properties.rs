@@ -1,19 +1,15 @@
-//! Properties of the Gated PixelCNN that follow from the chain rule, checked exactly:
-//! causality and completeness of the receptive field (no blind spot), normalisation over a
-//! space enumerated in full, and samples whose frequencies match the model's probabilities.
+//! Properties of the image models that follow from the chain rule, checked exactly:
+//! causality over pixels and colour channels, completeness of the receptive field (no blind
+//! spot for the Gated PixelCNN), normalisation over spaces enumerated in full, and samples
+//! whose frequencies match the model's probabilities.
 
 use argen::distributions::categorical;
 use argen::generate::{SampleRequest, sample_naive};
-use argen::models::{GatedPixelCnn, GatedPixelCnnConfig};
+use argen::models::{GatedPixelCnnConfig, ImageModel, ImageModelConfig, PixelCnnConfig};
 use burn::prelude::*;
 
-fn config(
-    levels: usize,
-    layers: usize,
-    kernel: usize,
-    classes: Option<usize>,
-) -> GatedPixelCnnConfig {
-    GatedPixelCnnConfig {
+fn gated(levels: usize, layers: usize, kernel: usize, classes: Option<usize>) -> ImageModelConfig {
+    ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
         levels,
         channels: 16,
         layers,
@@ -22,10 +18,29 @@ fn config(
         head: 32,
         num_classes: classes,
         dropout: 0.0,
-    }
+    })
 }
 
-fn int3(values: Vec<i64>, shape: [usize; 3], device: &Device) -> Tensor<3, Int> {
+fn pixelcnn(
+    levels: usize,
+    colours: usize,
+    blocks: usize,
+    kernel: usize,
+    classes: Option<usize>,
+) -> ImageModelConfig {
+    ImageModelConfig::Pixelcnn(PixelCnnConfig {
+        levels,
+        colours,
+        channels: 12 * colours,
+        blocks,
+        first_kernel: kernel,
+        kernel: 3,
+        head: 8 * colours,
+        num_classes: classes,
+    })
+}
+
+fn int4(values: Vec<i64>, shape: [usize; 4], device: &Device) -> Tensor<4, Int> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
@@ -34,32 +49,41 @@ fn labels(values: Vec<i64>, device: &Device) -> Tensor<1, Int> {
     Tensor::from_data(TensorData::new(values, [n]), device)
 }
 
-/// For each input pixel p (raster index), the set of output pixels whose logits change when
-/// x_p changes: deps[q][p] is true when the distribution at q depends on x_p.
-fn measured_dependencies(
-    model: &GatedPixelCnn,
+/// Generation order: position q is pixel q / C (raster order), colour q % C.
+/// Storage index of position q in an image [colour][row][column].
+fn index(q: usize, c: usize, h: usize, w: usize) -> usize {
+    let (pixel, colour) = (q / c, q % c);
+    (colour * h + pixel / w) * w + pixel % w
+}
+
+/// deps[q][p]: does the distribution at position q change when the value at position p
+/// changes? Measured by perturbing each position in turn (exactly zero where there is no
+/// path; a far dependency may round away in f32, see the gradient version).
+fn perturbation_dependencies(
+    model: &ImageModel,
+    c: usize,
     h: usize,
     w: usize,
-    levels: usize,
     class: Option<i64>,
     device: &Device,
 ) -> Vec<Vec<bool>> {
-    let n = h * w;
+    let (n, levels) = (c * h * w, model.levels());
     let base: Vec<i64> = (0..n).map(|i| ((i * 7 + 3) % levels) as i64).collect();
-    // Image 0 is the base; image 1 + p has pixel p changed to another level.
     let mut batch = base.clone();
     for p in 0..n {
         let mut img = base.clone();
-        img[p] = (img[p] + 1) % levels as i64;
+        img[index(p, c, h, w)] = (img[index(p, c, h, w)] + 1) % levels as i64;
         batch.extend(img);
     }
-    let y = class.map(|c| labels(vec![c; n + 1], device));
+    let y = class.map(|k| labels(vec![k; n + 1], device));
     let logits = model
-        .forward(int3(batch, [n + 1, h, w], device), y)
+        .forward(int4(batch, [n + 1, c, h, w], device), y)
         .into_data()
         .convert::<f32>();
     let logits = logits.as_slice::<f32>().unwrap();
-    let at = |img: usize, level: usize, q: usize| logits[(img * levels + level) * n + q];
+    // logits [image, level, colour, row, col]
+    let at =
+        |img: usize, level: usize, q: usize| logits[(img * levels + level) * n + index(q, c, h, w)];
     (0..n)
         .map(|q| {
             (0..n)
@@ -69,61 +93,76 @@ fn measured_dependencies(
         .collect()
 }
 
-/// The same dependency sets measured by gradients: deps[q][p] is true when the gradient of
-/// the logits at q with respect to the embedded input at p is not zero. Perturbing a level
-/// can miss a far dependency (its effect on the logits may round away in f32); a gradient
-/// does not round away, and it is exactly zero where no path connects p to q.
+/// deps[q][p]: is the gradient of the logits at position q with respect to the embedded
+/// input of position p non-zero? Exactly zero where no path connects p to q.
 fn gradient_dependencies(
-    model: &GatedPixelCnn,
+    model: &ImageModel,
+    c: usize,
     h: usize,
     w: usize,
-    levels: usize,
     class: Option<i64>,
 ) -> Vec<Vec<bool>> {
     let device = Device::flex().autodiff();
     let model = model.clone().to_device(&device);
-    let n = h * w;
+    let (n, levels) = (c * h * w, model.levels());
     let image: Vec<i64> = (0..n).map(|i| ((i * 7 + 3) % levels) as i64).collect();
-    // Copy q of the image selects the logits at pixel q; one backward pass serves every q.
+    // Copy q of the image selects the logits at position q; one backward pass serves all q.
     let batch: Vec<i64> = (0..n).flat_map(|_| image.clone()).collect();
     let input = model
-        .embed(int3(batch, [n, h, w], &device))
+        .embed(int4(batch, [n, c, h, w], &device))
         .detach()
         .require_grad();
-    let y = class.map(|c| labels(vec![c; n], &device));
+    let y = class.map(|k| labels(vec![k; n], &device));
     let logits = model.forward_embedded(input.clone(), y);
     let mut select = vec![0f32; n * levels * n];
     for q in 0..n {
         for l in 0..levels {
-            select[(q * levels + l) * n + q] = 1.0;
+            select[(q * levels + l) * n + index(q, c, h, w)] = 1.0;
         }
     }
-    let select = Tensor::<4>::from_data(TensorData::new(select, [n, levels, h, w]), &device);
+    let select = Tensor::<5>::from_data(TensorData::new(select, [n, levels, c, h, w]), &device);
     let grads = (logits * select).sum().backward();
-    let grad = input
-        .grad(&grads)
-        .unwrap()
-        .abs()
-        .sum_dim(1)
+    // Embedded channels come in C equal blocks, one per colour: sum |grad| per block.
+    let grad = input.grad(&grads).unwrap().abs();
+    let channels = grad.dims()[1];
+    let grad = grad
+        .reshape([n, c, channels / c, h, w])
+        .sum_dim(2)
         .into_data()
         .convert::<f32>();
     let grad = grad.as_slice::<f32>().unwrap().to_vec();
     (0..n)
-        .map(|q| (0..n).map(|p| grad[q * n + p] != 0.0).collect())
+        .map(|q| {
+            (0..n)
+                .map(|p| grad[q * n + index(p, c, h, w)] != 0.0)
+                .collect()
+        })
+        .collect()
+}
+
+/// A dependency seen by either measure. A gradient can be zero where a finite perturbation
+/// still acts (a ReLU switched off at the base point), and a perturbation can round away where
+/// the gradient acts; causality must hold for both, completeness for at least one.
+fn union(a: Vec<Vec<bool>>, b: Vec<Vec<bool>>) -> Vec<Vec<bool>> {
+    a.into_iter()
+        .zip(b)
+        .map(|(x, y)| x.into_iter().zip(y).map(|(u, v)| u || v).collect())
         .collect()
 }
 
 #[test]
-fn no_output_depends_on_its_own_or_later_pixels_and_there_is_no_blind_spot() {
+fn gated_pixelcnn_no_output_depends_on_its_own_or_later_pixels_and_there_is_no_blind_spot() {
     let device = Device::flex();
     let (h, w, levels) = (9, 10, 4);
     for layers in [1, 2, 5] {
         for kernel in [3, 5] {
             for classes in [None, Some(3)] {
-                let model = config(levels, layers, kernel, classes).init_seeded(11, &device);
+                let model = gated(levels, layers, kernel, classes).init_seeded(11, &device);
                 let class = classes.map(|_| 2);
-                let by_perturbation = measured_dependencies(&model, h, w, levels, class, &device);
-                let deps = gradient_dependencies(&model, h, w, levels, class);
+                let deps = union(
+                    gradient_dependencies(&model, 1, h, w, class),
+                    perturbation_dependencies(&model, 1, h, w, class, &device),
+                );
                 let name = format!("layers {layers}, kernel {kernel}, classes {classes:?}");
                 let half = kernel / 2;
                 // The field the two stacks must reach after `layers` layers.
@@ -134,12 +173,7 @@ fn no_output_depends_on_its_own_or_later_pixels_and_there_is_no_blind_spot() {
                     let (qr, qc) = (q / w, q % w);
                     for p in 0..h * w {
                         let (pr, pc) = (p / w, p % w);
-                        // Anything a perturbation moves, the gradient must see.
-                        assert!(
-                            deps[q][p] || !by_perturbation[q][p],
-                            "{name}: {qr},{qc} / {pr},{pc}"
-                        );
-                        // Causality: nothing at or after q in raster order, by either measure.
+                        // Causality: nothing at or after q in raster order.
                         if p >= q {
                             assert!(
                                 !deps[q][p],
@@ -165,12 +199,11 @@ fn no_output_depends_on_its_own_or_later_pixels_and_there_is_no_blind_spot() {
 }
 
 #[test]
-fn five_layers_see_the_whole_past_of_a_small_image() {
+fn five_gated_layers_see_the_whole_past_of_a_small_image() {
     // With 5 layers of kernel 3 the field covers every earlier pixel of a 5x5 image:
     // the dependency set of each pixel is exactly its past.
-    let device = Device::flex();
-    let model = config(3, 5, 3, None).init_seeded(5, &device);
-    let deps = gradient_dependencies(&model, 5, 5, 3, None);
+    let model = gated(3, 5, 3, None).init_seeded(5, &Device::flex());
+    let deps = gradient_dependencies(&model, 1, 5, 5, None);
     for (q, row) in deps.iter().enumerate() {
         for (p, &dep) in row.iter().enumerate() {
             assert_eq!(dep, p < q, "output {q}, input {p}");
@@ -178,9 +211,52 @@ fn five_layers_see_the_whole_past_of_a_small_image() {
     }
 }
 
-/// All L^n images of n pixels, as a batch [L^n, h, w].
-fn all_images(h: usize, w: usize, levels: usize) -> Vec<i64> {
-    let n = h * w;
+#[test]
+fn pixelcnn_is_causal_over_pixels_and_colour_channels() {
+    let device = Device::flex();
+    let (h, w) = (5, 6);
+    for colours in [1, 3] {
+        for blocks in [0, 1, 3] {
+            for classes in [None, Some(2)] {
+                let model = pixelcnn(3, colours, blocks, 5, classes).init_seeded(3, &device);
+                let class = classes.map(|_| 1);
+                let deps = union(
+                    gradient_dependencies(&model, colours, h, w, class),
+                    perturbation_dependencies(&model, colours, h, w, class, &device),
+                );
+                let name = format!("colours {colours}, blocks {blocks}, classes {classes:?}");
+                let n = colours * h * w;
+                for q in 0..n {
+                    for p in 0..n {
+                        if p >= q {
+                            assert!(!deps[q][p], "{name}: position {q} depends on position {p}");
+                        }
+                    }
+                    // Within the current pixel, colour c sees every earlier colour.
+                    let (pixel, colour) = (q / colours, q % colours);
+                    for earlier in 0..colour {
+                        assert!(
+                            deps[q][pixel * colours + earlier],
+                            "{name}: {q} misses colour {earlier} of its pixel"
+                        );
+                    }
+                    // The pixel to the left is seen in full (all colours).
+                    if pixel % w > 0 {
+                        for any in 0..colours {
+                            assert!(
+                                deps[q][(pixel - 1) * colours + any],
+                                "{name}: {q} misses its left neighbour"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// All L^n images of n values, as a batch [L^n, c, h, w].
+fn all_images(n: usize, levels: usize) -> Vec<i64> {
     let count = levels.pow(n as u32);
     let mut out = Vec::with_capacity(count * n);
     for k in 0..count {
@@ -195,30 +271,45 @@ fn all_images(h: usize, w: usize, levels: usize) -> Vec<i64> {
     out
 }
 
+/// Σ_x p(x | class) over every image of the space.
+fn total_probability(model: &ImageModel, c: usize, h: usize, w: usize, class: Option<i64>) -> f64 {
+    let device = Device::flex();
+    let n = c * h * w;
+    let count = model.levels().pow(n as u32);
+    let x = int4(all_images(n, model.levels()), [count, c, h, w], &device);
+    let y = class.map(|k| labels(vec![k; count], &device));
+    let log_p = categorical::log_prob(model.forward(x.clone(), y), x)
+        .into_data()
+        .convert::<f64>();
+    log_p.iter::<f64>().map(f64::exp).sum()
+}
+
 #[test]
 fn probabilities_of_all_images_sum_to_one() {
     let device = Device::flex();
-    let (h, w, levels) = (2, 2, 3);
-    let images = all_images(h, w, levels);
-    let count = 81;
+    // Gated PixelCNN: 2x2 images, 3 levels (81 images), unconditional and per class.
     for classes in [None, Some(3)] {
-        let model = config(levels, 2, 3, classes).init_seeded(1, &device);
+        let model = gated(3, 2, 3, classes).init_seeded(1, &device);
         let class_list: Vec<Option<i64>> = match classes {
             None => vec![None],
             Some(k) => (0..k as i64).map(Some).collect(),
         };
         for class in class_list {
-            let x = int3(images.clone(), [count, h, w], &device);
-            let y = class.map(|c| labels(vec![c; count], &device));
-            let log_p = categorical::log_prob(model.forward(x.clone(), y), x)
-                .into_data()
-                .convert::<f64>();
-            let total: f64 = log_p.iter::<f64>().map(f64::exp).sum();
+            let total = total_probability(&model, 1, 2, 2, class);
             assert!(
                 (total - 1.0).abs() < 1e-4,
-                "class {class:?}: total probability {total}"
+                "gated, class {class:?}: total probability {total}"
             );
         }
+    }
+    // PixelCNN in colour: 2x2 images, 3 channels, 2 levels (4,096 images).
+    for classes in [None, Some(2)] {
+        let model = pixelcnn(2, 3, 2, 3, classes).init_seeded(2, &device);
+        let total = total_probability(&model, 3, 2, 2, classes.map(|_| 1));
+        assert!(
+            (total - 1.0).abs() < 1e-4,
+            "pixelcnn colour, classes {classes:?}: total probability {total}"
+        );
     }
 }
 
@@ -227,18 +318,18 @@ fn sample_frequencies_match_the_exact_probabilities() {
     let device = Device::flex();
     let (h, w, levels) = (2, 2, 3);
     let temperature = 0.3; // sharpens the random model's conditionals, so the law is far from uniform
-    let model = config(levels, 2, 3, Some(2)).init_seeded(2, &device);
+    let model = gated(levels, 2, 3, Some(2)).init_seeded(2, &device);
     let class = 1;
 
     // Exact probability of each of the 81 images under the tempered conditionals.
-    let images = all_images(h, w, levels);
-    let x = int3(images.clone(), [81, h, w], &device);
+    let n = h * w;
+    let images = all_images(n, levels);
+    let x = int4(images.clone(), [81, 1, h, w], &device);
     let logits = model
         .forward(x, Some(labels(vec![class; 81], &device)))
         .into_data()
         .convert::<f32>();
     let logits = logits.as_slice::<f32>().unwrap();
-    let n = h * w;
     let exact: Vec<f64> = (0..81)
         .map(|k| {
             (0..n)
@@ -254,16 +345,9 @@ fn sample_frequencies_match_the_exact_probabilities() {
     assert!((exact.iter().sum::<f64>() - 1.0).abs() < 1e-6);
 
     let draws = 20_000;
-    let request = SampleRequest {
-        height: h,
-        width: w,
-        labels: vec![Some(class as usize); draws],
-        temperature,
-        seed: 7,
-        batch: 5_000,
-        given: None,
-        given_pixels: 0,
-    };
+    let mut request = SampleRequest::new(h, w, vec![Some(class as usize); draws], 7);
+    request.temperature = temperature;
+    request.batch = 5_000;
     let samples = sample_naive(&model, &request, &device);
     let mut counts = vec![0usize; 81];
     for img in samples.chunks(n) {

@@ -62,7 +62,7 @@ pub fn sample_run(args: &SampleArgs, out: &Path) -> Result<Vec<u8>> {
     let run = RunFolder(args.run.clone());
     let (config, model) = run.load_model(!args.last, &device)?;
     let (height, width) = (config.height, config.width);
-    let (labels, columns) = match (config.model.num_classes, args.class) {
+    let (labels, columns) = match (config.model.num_classes(), args.class) {
         (None, Some(_)) => bail!(
             "--class needs a class-conditional run; {} is unconditional",
             args.run.display()
@@ -88,12 +88,13 @@ pub fn sample_run(args: &SampleArgs, out: &Path) -> Result<Vec<u8>> {
     let request = SampleRequest {
         height,
         width,
+        colours: config.model.colours(),
         labels,
         temperature: args.temperature,
         seed: args.seed,
         batch: args.batch,
         given: None,
-        given_pixels: 0,
+        given_positions: 0,
     };
     let images = if args.naive {
         sample_naive(&model, &request, &device)
@@ -104,7 +105,7 @@ pub fn sample_run(args: &SampleArgs, out: &Path) -> Result<Vec<u8>> {
         &images,
         height,
         width,
-        config.model.levels,
+        config.model.levels(),
         columns,
         viz::default_scale(width),
     );

@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::cli::eval::{Split, evaluate_run};
 use crate::cli::sample::{SampleArgs, sample_run};
-use crate::models::GatedPixelCnnConfig;
+use crate::models::{GatedPixelCnnConfig, ImageModelConfig, PixelCnnConfig};
 use crate::train::{self, LrSchedule, Progress, RunFolder, TrainingConfig};
 
 /// Options of `argen train`. With none, it trains a small Gated PixelCNN on the embedded
@@ -40,7 +40,7 @@ pub struct TrainArgs {
     /// cosine, `constant` keeps it.
     #[arg(long, value_enum, default_value = "cosine")]
     pub lr_schedule: LrSchedule,
-    /// Dropout probability in the horizontal stack and the head, during training only
+    /// Dropout probability on the residual branch of the Gated PixelCNN's horizontal stack, during training only
     /// (default: 0.2 on the digits, whose 1,000 training images are easy to overfit; 0 otherwise).
     #[arg(long)]
     pub dropout: Option<f64>,
@@ -53,10 +53,14 @@ pub struct TrainArgs {
     /// Seed of the initial weights, the batch order and the samples.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Feature maps per stack.
+    /// The model: `gated-pixelcnn` (vertical and horizontal stacks, no blind spot) or
+    /// `pixelcnn` (masked convolutions; also for colour images).
+    #[arg(long, default_value = "gated-pixelcnn")]
+    pub model: String,
+    /// Feature maps per stack (Gated PixelCNN) or of the residual stream (PixelCNN, 2h).
     #[arg(long, default_value_t = 32)]
     pub channels: usize,
-    /// Gated layers.
+    /// Gated layers (Gated PixelCNN) or residual blocks (PixelCNN).
     #[arg(long, default_value_t = 5)]
     pub layers: usize,
     /// Kernel size of the first layer (odd).
@@ -82,6 +86,31 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+/// The prefix of default run folder names.
+fn model_short_name(model: &str) -> &str {
+    if model == "gated-pixelcnn" {
+        "gated"
+    } else {
+        model
+    }
+}
+
+/// A one-line description of a model's size.
+fn describe(model: &ImageModelConfig) -> String {
+    match model {
+        ImageModelConfig::GatedPixelcnn(c) => format!(
+            "Gated PixelCNN ({} channels, {} layers)",
+            c.channels, c.layers
+        ),
+        ImageModelConfig::Pixelcnn(c) => {
+            format!(
+                "PixelCNN ({} channels, {} residual blocks, {} colours)",
+                c.channels, c.blocks, c.colours
+            )
+        }
+    }
+}
+
 /// Default number of epochs for a data set.
 fn default_epochs(data: &str) -> usize {
     if data == "digits" { 20 } else { 1 }
@@ -105,17 +134,44 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
         None => {
             let data_data = train::load_data(&args.data)?;
-            let model = GatedPixelCnnConfig {
-                levels: data_data.levels,
-                channels: args.channels,
-                layers: args.layers,
-                first_kernel: args.first_kernel,
-                kernel: args.kernel,
-                head: args.head,
-                num_classes: args.conditional.then_some(data_data.num_classes),
-                dropout: args
-                    .dropout
-                    .unwrap_or(if args.data == "digits" { 0.2 } else { 0.0 }),
+            let num_classes = args.conditional.then_some(data_data.num_classes);
+            let colours = data_data.train.channels;
+            let model = match args.model.as_str() {
+                "gated-pixelcnn" => {
+                    if colours != 1 {
+                        bail!(
+                            "the Gated PixelCNN models grey images; {} has {colours} channels (use --model pixelcnn)",
+                            data_data.name
+                        );
+                    }
+                    ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
+                        levels: data_data.levels,
+                        channels: args.channels,
+                        layers: args.layers,
+                        first_kernel: args.first_kernel,
+                        kernel: args.kernel,
+                        head: args.head,
+                        num_classes,
+                        dropout: args.dropout.unwrap_or(if args.data == "digits" {
+                            0.2
+                        } else {
+                            0.0
+                        }),
+                    })
+                }
+                "pixelcnn" => ImageModelConfig::Pixelcnn(PixelCnnConfig {
+                    levels: data_data.levels,
+                    colours,
+                    channels: args.channels,
+                    blocks: args.layers,
+                    first_kernel: args.first_kernel,
+                    kernel: args.kernel,
+                    head: args.head,
+                    num_classes,
+                }),
+                other => bail!(
+                    "unknown --model {other}: the image models are gated-pixelcnn and pixelcnn"
+                ),
             };
             model.validate().map_err(anyhow::Error::msg)?;
             if args.batch_size == 0 {
@@ -151,7 +207,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 }
                 None => {
                     let name = args.data.replace(['/', ':', '.'], "_");
-                    train::new_run_folder(std::path::Path::new("runs"), &format!("gated-{name}"))
+                    let prefix = format!("{}-{name}", model_short_name(&args.model));
+                    train::new_run_folder(std::path::Path::new("runs"), &prefix)
                 }
             };
             (config, RunFolder(folder), false)
@@ -159,9 +216,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     let data = train::load_data(&config.data)?;
     eprintln!(
-        "training a Gated PixelCNN ({} channels, {} layers) on {} ({} training images) for {} epochs into {}",
-        config.model.channels,
-        config.model.layers,
+        "training a {} on {} ({} training images) for {} epochs into {}",
+        describe(&config.model),
         data.name,
         config
             .train_limit

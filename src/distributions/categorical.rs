@@ -8,14 +8,14 @@ use rand::RngExt;
 use crate::rng::SeededRng;
 
 /// log p(x) summed over every position of each example: `logits` of shape
-/// [batch, levels, height, width] and values `x` of shape [batch, height, width] in 0..L give
-/// a tensor of shape [batch] (nats per example).
-pub fn log_prob(logits: Tensor<4>, x: Tensor<3, Int>) -> Tensor<1> {
-    let [batch, height, width] = x.dims();
+/// [batch, levels, colours, height, width] and values `x` of shape
+/// [batch, colours, height, width] in 0..L give a tensor of shape [batch] (nats per example).
+pub fn log_prob(logits: Tensor<5>, x: Tensor<4, Int>) -> Tensor<1> {
+    let [batch, colours, height, width] = x.dims();
     let log_p = log_softmax(logits, 1); // normalise over the levels
-    let chosen = log_p.gather(1, x.reshape([batch, 1, height, width]));
+    let chosen = log_p.gather(1, x.reshape([batch, 1, colours, height, width]));
     chosen
-        .reshape([batch, height * width])
+        .reshape([batch, colours * height * width])
         .sum_dim(1)
         .reshape([batch])
 }

@@ -18,17 +18,29 @@
 use burn::prelude::*;
 
 use super::{SampleRequest, choose_levels, image_streams, label_tensor};
-use crate::models::GatedPixelCnn;
 use crate::models::gated_pixelcnn::{class_bias, gate};
+use crate::models::{GatedPixelCnn, ImageModel};
 use burn::tensor::activation::relu;
 
-/// Generates images with per-layer caches; the same images as
-/// [`super::sample_naive`] for the same request.
-pub fn sample_cached(model: &GatedPixelCnn, request: &SampleRequest, device: &Device) -> Vec<u8> {
+/// Generates images with per-layer caches; the same images as [`super::sample_naive`] for
+/// the same request. The Gated PixelCNN (grey) has a cached path; other models are generated
+/// naively.
+pub fn sample_cached(model: &ImageModel, request: &SampleRequest, device: &Device) -> Vec<u8> {
+    let gated = match model {
+        ImageModel::Gated(gated) if request.colours == 1 => gated,
+        _ => return super::sample_naive(model, request, device),
+    };
     let batch = request.batch.max(1);
     let mut out = Vec::with_capacity(request.labels.len() * request.height * request.width);
     for (b, labels) in request.labels.chunks(batch).enumerate() {
-        out.extend(sample_batch(model, request, labels, b * batch, device));
+        out.extend(sample_batch(
+            gated,
+            model,
+            request,
+            labels,
+            b * batch,
+            device,
+        ));
     }
     out
 }
@@ -60,6 +72,7 @@ fn window(
 /// One batch of images, pixel by pixel, with caches.
 fn sample_batch(
     model: &GatedPixelCnn,
+    image_model: &ImageModel,
     request: &SampleRequest,
     labels: &[Option<usize>],
     first_image: usize,
@@ -69,7 +82,7 @@ fn sample_batch(
     let mut rngs = image_streams(request, first_image, n);
     let levels = model.levels();
     let p = model.embedding.weight.dims()[1];
-    let label_tensor = label_tensor(model, labels, device);
+    let label_tensor = label_tensor(image_model, labels, device);
     // Class vectors of every layer, [n, 2p, 1, 1], computed once.
     let class = |e: Option<&burn::nn::Embedding>| label_tensor.as_ref().map(|l| class_bias(e, l));
     let class_v: Vec<_> = model

@@ -21,7 +21,7 @@ pub use naive::sample_naive;
 use burn::prelude::*;
 
 use crate::distributions::categorical;
-use crate::models::GatedPixelCnn;
+use crate::models::ImageModel;
 use crate::rng::SeededRng;
 
 /// What to generate.
@@ -31,6 +31,8 @@ pub struct SampleRequest {
     pub height: usize,
     /// Image width.
     pub width: usize,
+    /// Colour channels per pixel (1 grey, 3 RGB), generated in the order R → G → B.
+    pub colours: usize,
     /// One entry per image: its class for a conditional model, `None` otherwise.
     pub labels: Vec<Option<usize>>,
     /// Softmax temperature (1 samples the model; lower is more conservative, 0 is greedy).
@@ -39,37 +41,61 @@ pub struct SampleRequest {
     pub seed: u64,
     /// Images generated at once (bounds memory; does not change the images).
     pub batch: usize,
-    /// Completion: the first `given_pixels` pixels (raster order) of each image are copied
-    /// from `given` (levels, one image after the other) instead of sampled.
+    /// Completion: the first `given_positions` positions of each image, in generation order
+    /// (pixel by pixel in raster order, colour by colour within a pixel), are copied from
+    /// `given` (levels, images one after the other, each [colour][row][column]) instead of
+    /// sampled.
     pub given: Option<Vec<u8>>,
-    /// Number of leading pixels taken from `given`.
-    pub given_pixels: usize,
+    /// Number of leading positions taken from `given`: `rows · width · colours` keeps the
+    /// top `rows` rows.
+    pub given_positions: usize,
 }
 
 impl SampleRequest {
-    /// A request for unconditioned, uncompleted samples.
+    /// A request for grey, uncompleted samples, at temperature 1, in batches of 64.
     pub fn new(height: usize, width: usize, labels: Vec<Option<usize>>, seed: u64) -> Self {
         Self {
             height,
             width,
+            colours: 1,
             labels,
             temperature: 1.0,
             seed,
             batch: 64,
             given: None,
-            given_pixels: 0,
+            given_positions: 0,
         }
     }
 
-    /// The level of pixel `pixel` of image `image` when it is given, `None` when it is to be
-    /// sampled.
-    fn given_level(&self, image: usize, pixel: usize) -> Option<u8> {
-        let size = self.height * self.width;
-        (pixel < self.given_pixels)
+    /// Values per image.
+    pub fn image_size(&self) -> usize {
+        self.colours * self.height * self.width
+    }
+
+    /// The (row, column, colour) of generation step `position`.
+    pub fn place(&self, position: usize) -> (usize, usize, usize) {
+        let pixel = position / self.colours;
+        (
+            pixel / self.width,
+            pixel % self.width,
+            position % self.colours,
+        )
+    }
+
+    /// Where the value of generation step `position` is stored in an image
+    /// ([colour][row][column]).
+    pub fn index(&self, position: usize) -> usize {
+        let (row, col, colour) = self.place(position);
+        (colour * self.height + row) * self.width + col
+    }
+
+    /// The level of step `position` of image `image` when it is given, `None` when it is to
+    /// be sampled.
+    fn given_level(&self, image: usize, position: usize) -> Option<u8> {
+        (position < self.given_positions)
             .then(|| {
-                self.given
-                    .as_ref()
-                    .and_then(|g| g.get(image * size + pixel).copied())
+                let at = image * self.image_size() + self.index(position);
+                self.given.as_ref().and_then(|g| g.get(at).copied())
             })
             .flatten()
     }
@@ -77,7 +103,7 @@ impl SampleRequest {
 
 /// The labels of one batch as a tensor, when the model is conditional.
 fn label_tensor(
-    model: &GatedPixelCnn,
+    model: &ImageModel,
     labels: &[Option<usize>],
     device: &Device,
 ) -> Option<Tensor<1, Int>> {
@@ -94,7 +120,7 @@ fn image_streams(request: &SampleRequest, first_image: usize, n: usize) -> Vec<S
         .collect()
 }
 
-/// Chooses the level of one pixel for every image of a batch: the given level, or a draw
+/// Chooses the level of one generation step for every image of a batch: the given level, or a draw
 /// from `logits` ([batch, levels] as f32) with that image's stream. `first_image` is the
 /// index of the batch's first image in the request.
 fn choose_levels(
@@ -102,7 +128,7 @@ fn choose_levels(
     logits: TensorData,
     levels: usize,
     first_image: usize,
-    pixel: usize,
+    position: usize,
     rngs: &mut [SeededRng],
 ) -> Vec<u8> {
     let logits = logits.convert::<f32>();
@@ -112,7 +138,7 @@ fn choose_levels(
         .enumerate()
         .zip(rngs.iter_mut())
         .map(
-            |((i, row), rng)| match request.given_level(first_image + i, pixel) {
+            |((i, row), rng)| match request.given_level(first_image + i, position) {
                 Some(level) => level,
                 None => categorical::sample_row(row, request.temperature, rng) as u8,
             },

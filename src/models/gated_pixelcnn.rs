@@ -49,8 +49,8 @@ pub struct GatedPixelCnnConfig {
     /// Number of classes for the class-conditional model p(x | class); `None` for p(x).
     #[config(default = "None")]
     pub num_classes: Option<usize>,
-    /// Dropout probability on the residual branch of the horizontal stack and on the head's
-    /// hidden layer, during training only (0 turns it off).
+    /// Dropout probability on the residual branch of the horizontal stack, during training
+    /// only (0 turns it off).
     #[config(default = 0.0)]
     pub dropout: f64,
 }
@@ -86,7 +86,7 @@ impl GatedPixelCnnConfig {
         crate::rng::with_device_seed(device, seed, || {
             let model = self.init(device);
             // Parameters are initialised lazily: draw them now, under the seed.
-            model.visit(&mut InitialiseNow);
+            model.visit(&mut super::InitialiseNow);
             model
         })
     }
@@ -111,19 +111,9 @@ impl GatedPixelCnnConfig {
             embedding: EmbeddingConfig::new(self.levels, p).init(device),
             layers,
             head_hidden: conv1x1(p, self.head),
-            head_dropout: DropoutConfig::new(self.dropout).init(),
             head_out: conv1x1(self.head, self.levels),
             levels: self.levels,
         }
-    }
-}
-
-/// Reads every parameter once, which makes lazily initialised parameters draw their values.
-struct InitialiseNow;
-
-impl burn::module::ModuleVisitor for InitialiseNow {
-    fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<D>>) {
-        let _ = param.val();
     }
 }
 
@@ -216,23 +206,22 @@ pub struct GatedPixelCnn {
     pub(crate) embedding: Embedding,
     pub(crate) layers: Vec<GatedLayer>,
     pub(crate) head_hidden: Conv2d,
-    head_dropout: Dropout,
     pub(crate) head_out: Conv2d,
     levels: usize,
 }
 
 impl GatedPixelCnn {
-    /// Logits of p(x_i | x_<i, class) for every pixel, shape [batch, levels, height, width],
-    /// from images `x` of shape [batch, height, width] holding levels in 0..L.
+    /// Logits of p(x_i | x_<i, class) for every pixel, shape [batch, levels, 1, height, width],
+    /// from grey images `x` of shape [batch, 1, height, width] holding levels in 0..L.
     /// `labels` (shape [batch]) must be given exactly when the model is conditional.
-    pub fn forward(&self, x: Tensor<3, Int>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
+    pub fn forward(&self, x: Tensor<4, Int>, labels: Option<Tensor<1, Int>>) -> Tensor<5> {
         self.forward_embedded(self.embed(x), labels)
     }
 
     /// The input representation: each pixel's level replaced by its learned vector,
     /// shape [batch, channels, height, width].
-    pub fn embed(&self, x: Tensor<3, Int>) -> Tensor<4> {
-        let [batch, height, width] = x.dims();
+    pub fn embed(&self, x: Tensor<4, Int>) -> Tensor<4> {
+        let [batch, _colours, height, width] = x.dims();
         let embedded = self
             .embedding
             .forward(x.reshape([batch, height * width])) // [batch, pixels, p]
@@ -243,13 +232,15 @@ impl GatedPixelCnn {
 
     /// The logits from an embedded input (see [`Self::embed`]); differentiable with respect
     /// to that input, which is how the tests and receptive-field maps measure dependencies.
-    pub fn forward_embedded(&self, input: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<4> {
+    pub fn forward_embedded(&self, input: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<5> {
+        let [batch, _, height, width] = input.dims();
         let (mut v, mut h) = (input.clone(), input);
         for layer in &self.layers {
             (v, h) = layer.forward(v, h, labels.as_ref());
         }
         self.head_out
             .forward(relu(self.head_hidden.forward(relu(h))))
+            .reshape([batch, self.levels, 1, height, width])
     }
 
     /// Number of grey levels L the model's softmax ranges over.

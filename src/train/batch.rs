@@ -4,13 +4,13 @@ use burn::prelude::*;
 
 use crate::data::ImageSet;
 
-/// The images at `indices` as levels of shape [batch, height, width] and their labels
-/// of shape [batch]. Only single-channel images are supported here.
+/// The images at `indices` as levels of shape [batch, channels, height, width] and their
+/// labels of shape [batch].
 pub fn image_batch(
     set: &ImageSet,
     indices: &[usize],
     device: &Device,
-) -> (Tensor<3, Int>, Tensor<1, Int>) {
+) -> (Tensor<4, Int>, Tensor<1, Int>) {
     let mut pixels = Vec::with_capacity(indices.len() * set.image_size());
     let mut labels = Vec::with_capacity(indices.len());
     for &i in indices {
@@ -19,7 +19,7 @@ pub fn image_batch(
     }
     let batch = indices.len();
     let x = Tensor::from_data(
-        TensorData::new(pixels, [batch, set.height, set.width]),
+        TensorData::new(pixels, [batch, set.channels, set.height, set.width]),
         device,
     );
     let y = Tensor::from_data(TensorData::new(labels, [batch]), device);

@@ -30,18 +30,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{self, DataSource, ImageData, ImageSet};
 use crate::distributions::categorical;
-use crate::models::{GatedPixelCnn, GatedPixelCnnConfig};
+use crate::models::{ImageModel, ImageModelConfig};
 pub use batch::image_batch;
 pub use checkpoint::{load_weights, save_weights, write_atomically};
-
-/// Name written into the weights' metadata, checked when a run is loaded.
-pub const MODEL_NAME: &str = "gated-pixelcnn";
 
 /// Every setting of a training run; saved as `config.json` in the run folder.
 #[derive(Config, Debug)]
 pub struct TrainingConfig {
     /// The network.
-    pub model: GatedPixelCnnConfig,
+    pub model: ImageModelConfig,
     /// The data set, as given to `--data` (`digits`, `fashion-mnist`, `idx:DIR`).
     pub data: String,
     /// Image height of the data set (what `argen sample` generates).
@@ -132,12 +129,12 @@ impl Nll {
 }
 
 /// The labels to condition on, when the model is conditional.
-fn conditioning(model: &GatedPixelCnn, labels: Tensor<1, Int>) -> Option<Tensor<1, Int>> {
+fn conditioning(model: &ImageModel, labels: Tensor<1, Int>) -> Option<Tensor<1, Int>> {
     model.is_conditional().then_some(labels)
 }
 
 /// Exact NLL of every image of `set` under `model`, in batches of `batch_size`.
-pub fn evaluate(model: &GatedPixelCnn, set: &ImageSet, batch_size: usize, device: &Device) -> Nll {
+pub fn evaluate(model: &ImageModel, set: &ImageSet, batch_size: usize, device: &Device) -> Nll {
     let indices: Vec<usize> = (0..set.len()).collect();
     let mut total = 0.0f64;
     for chunk in indices.chunks(batch_size.max(1)) {
@@ -265,11 +262,7 @@ impl RunFolder {
     }
 
     /// Builds the model of the run and loads the chosen weights (`best` or last).
-    pub fn load_model(
-        &self,
-        best: bool,
-        device: &Device,
-    ) -> Result<(TrainingConfig, GatedPixelCnn)> {
+    pub fn load_model(&self, best: bool, device: &Device) -> Result<(TrainingConfig, ImageModel)> {
         let config = self.read_config()?;
         let path = if best && self.best_weights().exists() {
             self.best_weights()
@@ -337,9 +330,11 @@ pub fn train(
             data.train.width
         );
     }
-    if data.train.channels != 1 {
+    if data.train.channels != config.model.colours() {
         bail!(
-            "the Gated PixelCNN here models single-channel images; {} has {} channels",
+            "the {} models images of {} channels; {} has {}",
+            config.model.name(),
+            config.model.colours(),
             data.name,
             data.train.channels
         );
@@ -441,7 +436,7 @@ pub fn train(
         let valid = evaluate(&model.valid(), &data.valid, 256, &device.clone().inner());
         let train = Nll::from_total(total_nats, seen, dims);
         state.epochs_done = epoch;
-        save_weights(&model, MODEL_NAME, &run.last_weights())?;
+        save_weights(&model, config.model.name(), &run.last_weights())?;
         write_atomically(
             &run.optimizer(),
             &optim
@@ -453,7 +448,7 @@ pub fn train(
             .is_none_or(|best| valid.bits_per_dim < best)
         {
             state.best_valid_bits_per_dim = Some(valid.bits_per_dim);
-            save_weights(&model, MODEL_NAME, &run.best_weights())?;
+            save_weights(&model, config.model.name(), &run.best_weights())?;
         }
         write_atomically(
             &run.state(),

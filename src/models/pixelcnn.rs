@@ -1,0 +1,211 @@
+//! The PixelCNN (van den Oord et al. 2016, "Pixel Recurrent Neural Networks",
+//! arXiv:1601.06759, section 3.5), with colour channels in the order R → G → B.
+//!
+//! ```text
+//! x ─embed─► 7x7 conv, mask A ─► [residual block] x n ─► ReLU ─► 1x1 ─► ReLU ─► 1x1 ─► C·L logits
+//!
+//! residual block (2h channels):  x + 1x1↑( ReLU( 3x3 mask B( ReLU( 1x1↓( ReLU(x) ))))))
+//!                                        h → 2h           h → h          2h → h
+//! ```
+//!
+//! Every convolution is masked ([`crate::layers::masked_conv`]), so the logits of channel c
+//! at pixel i depend on the pixels before i and on channels < c of pixel i only. The masks
+//! leave a **blind spot**: stacking k x k masked convolutions grows the receptive field as a
+//! wedge that never reaches the pixels above and to the right beyond the first layer's
+//! reach. `argen receptive-field` draws it; the Gated PixelCNN has none.
+
+use burn::nn::{Embedding, EmbeddingConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+use crate::layers::{MaskType, MaskedConv2d};
+
+/// Settings of a PixelCNN; saved in `config.json`.
+#[derive(Config, Debug, PartialEq)]
+pub struct PixelCnnConfig {
+    /// Number of discrete values per channel.
+    pub levels: usize,
+    /// Colour channels per pixel (1 grey, 3 RGB).
+    #[config(default = 1)]
+    pub colours: usize,
+    /// Channels of the residual stream (2h in the paper); divisible by `colours`.
+    #[config(default = 64)]
+    pub channels: usize,
+    /// Number of residual blocks.
+    #[config(default = 5)]
+    pub blocks: usize,
+    /// Kernel size of the first (mask A) convolution (odd).
+    #[config(default = 7)]
+    pub first_kernel: usize,
+    /// Kernel size of the blocks' mask-B convolutions (odd).
+    #[config(default = 3)]
+    pub kernel: usize,
+    /// Width of the hidden 1x1 layer of the output head; divisible by `colours`.
+    #[config(default = 256)]
+    pub head: usize,
+    /// Number of classes for p(x | class); `None` for p(x).
+    #[config(default = "None")]
+    pub num_classes: Option<usize>,
+}
+
+impl PixelCnnConfig {
+    /// Checks that the settings describe a model that can be built.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.levels < 2 {
+            return Err(format!("levels must be at least 2, got {}", self.levels));
+        }
+        if self.colours == 0 {
+            return Err("an image needs at least one colour channel".into());
+        }
+        let c = self.colours;
+        if self.channels < 2 * c
+            || self.channels % (2 * c) != 0
+            || self.head % c != 0
+            || self.head == 0
+        {
+            return Err(format!(
+                "channels ({}) must be a positive multiple of 2 x colours ({}) and head ({}) of colours",
+                self.channels,
+                2 * c,
+                self.head
+            ));
+        }
+        for (name, k) in [("first kernel", self.first_kernel), ("kernel", self.kernel)] {
+            if k % 2 == 0 {
+                return Err(format!(
+                    "the {name} size must be odd (1, 3, 5, ...), got {k}"
+                ));
+            }
+        }
+        if self.num_classes.is_some() && self.blocks == 0 {
+            return Err("a conditional PixelCNN needs at least one residual block".into());
+        }
+        if self.num_classes == Some(0) {
+            return Err("a conditional model needs at least one class".into());
+        }
+        Ok(())
+    }
+
+    /// Builds a model with freshly initialised weights on `device`.
+    pub fn init(&self, device: &Device) -> PixelCnn {
+        let (c, f) = (self.colours, self.channels);
+        let embed_dim = f / c;
+        let blocks = (0..self.blocks)
+            .map(|_| ResidualBlock::new(f, self.kernel, c, self.num_classes, device))
+            .collect();
+        PixelCnn {
+            embedding: EmbeddingConfig::new(self.levels, embed_dim).init(device),
+            input: MaskedConv2d::new(c * embed_dim, f, self.first_kernel, c, MaskType::A, device),
+            blocks,
+            head_hidden: MaskedConv2d::new(f, self.head, 1, c, MaskType::B, device),
+            head_out: MaskedConv2d::new(self.head, c * self.levels, 1, c, MaskType::B, device),
+            levels: self.levels,
+            colours: c,
+        }
+    }
+}
+
+/// The paper's residual block: 1x1 down to h, k x k mask B, 1x1 up to 2h, with ReLUs.
+#[derive(Module, Debug)]
+pub struct ResidualBlock {
+    down: MaskedConv2d,
+    masked: MaskedConv2d,
+    up: MaskedConv2d,
+    /// Class vector added to the masked convolution's output (p(x | class)).
+    class: Option<Embedding>,
+}
+
+impl ResidualBlock {
+    fn new(
+        channels: usize,
+        kernel: usize,
+        colours: usize,
+        num_classes: Option<usize>,
+        device: &Device,
+    ) -> Self {
+        let h = channels / 2;
+        Self {
+            down: MaskedConv2d::new(channels, h, 1, colours, MaskType::B, device),
+            masked: MaskedConv2d::new(h, h, kernel, colours, MaskType::B, device),
+            up: MaskedConv2d::new(h, channels, 1, colours, MaskType::B, device),
+            class: num_classes.map(|n| EmbeddingConfig::new(n, h).init(device)),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Tensor<4> {
+        let mut y = self
+            .masked
+            .forward(relu(self.down.forward(relu(x.clone()))));
+        if let (Some(class), Some(labels)) = (&self.class, labels) {
+            let [batch] = labels.dims();
+            let v = class.forward(labels.clone().reshape([batch, 1]));
+            let width = v.dims()[2];
+            y = y + v.reshape([batch, width, 1, 1]);
+        }
+        x + self.up.forward(relu(y))
+    }
+}
+
+/// The PixelCNN: mask-A input convolution, residual blocks, output head.
+#[derive(Module, Debug)]
+pub struct PixelCnn {
+    embedding: Embedding,
+    input: MaskedConv2d,
+    blocks: Vec<ResidualBlock>,
+    head_hidden: MaskedConv2d,
+    head_out: MaskedConv2d,
+    levels: usize,
+    colours: usize,
+}
+
+impl PixelCnn {
+    /// Logits [batch, levels, colours, height, width] of p(x_{i,c} | x_<i, x_{i,<c}, class)
+    /// for images `x` [batch, colours, height, width] of levels in 0..L.
+    pub fn forward(&self, x: Tensor<4, Int>, labels: Option<Tensor<1, Int>>) -> Tensor<5> {
+        self.forward_embedded(self.embed(x), labels)
+    }
+
+    /// The input representation [batch, colours·e, height, width]: each channel's level
+    /// replaced by a learned vector of e = channels / colours values, colour blocks in order.
+    pub fn embed(&self, x: Tensor<4, Int>) -> Tensor<4> {
+        let [batch, colours, height, width] = x.dims();
+        let e = self.embedding.weight.dims()[1];
+        self.embedding
+            .forward(x.reshape([batch, colours * height * width])) // [b, c·h·w, e]
+            .reshape([batch, colours, height * width, e])
+            .swap_dims(2, 3) // [b, c, e, h·w]
+            .reshape([batch, colours * e, height, width])
+    }
+
+    /// The logits from an embedded input (see [`Self::embed`]); differentiable with respect
+    /// to that input.
+    pub fn forward_embedded(&self, input: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<5> {
+        let [batch, _, height, width] = input.dims();
+        let mut x = self.input.forward(input);
+        for block in &self.blocks {
+            x = block.forward(x, labels.as_ref());
+        }
+        let logits = self
+            .head_out
+            .forward(relu(self.head_hidden.forward(relu(x))));
+        // Output channel c·L + l is level l of colour c.
+        logits
+            .reshape([batch, self.colours, self.levels, height, width])
+            .swap_dims(1, 2)
+    }
+
+    /// Number of levels L per channel.
+    pub fn levels(&self) -> usize {
+        self.levels
+    }
+
+    /// Colour channels per pixel.
+    pub fn colours(&self) -> usize {
+        self.colours
+    }
+
+    /// Whether the model is class-conditional.
+    pub fn is_conditional(&self) -> bool {
+        self.blocks.first().is_some_and(|b| b.class.is_some())
+    }
+}
