@@ -40,6 +40,17 @@ pub enum ArMethod {
     Burg,
 }
 
+impl std::fmt::Display for ArMethod {
+    /// "OLS", "Yule-Walker" or "Burg".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ArMethod::Ols => "OLS",
+            ArMethod::YuleWalker => "Yule-Walker",
+            ArMethod::Burg => "Burg",
+        })
+    }
+}
+
 /// The information criterion used to choose an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]

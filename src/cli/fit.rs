@@ -91,8 +91,9 @@ pub struct MarkovArgs {
     #[arg(long)]
     pub order: usize,
     /// Additive smoothing α: p(s|c) = (n(c,s) + α) / (n(c) + αV). 0 gives unseen
-    /// transitions probability 0.
-    #[arg(long, default_value_t = 0.1)]
+    /// transitions probability 0. Keep αV small beside the counts of a typical context, or
+    /// samples wander into unseen contexts (which are uniform).
+    #[arg(long, default_value_t = 0.01)]
     pub smoothing: f64,
     /// For a real-valued series: the number of equal-width bins (over the training range).
     #[arg(long, default_value_t = 10)]
@@ -155,17 +156,19 @@ fn fit_ar(args: &ArArgs) -> Result<()> {
     let mut report = String::new();
     writeln!(
         report,
-        "AR({order}) by {:?} on {source}: {train_length} training values, {} held out",
+        "AR({order}) by {} on {source}: {train_length} training values, {} held out",
         args.method,
         n - train_length
     )?;
     if let Some(s) = &selection {
         writeln!(
             report,
-            "order chosen by {:?} over 0..={} on the common sample of {} observations",
-            s.criterion,
+            "order chosen by {} over 0..={} on the common sample of {} observations \
+             (t = {}..n-1, the same for every order)",
+            format!("{:?}", s.criterion).to_uppercase(),
             s.scores.len() - 1,
-            s.nobs
+            s.nobs,
+            s.scores.len() - 1
         )?;
         writeln!(report, "  order        AIC          BIC")?;
         for sc in &s.scores {
@@ -491,7 +494,7 @@ pub fn eval_classic(args: &EvalArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         let mut line = format!(
-            "{} {split} ({steps} steps): log-likelihood {ll:.4}, {:.4} nats/step",
+            "{} {split} ({steps} steps): log-likelihood {ll:.4}, negative log-likelihood {:.4} nats/step",
             run.data, -per_step
         );
         if extra.is_some() {

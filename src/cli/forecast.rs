@@ -199,7 +199,7 @@ pub fn run(args: ForecastArgs) -> Result<()> {
     });
     let chart = Chart {
         title: format!(
-            "{}: AR({p}) {:?}, {h} steps from {}",
+            "{}: AR({p}) {}, {h} steps from {}",
             run.data,
             model.method,
             label(origin)
