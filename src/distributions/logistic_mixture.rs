@@ -1,0 +1,134 @@
+//! The discretised mixture of logistics (Salimans et al. 2017, PixelCNN++, arXiv:1701.05517)
+//! over L ordered levels 0..L.
+//!
+//! Level l sits at c_l = 2l/(L−1) − 1 in [−1, 1]; its bin is [c_l − δ, c_l + δ] with
+//! δ = 1/(L−1), the first bin extended to −∞ and the last to +∞. With K components of weights
+//! π_k = softmax(a)_k, centres μ_k and scales s_k = e^{σ_k}:
+//!
+//! ```text
+//! p(l) = Σ_k π_k [F((c_l + δ − μ_k)/s_k) − F((c_l − δ − μ_k)/s_k)],   F = sigmoid
+//! ```
+//!
+//! The bins tile the real line, so the L probabilities sum to 1 exactly (telescoping).
+//! Parameters come as 3K channels: a (K mixture logits), μ (K), σ = ln s (K).
+
+use burn::prelude::*;
+use burn::tensor::activation::{log_sigmoid, log_softmax, sigmoid};
+use rand::RngExt;
+
+use crate::rng::SeededRng;
+
+/// Smallest log-scale allowed (as in PixelCNN++), so that a bin never gets all the mass of a
+/// zero-width logistic.
+pub const MIN_LOG_SCALE: f64 = -7.0;
+
+/// The centre c_l of level `l` of `levels`.
+pub fn centre(level: usize, levels: usize) -> f64 {
+    2.0 * level as f64 / (levels - 1) as f64 - 1.0
+}
+
+/// log p(x) for every step: `params` of shape [batch, 3K, time], `x` levels of shape
+/// [batch, time] in 0..`levels`; the result has shape [batch, time].
+pub fn log_prob(params: Tensor<3>, x: Tensor<2, Int>, levels: usize) -> Tensor<2> {
+    let [batch, three_k, time] = params.dims();
+    let k = three_k / 3;
+    let logit_pi = params.clone().narrow(1, 0, k);
+    let mu = params.clone().narrow(1, k, k);
+    let log_s = params.narrow(1, 2 * k, k).clamp_min(MIN_LOG_SCALE);
+    let half = 1.0 / (levels - 1) as f64;
+    // c_l for every step, broadcast over the components.
+    let c = x
+        .clone()
+        .float()
+        .mul_scalar(2.0 * half)
+        .sub_scalar(1.0)
+        .reshape([batch, 1, time]);
+    let inv_s = log_s.clone().neg().exp();
+    let centred = c - mu;
+    let upper = (centred.clone().add_scalar(half)) * inv_s.clone();
+    let lower = (centred.clone().sub_scalar(half)) * inv_s.clone();
+    // log F(upper) for the first level (its bin starts at −∞); log (1 − F(lower)) for the last.
+    let log_cdf_upper = log_sigmoid(upper.clone());
+    let log_survival_lower = log_sigmoid(lower.clone().neg());
+    // Inner levels: log (F(upper) − F(lower)), with a density-based fallback when the
+    // difference underflows (far in a tail, or a very narrow logistic).
+    let delta = sigmoid(upper) - sigmoid(lower);
+    // The logistic density at the bin's centre times the bin width 2δ:
+    // ln f(m) − ln s + ln 2δ with ln f(m) = ln σ(m) + ln σ(−m).
+    let mid = centred * inv_s;
+    let log_pdf_mid = log_sigmoid(mid.clone()) + log_sigmoid(mid.neg()) - log_s;
+    let tiny = delta.clone().lower_elem(1e-5);
+    let log_inner = delta
+        .clamp_min(1e-12)
+        .log()
+        .mask_where(tiny, log_pdf_mid.add_scalar((2.0 * half).ln()));
+    let is_first = x
+        .clone()
+        .equal_elem(0)
+        .reshape([batch, 1, time])
+        .repeat_dim(1, k);
+    let is_last = x
+        .equal_elem((levels - 1) as i64)
+        .reshape([batch, 1, time])
+        .repeat_dim(1, k);
+    let log_component = log_inner
+        .mask_where(is_first, log_cdf_upper)
+        .mask_where(is_last, log_survival_lower);
+    log_sum_exp(log_softmax(logit_pi, 1) + log_component).reshape([batch, time])
+}
+
+/// ln Σ_k e^{a_k} over axis 1, stabilised by the maximum.
+fn log_sum_exp(a: Tensor<3>) -> Tensor<3> {
+    let max = a.clone().max_dim(1).detach();
+    (a - max.clone()).exp().sum_dim(1).log() + max
+}
+
+/// The probabilities of the L levels for one step's parameters (3K values), in f64.
+pub fn probabilities(params: &[f32], levels: usize) -> Vec<f64> {
+    let k = params.len() / 3;
+    let logits: Vec<f64> = params[..k].iter().map(|&v| f64::from(v)).collect();
+    let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let weights: Vec<f64> = logits.iter().map(|a| (a - max).exp()).collect();
+    let total: f64 = weights.iter().sum();
+    let cdf = |z: f64| 1.0 / (1.0 + (-z).exp());
+    let half = 1.0 / (levels - 1) as f64;
+    (0..levels)
+        .map(|l| {
+            let c = centre(l, levels);
+            (0..k)
+                .map(|j| {
+                    let mu = f64::from(params[k + j]);
+                    let s = f64::from(params[2 * k + j]).max(MIN_LOG_SCALE).exp();
+                    let hi = if l == levels - 1 {
+                        1.0
+                    } else {
+                        cdf((c + half - mu) / s)
+                    };
+                    let lo = if l == 0 {
+                        0.0
+                    } else {
+                        cdf((c - half - mu) / s)
+                    };
+                    weights[j] / total * (hi - lo)
+                })
+                .sum()
+        })
+        .collect()
+}
+
+/// Draws one level from one step's parameters: a component k ~ π, then u ~ U(0, 1),
+/// y = μ_k + s_k ln(u / (1 − u)) (a logistic draw), rounded to the nearest level's bin.
+/// Temperature T scales the logistic's width (T = 0: the chosen component's centre).
+pub fn sample(params: &[f32], levels: usize, temperature: f64, rng: &mut SeededRng) -> usize {
+    let k = params.len() / 3;
+    let logits: Vec<f32> = params[..k].to_vec();
+    let component = super::categorical::sample_row(&logits, 1.0, rng);
+    let mu = f64::from(params[k + component]);
+    let s = f64::from(params[2 * k + component])
+        .max(MIN_LOG_SCALE)
+        .exp();
+    let u: f64 = rng.random::<f64>().clamp(1e-12, 1.0 - 1e-12);
+    let y = mu + temperature * s * (u / (1.0 - u)).ln();
+    let level = ((y + 1.0) * (levels - 1) as f64 / 2.0).round();
+    level.clamp(0.0, (levels - 1) as f64) as usize
+}
