@@ -2,10 +2,14 @@
 //!
 //! Two sources: the 8x8 digits embedded in the binary ([`DataSource::Digits`], 17 grey
 //! levels) and folders of IDX files in the MNIST format ([`DataSource::Idx`], 256 grey
-//! levels), of which Fashion-MNIST ([`DataSource::FashionMnist`]) is one.
+//! levels), of which Fashion-MNIST ([`DataSource::FashionMnist`]) is one. Colour images come
+//! from CIFAR-10 binary files ([`DataSource::Cifar10`]) or a folder of PNG images
+//! ([`DataSource::PngFolder`]).
 
+mod cifar;
 mod digits;
 mod idx;
+mod png_folder;
 pub mod series;
 
 use std::fmt;
@@ -16,8 +20,10 @@ use std::str::FromStr;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub use cifar::{load_cifar10_dir, read_cifar10_batch};
 pub use digits::{load_digits, parse_digits_csv};
 pub use idx::{load_idx_dir, read_idx_images, read_idx_labels};
+pub use png_folder::load_png_dir;
 
 /// Folder where the Debian package `dataset-fashion-mnist` installs its IDX files.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
@@ -102,20 +108,32 @@ pub enum DataSource {
     FashionMnist,
     /// A folder with the four standard MNIST-style IDX files (`idx:DIR`).
     Idx(PathBuf),
+    /// A folder with the CIFAR-10 binary files (`cifar10:DIR`).
+    Cifar10(PathBuf),
+    /// A folder of PNG images of one size (`png:DIR`).
+    PngFolder(PathBuf),
 }
 
 impl FromStr for DataSource {
     type Err = DataError;
 
-    /// Parses `digits`, `fashion-mnist` or `idx:DIR`.
+    /// Parses `digits`, `fashion-mnist`, `idx:DIR`, `cifar10:DIR` or `png:DIR`.
     fn from_str(s: &str) -> Result<Self, DataError> {
+        let dir = |prefix: &str| s.strip_prefix(prefix).filter(|d| !d.is_empty());
         match s {
             "digits" => Ok(DataSource::Digits),
             "fashion-mnist" => Ok(DataSource::FashionMnist),
-            _ => match s.strip_prefix("idx:") {
-                Some(dir) if !dir.is_empty() => Ok(DataSource::Idx(PathBuf::from(dir))),
-                _ => Err(DataError::UnknownSource(s.to_string())),
-            },
+            _ => {
+                if let Some(d) = dir("idx:") {
+                    Ok(DataSource::Idx(PathBuf::from(d)))
+                } else if let Some(d) = dir("cifar10:") {
+                    Ok(DataSource::Cifar10(PathBuf::from(d)))
+                } else if let Some(d) = dir("png:") {
+                    Ok(DataSource::PngFolder(PathBuf::from(d)))
+                } else {
+                    Err(DataError::UnknownSource(s.to_string()))
+                }
+            }
         }
     }
 }
@@ -127,6 +145,8 @@ impl fmt::Display for DataSource {
             DataSource::Digits => write!(f, "digits"),
             DataSource::FashionMnist => write!(f, "fashion-mnist"),
             DataSource::Idx(dir) => write!(f, "idx:{}", dir.display()),
+            DataSource::Cifar10(dir) => write!(f, "cifar10:{}", dir.display()),
+            DataSource::PngFolder(dir) => write!(f, "png:{}", dir.display()),
         }
     }
 }
@@ -148,6 +168,8 @@ pub fn load(source: &DataSource) -> Result<ImageData, DataError> {
             load_idx_dir(dir, &source.to_string())
         }
         DataSource::Idx(dir) => load_idx_dir(dir, &source.to_string()),
+        DataSource::Cifar10(dir) => load_cifar10_dir(dir, &source.to_string()),
+        DataSource::PngFolder(dir) => load_png_dir(dir, &source.to_string()),
     }
 }
 
@@ -168,7 +190,8 @@ pub enum DataError {
     /// The `--data` value is none of the accepted forms.
     #[error(
         "unknown data source '{0}': expected one of `digits`, `fashion-mnist`, \
-         `idx:DIR` (DIR a folder with MNIST-style IDX files)"
+         `idx:DIR` (DIR a folder with MNIST-style IDX files), `cifar10:DIR` (DIR a folder \
+         with the CIFAR-10 binary files), `png:DIR` (DIR a folder of PNG images of one size)"
     )]
     UnknownSource(String),
     /// A data folder does not exist.
@@ -228,6 +251,28 @@ pub enum DataError {
     /// A digits CSV value, row or column is invalid (the message gives row and column).
     #[error("bad CSV in {origin}: {message}")]
     Csv { origin: String, message: String },
+    /// A problem with a CIFAR-10 binary file (wrong record size, empty file, label out of
+    /// range, too few images to split).
+    #[error("{problem} in {}", path.display())]
+    BadCifar { path: PathBuf, problem: String },
+    /// A problem with a PNG folder or one of its files (not a valid PNG, no PNG files, a label
+    /// in a file name out of range, too few images to split).
+    #[error("{problem} in {}", path.display())]
+    BadPng { path: PathBuf, problem: String },
+    /// The images of a PNG folder differ in size.
+    #[error(
+        "mixed image sizes: {} is {first_width}x{first_height} but {} is {width}x{height} \
+         (width x height)",
+        first.display(), path.display()
+    )]
+    MixedSizes {
+        first: PathBuf,
+        first_width: u32,
+        first_height: u32,
+        path: PathBuf,
+        width: u32,
+        height: u32,
+    },
 }
 
 /// The bytes themselves, or their decompressed content when they start with the gzip magic
