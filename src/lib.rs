@@ -21,6 +21,7 @@ pub mod distributions;
 pub mod generate;
 pub mod layers;
 pub mod models;
+pub mod receptive_field;
 pub mod rng;
 pub mod train;
 pub mod viz;

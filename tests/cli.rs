@@ -114,6 +114,42 @@ fn train_eval_sample_through_the_binary() {
     ]);
     assert_eq!(std::fs::read(&png).unwrap(), std::fs::read(&png2).unwrap());
 
+    // Completion: original, occluded and 2 completions per image, one image per row.
+    let completions = dir.path().join("c.png");
+    let out = argen(&[
+        "complete",
+        run_s,
+        "--n",
+        "2",
+        "--samples",
+        "2",
+        "--out",
+        completions.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "complete failed: {}", stderr(&out));
+    let img = image::open(&completions).unwrap();
+    let cell = 8 * 8 + 1;
+    assert_eq!((img.width(), img.height()), (4 * cell + 1, 2 * cell + 1));
+    assert_clean_failure(&argen(&["complete", run_s, "--rows", "9"]), "height");
+
+    // The receptive field of the trained model: no blind spot, no leak.
+    let out = argen(&[
+        "receptive-field",
+        run_s,
+        "--json",
+        "--out",
+        dir.path().join("rf.png").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "receptive-field failed: {}",
+        stderr(&out)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["blind_spot"].as_array().unwrap().len(), 0);
+    assert_eq!(json["leaks"].as_array().unwrap().len(), 0);
+    assert!(!json["depends_on"].as_array().unwrap().is_empty());
+
     // A class-conditional run: by default one row per class.
     let cond = dir.path().join("cond");
     let cond_s = cond.to_str().unwrap();
@@ -167,6 +203,60 @@ fn train_eval_sample_through_the_binary() {
         &argen(&["train", "--out", run_s, "--epochs", "1"]),
         "--resume",
     );
+}
+
+#[test]
+fn a_pixelcnn_trains_evaluates_and_shows_its_blind_spot() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("pixelcnn");
+    let run_s = run.to_str().unwrap();
+    let out = argen(&[
+        "train",
+        "--model",
+        "pixelcnn",
+        "--out",
+        run_s,
+        "--epochs",
+        "1",
+        "--train-limit",
+        "64",
+        "--channels",
+        "8",
+        "--layers",
+        "2",
+        "--head",
+        "16",
+        "--samples",
+        "2",
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "train failed: {}", stderr(&out));
+    let out = argen(&["eval", run_s, "--json"]);
+    assert!(out.status.success(), "eval failed: {}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bpd = json["bits_per_dim"].as_f64().unwrap();
+    assert!(bpd.is_finite() && bpd > 0.0, "{bpd}");
+    assert!(run.join("samples.png").exists());
+    // A fresh PixelCNN of 3 blocks on a larger image: the blind spot is reported.
+    let png = dir.path().join("rf.png");
+    let out = argen(&[
+        "receptive-field",
+        "--model",
+        "pixelcnn",
+        "--layers",
+        "3",
+        "--first-kernel",
+        "3",
+        "--size",
+        "13",
+        "--json",
+        "--out",
+        png.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!json["blind_spot"].as_array().unwrap().is_empty());
+    assert!(png.exists());
 }
 
 #[test]

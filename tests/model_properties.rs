@@ -151,6 +151,7 @@ fn union(a: Vec<Vec<bool>>, b: Vec<Vec<bool>>) -> Vec<Vec<bool>> {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)] // q and p index positions, not just deps
 fn gated_pixelcnn_no_output_depends_on_its_own_or_later_pixels_and_there_is_no_blind_spot() {
     let device = Device::flex();
     let (h, w, levels) = (9, 10, 4);
@@ -212,6 +213,7 @@ fn five_gated_layers_see_the_whole_past_of_a_small_image() {
 }
 
 #[test]
+#[allow(clippy::needless_range_loop)]
 fn pixelcnn_is_causal_over_pixels_and_colour_channels() {
     let device = Device::flex();
     let (h, w) = (5, 6);

@@ -1,8 +1,10 @@
 //! The `argen` command line: one file per command.
 
+pub mod complete;
 pub mod eval;
 pub mod fit;
 pub mod forecast;
+pub mod receptive_field;
 pub mod sample;
 pub mod train;
 
@@ -26,6 +28,10 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Generate images from a trained run and write them as a PNG grid.
     Sample(sample::SampleArgs),
+    /// Keep the top rows of test images (or PNG files) and let a trained run draw the rest.
+    Complete(complete::CompleteArgs),
+    /// Map which input pixels one output pixel depends on (gradients), and the blind spot.
+    ReceptiveField(receptive_field::ReceptiveFieldArgs),
     /// Fit a classical sequence model (AR(p) or a Markov chain of order k) in closed form.
     Fit(fit::FitArgs),
     /// Forecast a fitted AR run H steps ahead: table, CSV and PNG chart.
@@ -38,6 +44,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Sample(args) => sample::run(args),
+        Command::Complete(args) => complete::run(args),
+        Command::ReceptiveField(args) => receptive_field::run(args),
         Command::Fit(args) => fit::run(args),
         Command::Forecast(args) => forecast::run(args),
     }

@@ -101,14 +101,13 @@ pub fn sample_run(args: &SampleArgs, out: &Path) -> Result<Vec<u8>> {
     } else {
         sample_cached(&model, &request, &device)
     };
-    let grid = viz::image_grid(
-        &images,
+    let shape = viz::ImageShape {
+        colours: config.model.colours(),
         height,
         width,
-        config.model.levels(),
-        columns,
-        viz::default_scale(width),
-    );
+        levels: config.model.levels(),
+    };
+    let grid = viz::image_grid(&images, shape, columns, viz::default_scale(width), None);
     viz::save_png(&grid, out)?;
     Ok(images)
 }

@@ -148,7 +148,7 @@ mod tests {
                 }
             }
             assert_eq!(a.iter().sum::<f32>() as usize, (k * k - 1) / 2);
-            assert_eq!(b.iter().sum::<f32>() as usize, (k * k + 1) / 2);
+            assert_eq!(b.iter().sum::<f32>() as usize, (k * k).div_ceil(2));
         }
     }
 

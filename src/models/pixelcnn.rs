@@ -59,8 +59,8 @@ impl PixelCnnConfig {
         }
         let c = self.colours;
         if self.channels < 2 * c
-            || self.channels % (2 * c) != 0
-            || self.head % c != 0
+            || !self.channels.is_multiple_of(2 * c)
+            || !self.head.is_multiple_of(c)
             || self.head == 0
         {
             return Err(format!(

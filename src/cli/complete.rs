@@ -1,0 +1,200 @@
+//! `argen complete RUN`: keep the top rows of images, let the model draw the rest several
+//! times (the completion figure of the PixelRNN paper).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use clap::Args;
+
+use crate::generate::{SampleRequest, sample_cached, sample_naive};
+use crate::train::{self, RunFolder};
+use crate::viz;
+
+/// Options of `argen complete`.
+#[derive(Args, Debug)]
+pub struct CompleteArgs {
+    /// The run folder written by `argen train`.
+    pub run: PathBuf,
+    /// Number of test images to complete (the first ones of the test split).
+    #[arg(long, default_value_t = 8)]
+    pub n: usize,
+    /// Complete these PNG files instead of test images (same size as the run's images).
+    #[arg(long, num_args = 1..)]
+    pub png: Vec<PathBuf>,
+    /// Rows kept from the top of each image (default: half the height).
+    #[arg(long)]
+    pub rows: Option<usize>,
+    /// Completions drawn per image.
+    #[arg(long, default_value_t = 5)]
+    pub samples: usize,
+    /// For a conditional run: complete as this class (default: each test image's own label,
+    /// 0 for PNG files).
+    #[arg(long)]
+    pub class: Option<usize>,
+    /// Seed of the random draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Softmax temperature.
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f64,
+    /// Rerun the whole network per value instead of the cached path (same images).
+    #[arg(long)]
+    pub naive: bool,
+    /// Output PNG (default: RUN/completions.png).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Reads a PNG as levels [colour][row][column] for a model of `colours` channels and `levels`
+/// levels, refusing another size.
+fn read_png(
+    path: &PathBuf,
+    colours: usize,
+    height: usize,
+    width: usize,
+    levels: usize,
+) -> Result<Vec<u8>> {
+    let img =
+        image::open(path).with_context(|| format!("cannot read the image {}", path.display()))?;
+    if (img.height() as usize, img.width() as usize) != (height, width) {
+        bail!(
+            "{} is {}x{} but the run models {height}x{width} images",
+            path.display(),
+            img.height(),
+            img.width()
+        );
+    }
+    let to_level = |v: u8| {
+        ((f64::from(v) * (levels - 1) as f64 / 255.0).round() as u8).min((levels - 1) as u8)
+    };
+    let rgb = img.to_rgb8();
+    let grey = img.to_luma8();
+    let mut out = vec![0u8; colours * height * width];
+    for row in 0..height {
+        for col in 0..width {
+            for c in 0..colours {
+                let v = if colours == 1 {
+                    grey.get_pixel(col as u32, row as u32)[0]
+                } else {
+                    rgb.get_pixel(col as u32, row as u32)[c.min(2)]
+                };
+                out[(c * height + row) * width + col] = to_level(v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `argen complete`.
+pub fn run(args: CompleteArgs) -> Result<()> {
+    let device = Device::flex();
+    let run = RunFolder(args.run.clone());
+    let (config, model) = run.load_model(true, &device)?;
+    let (colours, height, width, levels) = (
+        config.model.colours(),
+        config.height,
+        config.width,
+        config.model.levels(),
+    );
+    let size = colours * height * width;
+    let (originals, labels): (Vec<u8>, Vec<usize>) = if args.png.is_empty() {
+        let data = train::load_data(&config.data)?;
+        let n = args.n.min(data.test.len());
+        if n == 0 {
+            bail!("nothing to complete: --n is 0 or the test split is empty");
+        }
+        let images = (0..n).flat_map(|i| data.test.image(i).to_vec()).collect();
+        (
+            images,
+            (0..n).map(|i| usize::from(data.test.labels[i])).collect(),
+        )
+    } else {
+        let mut images = Vec::new();
+        for path in &args.png {
+            images.extend(read_png(path, colours, height, width, levels)?);
+        }
+        (images, vec![0; args.png.len()])
+    };
+    let count = originals.len() / size;
+    let rows = args.rows.unwrap_or(height / 2);
+    if rows > height {
+        bail!("--rows {rows} is more than the image height {height}");
+    }
+    if args.samples == 0 {
+        bail!("--samples must be at least 1");
+    }
+    let classes = config.model.num_classes();
+    if let (Some(c), Some(k)) = (args.class, classes)
+        && c >= k
+    {
+        bail!(
+            "--class {c} is out of range: the run has classes 0..{}",
+            k - 1
+        );
+    }
+    if args.class.is_some() && classes.is_none() {
+        bail!("--class needs a class-conditional run");
+    }
+
+    // Each image repeated `samples` times, its top rows given.
+    let mut given = Vec::with_capacity(count * args.samples * size);
+    let mut request_labels = Vec::new();
+    for (i, image) in originals.chunks(size).enumerate() {
+        for _ in 0..args.samples {
+            given.extend_from_slice(image);
+            request_labels.push(classes.map(|_| args.class.unwrap_or(labels[i])));
+        }
+    }
+    let mut request = SampleRequest::new(height, width, request_labels, args.seed);
+    request.colours = colours;
+    request.temperature = args.temperature;
+    request.given = Some(given);
+    request.given_positions = rows * width * colours;
+    let completions = if args.naive {
+        sample_naive(&model, &request, &device)
+    } else {
+        sample_cached(&model, &request, &device)
+    };
+
+    // One row per image: original, occluded, completions.
+    let mut grid = Vec::new();
+    let mut hidden = Vec::new();
+    let pixels = height * width;
+    for (i, image) in originals.chunks(size).enumerate() {
+        grid.extend_from_slice(image);
+        hidden.extend(std::iter::repeat_n(false, pixels));
+        grid.extend_from_slice(image);
+        hidden.extend((0..pixels).map(|p| p / width >= rows));
+        for s in 0..args.samples {
+            let k = i * args.samples + s;
+            grid.extend_from_slice(&completions[k * size..(k + 1) * size]);
+            hidden.extend(std::iter::repeat_n(false, pixels));
+        }
+    }
+    let shape = viz::ImageShape {
+        colours,
+        height,
+        width,
+        levels,
+    };
+    let picture = viz::image_grid(
+        &grid,
+        shape,
+        args.samples + 2,
+        viz::default_scale(width),
+        Some(&hidden),
+    );
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.run.join("completions.png"));
+    viz::save_png(&picture, &out)?;
+    println!(
+        "completed {count} images ({} rows kept, {} completions each): {}",
+        rows,
+        args.samples,
+        out.display()
+    );
+    Ok(())
+}
