@@ -6,9 +6,14 @@
 
 pub mod gated_pixelcnn;
 pub mod pixelcnn;
+pub mod causal_conv;
+pub mod rnn;
+pub mod sequence;
+pub mod window_mlp;
 
 pub use gated_pixelcnn::{GatedPixelCnn, GatedPixelCnnConfig};
 pub use pixelcnn::{PixelCnn, PixelCnnConfig};
+pub use sequence::{SequenceModel, SequenceModelConfig, SequenceModelKind};
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -92,8 +97,7 @@ impl burn::module::ModuleVisitor for InitialiseNow {
     }
 }
 
-/// Any image model. (Held once per run: the size difference of the variants costs nothing.)
-#[allow(clippy::large_enum_variant)]
+/// Any image model.
 #[derive(Module, Debug)]
 pub enum ImageModel {
     /// A Gated PixelCNN.

@@ -1,0 +1,135 @@
+//! The recurrent sequence model (a latent autoregressive model): a GRU or an LSTM whose
+//! hidden state s_t summarises the whole past.
+//!
+//! ```text
+//! u_t   = W_in x_{t−1} + b_in + V⁰ h              (x_{−1} = 0: the start)
+//! s¹_t  = cell¹(u_t, s¹_{t−1}),   sˡ_t = cellˡ(sˡ⁻¹_t + Vˡ h, sˡ_{t−1})
+//! features_t = W_out s^L_t + b_out
+//! ```
+//!
+//! The input at step t is the previous step x_{t−1}, so the state at t has read exactly
+//! x_0..x_{t−1}. GRU: z = σ(W_z u + U_z s), r = σ(W_r u + U_r s),
+//! ŝ = tanh(W u + r ⊙ (U s)), s' = (1 − z) ⊙ ŝ + z ⊙ s. LSTM: gates i, f, o = σ(·),
+//! c' = f ⊙ c + i ⊙ tanh(·), s' = o ⊙ tanh(c'). The cells are burn's `Gru` and `Lstm`.
+//!
+//! Long sequences are trained with truncated backpropagation through time: the sequence is
+//! cut into chunks, each chunk starts from the previous chunk's final state (detached from
+//! the graph), and the optimiser steps after each chunk ([`Rnn::forward_chunk`]).
+
+use burn::nn::{Embedding, Gru, GruConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
+use burn::prelude::*;
+
+use super::sequence::{SequenceModelConfig, SequenceModelKind, add_class, class_embedding};
+
+/// One recurrent layer.
+#[derive(Module, Debug)]
+pub enum RnnCell {
+    /// A GRU layer.
+    Gru(Gru),
+    /// An LSTM layer.
+    Lstm(Lstm),
+}
+
+/// The state of every layer after some steps: the hidden state, and the LSTM's cell state.
+#[derive(Debug, Clone)]
+pub struct RnnState {
+    /// Per layer: hidden state [batch, H] and, for an LSTM, the cell state [batch, H].
+    pub layers: Vec<(Tensor<2>, Option<Tensor<2>>)>,
+}
+
+impl RnnState {
+    /// The same state cut from the autodiff graph (the boundary of truncated BPTT).
+    pub fn detach(self) -> Self {
+        Self {
+            layers: self
+                .layers
+                .into_iter()
+                .map(|(h, c)| (h.detach(), c.map(Tensor::detach)))
+                .collect(),
+        }
+    }
+}
+
+/// The GRU / LSTM network.
+#[derive(Module, Debug)]
+pub struct Rnn {
+    input: Linear,
+    cells: Vec<RnnCell>,
+    out: Linear,
+    /// One class embedding per layer (empty when unconditional).
+    class: Vec<Embedding>,
+}
+
+impl Rnn {
+    /// Builds the network of `config` (`kind` gru or lstm, `hidden`, `layers`).
+    pub fn new(config: &SequenceModelConfig, device: &Device) -> Self {
+        let h = config.hidden;
+        let cells = (0..config.layers)
+            .map(|_| match config.kind {
+                SequenceModelKind::Lstm => RnnCell::Lstm(LstmConfig::new(h, h, true).init(device)),
+                _ => RnnCell::Gru(GruConfig::new(h, h, true).init(device)),
+            })
+            .collect();
+        Self {
+            input: LinearConfig::new(config.input_channels, h).init(device),
+            cells,
+            out: LinearConfig::new(h, config.output.params()).init(device),
+            class: (0..config.layers)
+                .filter_map(|_| class_embedding(config.num_classes, h, device))
+                .collect(),
+        }
+    }
+
+    /// Features [batch, P, time] from inputs [batch, C, time], from the zero state.
+    pub fn forward(&self, inputs: Tensor<3>, labels: Option<&Tensor<1, Int>>) -> Tensor<3> {
+        self.forward_chunk(shift_right(inputs), labels, None).0
+    }
+
+    /// One chunk of already shifted inputs ([`shift_right`]: position t holds x_{t−1}),
+    /// continuing from `state` (zeros when `None`); returns the features and the final state.
+    pub fn forward_chunk(
+        &self,
+        shifted: Tensor<3>,
+        labels: Option<&Tensor<1, Int>>,
+        state: Option<RnnState>,
+    ) -> (Tensor<3>, RnnState) {
+        let mut z = self.input.forward(shifted.swap_dims(1, 2)).swap_dims(1, 2); // [B, H, T]
+        let mut finals = Vec::with_capacity(self.cells.len());
+        let mut previous = state.map(|s| s.layers.into_iter());
+        for (i, cell) in self.cells.iter().enumerate() {
+            let input = add_class(z, self.class.get(i), labels).swap_dims(1, 2); // [B, T, H]
+            let start = previous.as_mut().and_then(Iterator::next);
+            let (out, last) = match cell {
+                RnnCell::Gru(gru) => {
+                    let out = gru.forward(input, start.map(|(h, _)| h));
+                    let [b, t, h] = out.dims();
+                    let last = out.clone().narrow(1, t - 1, 1).reshape([b, h]);
+                    (out, (last, None))
+                }
+                RnnCell::Lstm(lstm) => {
+                    let start = start.map(|(h, c)| {
+                        let c = c.unwrap_or_else(|| h.zeros_like());
+                        LstmState::new(c, h)
+                    });
+                    let (out, s) = lstm.forward(input, start);
+                    (out, (s.hidden, Some(s.cell)))
+                }
+            };
+            finals.push(last);
+            z = out.swap_dims(1, 2);
+        }
+        let features = self.out.forward(z.swap_dims(1, 2)).swap_dims(1, 2);
+        (features, RnnState { layers: finals })
+    }
+}
+
+/// Moves every step one place later along time and puts zeros at step 0: position t then
+/// holds x_{t−1}, the input of the recurrent cell at step t.
+pub fn shift_right(inputs: Tensor<3>) -> Tensor<3> {
+    let [batch, channels, time] = inputs.dims();
+    let zeros = Tensor::zeros([batch, channels, 1], &inputs.device());
+    if time == 1 {
+        return zeros;
+    }
+    Tensor::cat(vec![zeros, inputs.narrow(2, 0, time - 1)], 2)
+}
