@@ -97,7 +97,8 @@ impl burn::module::ModuleVisitor for InitialiseNow {
     }
 }
 
-/// Any image model.
+/// Any image model. (Held once per run: the size difference of the variants costs nothing.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum ImageModel {
     /// A Gated PixelCNN.
