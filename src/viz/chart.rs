@@ -89,7 +89,8 @@ impl Chart {
             if x1 > x0 { x1 } else { x0 + 1.0 },
             if y1 > y0 { y1 } else { y0 + 1.0 },
         );
-        let pad = 0.05 * (y1 - y0);
+        // Room above the data for the legend in the upper left corner.
+        let (pad_low, pad_high) = (0.05 * (y1 - y0), 0.40 * (y1 - y0));
         let mut buffer = vec![255u8; (width * height * 3) as usize];
         {
             let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
@@ -100,7 +101,7 @@ impl Chart {
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(60)
-                .build_cartesian_2d(x0..x1, (y0 - pad)..(y1 + pad))
+                .build_cartesian_2d(x0..x1, (y0 - pad_low)..(y1 + pad_high))
                 .map_err(|e| draw_err(&e))?;
             let ticks = &self.x_ticks;
             let x_fmt = |x: &f64| {
