@@ -3,14 +3,19 @@
 //! Every model is a conditional distribution p(x_t | x_<t, h) over a fixed ordering of the
 //! variables of one example. The modules follow that idea:
 //!
-//! - [`data`]: data sets and batching (embedded 8x8 digits, IDX files such as Fashion-MNIST).
+//! - [`data`]: data sets (embedded 8x8 digits, IDX files such as Fashion-MNIST, CIFAR-10,
+//!   PNG folders; sequences and series).
 //! - [`layers`]: building blocks whose connectivity makes a network causal (shifted
-//!   convolutions for the two stacks of the Gated PixelCNN).
+//!   convolutions of the Gated PixelCNN's two stacks, masked convolutions of the PixelCNN).
 //! - [`models`]: the networks, one file each, readable top to bottom.
 //! - [`distributions`]: output heads that turn features into log-probabilities and samples.
-//! - [`train`]: the training loop, checkpoints (safetensors), metrics.
-//! - [`generate`]: ancestral sampling, one pixel after the other.
-//! - [`viz`]: PNG grids of images.
+//! - [`train`]: the training loop, run folders, checkpoints (safetensors), metrics.
+//! - [`generate`]: ancestral sampling, naive (the whole network per value) and cached (one
+//!   column of every layer per value), and completion of partly given images.
+//! - [`receptive_field`]: which inputs an output depends on, measured by gradients; the
+//!   blind spot.
+//! - [`rng`]: seeded randomness.
+//! - [`viz`]: PNG grids of images, receptive-field maps, charts.
 //! - [`classic`]: models with finite memory fitted in closed form: AR(p), Markov chains of order k.
 //! - [`cli`]: the `argen` command line.
 

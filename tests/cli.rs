@@ -260,6 +260,47 @@ fn a_pixelcnn_trains_evaluates_and_shows_its_blind_spot() {
 }
 
 #[test]
+fn a_colour_run_trains_evaluates_samples_and_completes() {
+    // A folder of 8x8 RGB images: a red, green or blue bar on a dark background.
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    for i in 0..30u32 {
+        let img = image::RgbImage::from_fn(8, 8, |x, y| {
+            let on = (x + i) % 8 < 3 || y == i % 8;
+            let mut p = [20u8, 20, 20];
+            if on {
+                p[(i % 3) as usize] = 230;
+            }
+            image::Rgb(p)
+        });
+        img.save(images.join(format!("{}_{i:02}.png", i % 3))).unwrap();
+    }
+    let data = format!("png:{}", images.display());
+    let run = dir.path().join("colour");
+    let run_s = run.to_str().unwrap();
+    // The Gated PixelCNN here is grey only: a clear refusal.
+    assert_clean_failure(&argen(&["train", "--data", &data, "--out", run_s, "--quiet"]), "pixelcnn");
+    let out = argen(&[
+        "train", "--data", &data, "--model", "pixelcnn", "--out", run_s, "--epochs", "2", "--channels", "12",
+        "--layers", "1", "--head", "12", "--samples", "4", "--quiet",
+    ]);
+    assert!(out.status.success(), "colour train failed: {}", stderr(&out));
+    let out = argen(&["eval", run_s, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (bpd, nats) = (json["bits_per_dim"].as_f64().unwrap(), json["nats_per_image"].as_f64().unwrap());
+    assert!((bpd - nats / (3.0 * 64.0 * std::f64::consts::LN_2)).abs() < 1e-9, "bits/dim over H·W·C");
+    let out = argen(&["complete", run_s, "--n", "2", "--samples", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let picture = image::open(run.join("completions.png")).unwrap().to_rgb8();
+    // The original (first cell) is drawn in colour: some pixel has unequal channels.
+    assert!(picture.pixels().any(|p| p[0] != p[1] || p[1] != p[2]));
+    let out = argen(&["sample", run_s, "--n", "2", "--naive"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
 fn bad_inputs_give_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nowhere");

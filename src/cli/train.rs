@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use burn::module::Module;
 use clap::Args;
 
 use crate::cli::eval::{Split, evaluate_run};
@@ -177,6 +178,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
             if args.batch_size == 0 {
                 bail!("--batch-size must be at least 1");
             }
+            if args.epochs == Some(0) {
+                bail!("--epochs must be at least 1");
+            }
             if !(args.lr > 0.0 && args.lr.is_finite()) {
                 bail!("--lr must be a positive number, got {}", args.lr);
             }
@@ -216,8 +220,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     };
     let data = train::load_data(&config.data)?;
     eprintln!(
-        "training a {} on {} ({} training images) for {} epochs into {}",
+        "training a {} with {} parameters on {} ({} training images) for {} epochs into {}",
         describe(&config.model),
+        config.model.init(&burn::prelude::Device::flex()).num_params(),
         data.name,
         config
             .train_limit
