@@ -59,6 +59,7 @@ fn lstsq_qr(rows: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
         let mut v: Vec<f64> = (j..n).map(|i| a[i][j]).collect();
         v[0] -= alpha;
         let vv: f64 = v.iter().map(|x| x * x).sum();
+        #[allow(clippy::needless_range_loop)]
         for c in j..k {
             let d: f64 = (j..n).map(|i| v[i - j] * a[i][c]).sum::<f64>() * 2.0 / vv;
             for i in j..n {

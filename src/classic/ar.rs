@@ -235,7 +235,7 @@ pub fn fit_ols(x: &[f64], order: usize) -> Result<ArModel, ArError> {
         .map(|t| (x[t] - model.predict_next(&x[..t])).powi(2))
         .sum();
     model.sigma2 = ssr / nobs as f64;
-    if !(model.sigma2 > 0.0) {
+    if model.sigma2.is_nan() || model.sigma2 <= 0.0 {
         return Err(ArError::Singular(p));
     }
     model.std_errors = chol
@@ -298,7 +298,7 @@ pub fn levinson_durbin(r: &[f64], p: usize) -> (Vec<f64>, Vec<f64>, f64) {
 pub fn fit_yule_walker(x: &[f64], order: usize) -> Result<ArModel, ArError> {
     check(x, order, min_length(order))?;
     let r = autocovariances(x, order);
-    if !(r[0] > 0.0) {
+    if r[0].is_nan() || r[0] <= 0.0 {
         return Err(ArError::Constant);
     }
     let (coefs, _, sigma2) = levinson_durbin(&r, order);
@@ -324,7 +324,7 @@ pub fn fit_burg(x: &[f64], order: usize) -> Result<ArModel, ArError> {
     let n = x.len();
     let mut f: Vec<f64> = x.iter().map(|v| v - m).collect();
     let mut b = f.clone();
-    if !(f.iter().map(|v| v * v).sum::<f64>() > 0.0) {
+    if f.iter().all(|v| *v == 0.0) {
         return Err(ArError::Constant);
     }
     let mut a: Vec<f64> = Vec::with_capacity(order);
@@ -335,7 +335,7 @@ pub fn fit_burg(x: &[f64], order: usize) -> Result<ArModel, ArError> {
             num += f[t] * b[t - 1];
             den += f[t] * f[t] + b[t - 1] * b[t - 1];
         }
-        if !(den > 0.0) {
+        if den.is_nan() || den <= 0.0 {
             return Err(ArError::Singular(order));
         }
         let k = 2.0 * num / den;
@@ -384,7 +384,7 @@ pub fn select_order(
         let beta = chol.solve(&xty);
         let ssr = yty - beta.iter().zip(&xty).map(|(b, v)| b * v).sum::<f64>();
         let sigma2 = ssr / nobs as f64;
-        if !(sigma2 > 0.0) {
+        if sigma2.is_nan() || sigma2 <= 0.0 {
             return Err(ArError::Singular(p));
         }
         let ll = -(nobs as f64) / 2.0 * ((std::f64::consts::TAU * sigma2).ln() + 1.0);
@@ -533,7 +533,7 @@ pub fn normal_quantile(q: f64) -> f64 {
         -3.969683028665376e1,
         2.209460984245205e2,
         -2.759285104469687e2,
-        1.383577518672690e2,
+        1.38357751867269e2,
         -3.066479806614716e1,
         2.506628277459239,
     ];

@@ -22,7 +22,7 @@ impl Cholesky {
                 }
                 if i == j {
                     // A pivot this small relative to the diagonal entry means a singular block.
-                    if !(sum > 1e-12 * a[i * stride + i].abs()) || !sum.is_finite() {
+                    if sum.is_nan() || sum <= 1e-12 * a[i * stride + i].abs() || !sum.is_finite() {
                         return None;
                     }
                     l[i * n + i] = sum.sqrt();
