@@ -60,15 +60,13 @@ pub struct CommonFitArgs {
 
 /// Options of `argen fit ar`.
 #[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("order_choice").required(true).args(["order", "max_order"])))]
 pub struct ArArgs {
+    /// The data, split and run folder.
     #[command(flatten)]
     pub common: CommonFitArgs,
     /// The order p.
-    #[arg(
-        long,
-        conflicts_with = "max_order",
-        required_unless_present = "max_order"
-    )]
+    #[arg(long, conflicts_with = "max_order")]
     pub order: Option<usize>,
     /// Choose the order in 0..=P by `--criterion`, all orders scored by OLS on the same
     /// observations t = P..n-1.
@@ -85,6 +83,7 @@ pub struct ArArgs {
 /// Options of `argen fit markov`.
 #[derive(Args, Debug)]
 pub struct MarkovArgs {
+    /// The data, split and run folder.
     #[command(flatten)]
     pub common: CommonFitArgs,
     /// The order k: the number of previous symbols each symbol depends on.

@@ -268,9 +268,9 @@ pub fn split_point(n: usize, holdout: f64) -> usize {
 }
 
 fn read_text(path: &Path) -> Result<String, SeriesError> {
-    let bytes = std::fs::read(path).map_err(|source| SeriesError::Io {
+    let bytes = std::fs::read(path).map_err(|reason| SeriesError::Io {
         path: path.to_path_buf(),
-        source,
+        reason,
     })?;
     String::from_utf8(bytes).map_err(|e| SeriesError::NotUtf8 {
         path: path.to_path_buf(),
@@ -420,12 +420,12 @@ pub enum SeriesError {
     #[error("unknown stock symbol '{0}': expected one of MSFT, AMZN, IBM, GOOG, AAPL")]
     UnknownSymbol(String),
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {reason}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// A text file is not valid UTF-8.
     #[error("{} is not UTF-8 text (invalid byte at offset {offset})", path.display())]
