@@ -59,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         head: arg(&args, "--head", 256),
         num_classes: None,
         dropout: 0.0,
+        colours: 1,
     };
     println!(
         "Gated PixelCNN {} channels, {} layers, head {}, {} levels, {}x{} images ({}), batch {batch}, {runs} runs",

@@ -23,6 +23,7 @@ fn model(
         head: 16,
         num_classes: classes,
         dropout: 0.0,
+        colours: 1,
     })
     .init_seeded(seed, &Device::flex())
 }

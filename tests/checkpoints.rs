@@ -16,6 +16,7 @@ fn tiny_model(channels: usize) -> ImageModelConfig {
         head: 16,
         num_classes: None,
         dropout: 0.0,
+        colours: 1,
     })
 }
 

@@ -274,23 +274,86 @@ fn a_colour_run_trains_evaluates_samples_and_completes() {
             }
             image::Rgb(p)
         });
-        img.save(images.join(format!("{}_{i:02}.png", i % 3))).unwrap();
+        img.save(images.join(format!("{}_{i:02}.png", i % 3)))
+            .unwrap();
     }
     let data = format!("png:{}", images.display());
     let run = dir.path().join("colour");
     let run_s = run.to_str().unwrap();
-    // The Gated PixelCNN here is grey only: a clear refusal.
-    assert_clean_failure(&argen(&["train", "--data", &data, "--out", run_s, "--quiet"]), "pixelcnn");
+    // The Gated PixelCNN in colour: channels must split into the three colours.
+    assert_clean_failure(
+        &argen(&[
+            "train",
+            "--data",
+            &data,
+            "--out",
+            run_s,
+            "--channels",
+            "16",
+            "--quiet",
+        ]),
+        "multiples of the colour channels",
+    );
+    let gated = dir.path().join("gated-colour");
     let out = argen(&[
-        "train", "--data", &data, "--model", "pixelcnn", "--out", run_s, "--epochs", "2", "--channels", "12",
-        "--layers", "1", "--head", "12", "--samples", "4", "--quiet",
+        "train",
+        "--data",
+        &data,
+        "--out",
+        gated.to_str().unwrap(),
+        "--epochs",
+        "1",
+        "--channels",
+        "12",
+        "--layers",
+        "2",
+        "--head",
+        "12",
+        "--samples",
+        "2",
+        "--quiet",
     ]);
-    assert!(out.status.success(), "colour train failed: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "gated colour train failed: {}",
+        stderr(&out)
+    );
+    let out = argen(&[
+        "train",
+        "--data",
+        &data,
+        "--model",
+        "pixelcnn",
+        "--out",
+        run_s,
+        "--epochs",
+        "2",
+        "--channels",
+        "12",
+        "--layers",
+        "1",
+        "--head",
+        "12",
+        "--samples",
+        "4",
+        "--quiet",
+    ]);
+    assert!(
+        out.status.success(),
+        "colour train failed: {}",
+        stderr(&out)
+    );
     let out = argen(&["eval", run_s, "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let (bpd, nats) = (json["bits_per_dim"].as_f64().unwrap(), json["nats_per_image"].as_f64().unwrap());
-    assert!((bpd - nats / (3.0 * 64.0 * std::f64::consts::LN_2)).abs() < 1e-9, "bits/dim over H·W·C");
+    let (bpd, nats) = (
+        json["bits_per_dim"].as_f64().unwrap(),
+        json["nats_per_image"].as_f64().unwrap(),
+    );
+    assert!(
+        (bpd - nats / (3.0 * 64.0 * std::f64::consts::LN_2)).abs() < 1e-9,
+        "bits/dim over H·W·C"
+    );
     let out = argen(&["complete", run_s, "--n", "2", "--samples", "1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let picture = image::open(run.join("completions.png")).unwrap().to_rgb8();
@@ -316,7 +379,7 @@ fn bad_inputs_give_clear_errors() {
     // A run whose weights are corrupt.
     let run = dir.path().join("run");
     std::fs::create_dir_all(&run).unwrap();
-    let config = r#"{"model":{"kind":"gated-pixelcnn","levels":17,"channels":8,"layers":2,"first_kernel":3,"kernel":3,"head":16,"num_classes":null,"dropout":0.0},"data":"digits","height":8,"width":8,"epochs":1,"batch_size":16,"learning_rate":0.001,"adam_epsilon":1e-8,"clip_norm":null,"seed":0,"train_limit":null,"lr_schedule":"constant"}"#;
+    let config = r#"{"model":{"kind":"gated-pixelcnn","levels":17,"channels":8,"layers":2,"first_kernel":3,"kernel":3,"head":16,"num_classes":null,"dropout":0.0,"colours":1},"data":"digits","height":8,"width":8,"epochs":1,"batch_size":16,"learning_rate":0.001,"adam_epsilon":1e-8,"clip_norm":null,"seed":0,"train_limit":null,"lr_schedule":"constant"}"#;
     std::fs::write(run.join("config.json"), config).unwrap();
     std::fs::write(
         run.join("model.safetensors"),

@@ -18,6 +18,27 @@ fn gated(levels: usize, layers: usize, kernel: usize, classes: Option<usize>) ->
         head: 32,
         num_classes: classes,
         dropout: 0.0,
+        colours: 1,
+    })
+}
+
+fn gated_colour(
+    levels: usize,
+    colours: usize,
+    layers: usize,
+    kernel: usize,
+    classes: Option<usize>,
+) -> ImageModelConfig {
+    ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
+        levels,
+        channels: 6 * colours,
+        layers,
+        first_kernel: kernel,
+        kernel: 3,
+        head: 8 * colours,
+        num_classes: classes,
+        dropout: 0.0,
+        colours,
     })
 }
 
@@ -214,19 +235,31 @@ fn five_gated_layers_see_the_whole_past_of_a_small_image() {
 
 #[test]
 #[allow(clippy::needless_range_loop)]
-fn pixelcnn_is_causal_over_pixels_and_colour_channels() {
+fn both_models_are_causal_over_pixels_and_colour_channels() {
     let device = Device::flex();
     let (h, w) = (5, 6);
     for colours in [1, 3] {
-        for blocks in [0, 1, 3] {
+        for (kind, blocks) in [
+            ("pixelcnn", 0),
+            ("pixelcnn", 1),
+            ("pixelcnn", 3),
+            ("gated", 1),
+            ("gated", 3),
+        ] {
             for classes in [None, Some(2)] {
-                let model = pixelcnn(3, colours, blocks, 5, classes).init_seeded(3, &device);
+                let config = if kind == "gated" {
+                    gated_colour(3, colours, blocks, 5, classes)
+                } else {
+                    pixelcnn(3, colours, blocks, 5, classes)
+                };
+                let model = config.init_seeded(3, &device);
                 let class = classes.map(|_| 1);
                 let deps = union(
                     gradient_dependencies(&model, colours, h, w, class),
                     perturbation_dependencies(&model, colours, h, w, class, &device),
                 );
-                let name = format!("colours {colours}, blocks {blocks}, classes {classes:?}");
+                let name =
+                    format!("{kind}: colours {colours}, depth {blocks}, classes {classes:?}");
                 let n = colours * h * w;
                 for q in 0..n {
                     for p in 0..n {

@@ -28,6 +28,7 @@ fn gated(layers: usize) -> ImageModelConfig {
         head: 16,
         num_classes: None,
         dropout: 0.0,
+        colours: 1,
     })
 }
 

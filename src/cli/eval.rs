@@ -58,6 +58,9 @@ pub fn evaluate_run(
 
 /// Runs `argen eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
+    if crate::train::sequence::is_sequence_run(&args.run) {
+        return crate::cli::train_sequence::eval(&args);
+    }
     if args.run.join(crate::classic::RUN_FILE).exists() {
         return crate::cli::fit::eval_classic(&args);
     }

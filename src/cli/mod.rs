@@ -7,6 +7,7 @@ pub mod forecast;
 pub mod receptive_field;
 pub mod sample;
 pub mod train;
+pub mod train_sequence;
 
 use clap::{Parser, Subcommand};
 

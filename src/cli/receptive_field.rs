@@ -87,6 +87,7 @@ pub fn run(args: ReceptiveFieldArgs) -> Result<()> {
                     head: 32,
                     num_classes: None,
                     dropout: 0.0,
+                    colours: 1,
                 }),
                 "pixelcnn" => ImageModelConfig::Pixelcnn(PixelCnnConfig {
                     levels: 4,

@@ -114,6 +114,9 @@ pub fn sample_run(args: &SampleArgs, out: &Path) -> Result<Vec<u8>> {
 
 /// Runs `argen sample`.
 pub fn run(args: SampleArgs) -> Result<()> {
+    if crate::train::sequence::is_sequence_run(&args.run) {
+        return crate::cli::train_sequence::sample(&args);
+    }
     if args.run.join(crate::classic::RUN_FILE).exists() {
         return crate::cli::fit::sample_classic(&args);
     }

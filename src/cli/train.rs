@@ -85,6 +85,8 @@ pub struct TrainArgs {
     /// Do not draw the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub sequence: crate::cli::train_sequence::SequenceArgs,
 }
 
 /// The prefix of default run folder names.
@@ -119,6 +121,9 @@ fn default_epochs(data: &str) -> usize {
 
 /// Runs `argen train`.
 pub fn run(args: TrainArgs) -> Result<()> {
+    if crate::cli::train_sequence::handles(&args) {
+        return crate::cli::train_sequence::run(args);
+    }
     let progress = match (args.quiet, std::io::stderr().is_terminal()) {
         (true, _) => Progress::Silent,
         (false, true) => Progress::Bar,
@@ -138,28 +143,19 @@ pub fn run(args: TrainArgs) -> Result<()> {
             let num_classes = args.conditional.then_some(data_data.num_classes);
             let colours = data_data.train.channels;
             let model = match args.model.as_str() {
-                "gated-pixelcnn" => {
-                    if colours != 1 {
-                        bail!(
-                            "the Gated PixelCNN models grey images; {} has {colours} channels (use --model pixelcnn)",
-                            data_data.name
-                        );
-                    }
-                    ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
-                        levels: data_data.levels,
-                        channels: args.channels,
-                        layers: args.layers,
-                        first_kernel: args.first_kernel,
-                        kernel: args.kernel,
-                        head: args.head,
-                        num_classes,
-                        dropout: args.dropout.unwrap_or(if args.data == "digits" {
-                            0.2
-                        } else {
-                            0.0
-                        }),
-                    })
-                }
+                "gated-pixelcnn" => ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
+                    levels: data_data.levels,
+                    channels: args.channels,
+                    layers: args.layers,
+                    first_kernel: args.first_kernel,
+                    kernel: args.kernel,
+                    head: args.head,
+                    num_classes,
+                    dropout: args
+                        .dropout
+                        .unwrap_or(if args.data == "digits" { 0.2 } else { 0.0 }),
+                    colours,
+                }),
                 "pixelcnn" => ImageModelConfig::Pixelcnn(PixelCnnConfig {
                     levels: data_data.levels,
                     colours,
@@ -222,7 +218,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
     eprintln!(
         "training a {} with {} parameters on {} ({} training images) for {} epochs into {}",
         describe(&config.model),
-        config.model.init(&burn::prelude::Device::flex()).num_params(),
+        config
+            .model
+            .init(&burn::prelude::Device::flex())
+            .num_params(),
         data.name,
         config
             .train_limit

@@ -10,6 +10,7 @@ mod cifar;
 mod digits;
 mod idx;
 mod png_folder;
+pub mod sequences;
 pub mod series;
 
 use std::fmt;

@@ -155,7 +155,7 @@ fn sample_batch(
                 if let Some(bias) = &class_h[l] {
                     h_pre = h_pre + bias.clone();
                 }
-                let gated = layer.horizontal_out.forward(gate(h_pre));
+                let gated = layer.horizontal_out_forward(gate(h_pre));
                 let h_out = if layer.first {
                     gated
                 } else {

@@ -14,6 +14,7 @@
 
 pub mod cached;
 pub mod naive;
+pub mod sequence;
 
 pub use cached::sample_cached;
 pub use naive::sample_naive;

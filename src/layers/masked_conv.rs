@@ -31,6 +31,31 @@ pub fn channel_group(i: usize, n: usize, groups: usize) -> usize {
     i * groups / n
 }
 
+/// Whether, at the current pixel, output channel `o` of `out_channels` may read input channel
+/// `i` of `in_channels` (`groups` colours; with `gated_output` the outputs are two halves, the
+/// filter and the gate of a gated activation, each split into the colour groups).
+pub fn current_pixel_allowed(
+    o: usize,
+    out_channels: usize,
+    i: usize,
+    in_channels: usize,
+    groups: usize,
+    mask: MaskType,
+    gated_output: bool,
+) -> bool {
+    let group_out = if gated_output {
+        let half = out_channels / 2;
+        channel_group(o % half, half, groups)
+    } else {
+        channel_group(o, out_channels, groups)
+    };
+    let group_in = channel_group(i, in_channels, groups);
+    match mask {
+        MaskType::A => group_in < group_out,
+        MaskType::B => group_in <= group_out,
+    }
+}
+
 /// The 0/1 mask of shape [out, in, k, k] as a flat vector (row-major).
 pub fn mask_values(
     out_channels: usize,

@@ -21,6 +21,8 @@ use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
+use crate::layers::masked_conv::{MaskType, current_pixel_allowed};
+
 /// The convolution of `conv` applied with the given `[(top, bottom), (left, right)]` padding.
 fn conv_with_padding(conv: &Conv2d, x: Tensor<4>, padding: [(usize, usize); 2]) -> Tensor<4> {
     let options = ConvOptions::new_with_padding([1, 1], padding, [1, 1], 1);
@@ -111,11 +113,17 @@ impl VerticalConv {
 
 /// A convolution along each pixel's own row, to the left: output (r, c) reads input
 /// columns `c-w..c-1` (`strict`) or `c-w+1..c` (not strict) of row r, with w = ⌈k/2⌉.
+///
+/// For colour images the current column's tap carries a channel mask (see
+/// [`HorizontalConv::new_colour`]): the R → G → B order within the pixel.
 #[derive(Module, Debug)]
 pub struct HorizontalConv {
     conv: Conv2d,
     /// When true, the output at column c depends on input columns < c only.
     strict: bool,
+    /// 0/1 mask [out, in, 1, w] on the weights (colour images only): ones on the columns to
+    /// the left, the colour order on the current column. A constant, not a parameter.
+    mask: Option<Tensor<4>>,
 }
 
 impl HorizontalConv {
@@ -135,14 +143,84 @@ impl HorizontalConv {
             (0, left, 0, 0),
             device,
         );
-        Self { conv, strict }
+        Self {
+            conv,
+            strict,
+            mask: None,
+        }
+    }
+
+    /// A horizontal convolution for colour images (not strict: it reads the current column)
+    /// whose current-column tap lets output colour g read input colours < g (mask A, first
+    /// layer) or ≤ g (mask B, later layers). The outputs are the two halves (filter, gate) of
+    /// a gated activation, each in `colours` groups.
+    pub fn new_colour(
+        in_channels: usize,
+        out_channels: usize,
+        kernel: usize,
+        colours: usize,
+        mask: MaskType,
+        device: &Device,
+    ) -> Self {
+        let half = kernel / 2;
+        let width = half + 1;
+        let conv = padded_conv(
+            [in_channels, out_channels],
+            [1, width],
+            (0, half, 0, 0),
+            device,
+        );
+        let mut values = Vec::with_capacity(out_channels * in_channels * width);
+        for o in 0..out_channels {
+            for i in 0..in_channels {
+                for tap in 0..width {
+                    let current = tap == half;
+                    let allowed = !current
+                        || current_pixel_allowed(
+                            o,
+                            out_channels,
+                            i,
+                            in_channels,
+                            colours,
+                            mask,
+                            true,
+                        );
+                    values.push(f32::from(u8::from(allowed)));
+                }
+            }
+        }
+        let mask = Tensor::from_data(
+            TensorData::new(values, [out_channels, in_channels, 1, width]),
+            device,
+        );
+        Self {
+            conv,
+            strict: false,
+            mask: Some(mask),
+        }
+    }
+
+    /// The weights, masked when the convolution has a colour mask.
+    fn weight(&self) -> Tensor<4> {
+        match &self.mask {
+            Some(mask) => self.conv.weight.val() * mask.clone(),
+            None => self.conv.weight.val(),
+        }
     }
 
     /// Applies the convolution to `x` of shape [batch, channels, height, width]; the output
     /// has the same height and width.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let width = x.dims()[3];
-        let y = self.conv.forward(x);
+        let half = self.conv.kernel_size[1] - 1;
+        let left = if self.strict { half + 1 } else { half };
+        let options = ConvOptions::new_with_padding([1, 1], [(0, 0), (left, 0)], [1, 1], 1);
+        let y = conv2d(
+            x,
+            self.weight(),
+            self.conv.bias.as_ref().map(|b| b.val()),
+            options,
+        );
         if self.strict {
             y.narrow(3, 0, width)
         } else {
@@ -167,6 +245,12 @@ impl HorizontalConv {
     /// c-⌊k/2⌋..c (not strict) of the row, zeros left of the image; the result is pixel c,
     /// [batch, out_channels, 1, 1].
     pub fn forward_window(&self, window: Tensor<4>) -> Tensor<4> {
-        conv_with_padding(&self.conv, window, [(0, 0), (0, 0)])
+        let options = ConvOptions::new_with_padding([1, 1], [(0, 0), (0, 0)], [1, 1], 1);
+        conv2d(
+            window,
+            self.weight(),
+            self.conv.bias.as_ref().map(|b| b.val()),
+            options,
+        )
     }
 }

@@ -23,7 +23,10 @@ use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{relu, sigmoid};
 
-use crate::layers::{HorizontalConv, VerticalConv};
+use crate::layers::masked_conv::mask_values;
+use crate::layers::{HorizontalConv, MaskType, VerticalConv};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
 
 /// Settings of a Gated PixelCNN; saved as `config.json` next to the weights, enough to
 /// rebuild the model.
@@ -53,6 +56,10 @@ pub struct GatedPixelCnnConfig {
     /// only (0 turns it off).
     #[config(default = 0.0)]
     pub dropout: f64,
+    /// Colour channels per pixel (1 grey, 3 RGB, generated R → G → B); `channels` and
+    /// `head` must be multiples of it.
+    #[config(default = 1)]
+    pub colours: usize,
 }
 
 impl GatedPixelCnnConfig {
@@ -70,6 +77,13 @@ impl GatedPixelCnnConfig {
                     "the {name} size must be odd (1, 3, 5, ...), got {k}"
                 ));
             }
+        }
+        let c = self.colours;
+        if c == 0 || !self.channels.is_multiple_of(c) || !self.head.is_multiple_of(c) {
+            return Err(format!(
+                "channels ({}) and head ({}) must be multiples of the colour channels ({c})",
+                self.channels, self.head
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout must be in [0, 1), got {}", self.dropout));
@@ -103,16 +117,54 @@ impl GatedPixelCnnConfig {
                 } else {
                     self.kernel
                 };
-                GatedLayer::new(p, kernel, first, self.num_classes, self.dropout, device)
+                GatedLayer::new(
+                    p,
+                    kernel,
+                    first,
+                    self.num_classes,
+                    self.dropout,
+                    self.colours,
+                    device,
+                )
             })
             .collect();
         let conv1x1 = |c_in, c_out| Conv2dConfig::new([c_in, c_out], [1, 1]).init(device);
+        let c = self.colours;
         GatedPixelCnn {
-            embedding: EmbeddingConfig::new(self.levels, p).init(device),
+            embedding: EmbeddingConfig::new(self.levels, p / c).init(device),
             layers,
             head_hidden: conv1x1(p, self.head),
-            head_out: conv1x1(self.head, self.levels),
+            head_hidden_mask: colour_mask_1x1(p, self.head, c, device),
+            head_out: conv1x1(self.head, c * self.levels),
+            head_out_mask: colour_mask_1x1(self.head, c * self.levels, c, device),
             levels: self.levels,
+            colours: c,
+        }
+    }
+}
+
+/// For colour images, the 0/1 mask [out, in, 1, 1] that keeps a 1x1 convolution's colour
+/// groups in order (output colour g reads input colours ≤ g); `None` for grey images.
+fn colour_mask_1x1(
+    c_in: usize,
+    c_out: usize,
+    colours: usize,
+    device: &Device,
+) -> Option<Tensor<4>> {
+    (colours > 1).then(|| {
+        let values = mask_values(c_out, c_in, 1, colours, MaskType::B);
+        Tensor::from_data(TensorData::new(values, [c_out, c_in, 1, 1]), device)
+    })
+}
+
+/// A 1x1 convolution, with its weights masked when `mask` is given.
+pub(crate) fn conv1x1(conv: &Conv2d, mask: Option<&Tensor<4>>, x: Tensor<4>) -> Tensor<4> {
+    match mask {
+        None => conv.forward(x),
+        Some(mask) => {
+            let weight = conv.weight.val() * mask.clone();
+            let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+            conv2d(x, weight, conv.bias.as_ref().map(|b| b.val()), options)
         }
     }
 }
@@ -134,6 +186,8 @@ pub struct GatedLayer {
     pub(crate) vertical_to_horizontal: Conv2d,
     /// 1x1 convolution after the horizontal gate, before the residual sum.
     pub(crate) horizontal_out: Conv2d,
+    /// Its colour mask (colour images only; a constant).
+    pub(crate) horizontal_out_mask: Option<Tensor<4>>,
     /// Dropout on the horizontal stack's gated features (training only).
     dropout: Dropout,
     /// Class embedding added to the vertical gate pre-activations (V h in the paper).
@@ -151,14 +205,23 @@ impl GatedLayer {
         first: bool,
         num_classes: Option<usize>,
         dropout: f64,
+        colours: usize,
         device: &Device,
     ) -> Self {
         let class_embedding = || num_classes.map(|n| EmbeddingConfig::new(n, 2 * p).init(device));
         Self {
             vertical: VerticalConv::new(p, 2 * p, kernel, first, device),
-            horizontal: HorizontalConv::new(p, 2 * p, kernel, first, device),
+            // Grey: the first layer's window stops left of the pixel. Colour: it includes the
+            // pixel, whose earlier colours the mask lets through (mask A, then B).
+            horizontal: if colours == 1 {
+                HorizontalConv::new(p, 2 * p, kernel, first, device)
+            } else {
+                let mask = if first { MaskType::A } else { MaskType::B };
+                HorizontalConv::new_colour(p, 2 * p, kernel, colours, mask, device)
+            },
             vertical_to_horizontal: Conv2dConfig::new([2 * p, 2 * p], [1, 1]).init(device),
             horizontal_out: Conv2dConfig::new([p, p], [1, 1]).init(device),
+            horizontal_out_mask: colour_mask_1x1(p, p, colours, device),
             dropout: DropoutConfig::new(dropout).init(),
             class_vertical: class_embedding(),
             class_horizontal: class_embedding(),
@@ -181,12 +244,17 @@ impl GatedLayer {
             h_pre = h_pre + class_bias(self.class_horizontal.as_ref(), labels);
         }
         let v_out = gate(v_pre);
-        let h_gated = self
-            .horizontal_out
-            .forward(self.dropout.forward(gate(h_pre)));
+        let h_gated = self.horizontal_out_forward(self.dropout.forward(gate(h_pre)));
         // The first layer's input includes the current pixel: no residual there.
         let h_out = if self.first { h_gated } else { h + h_gated };
         (v_out, h_out)
+    }
+}
+
+impl GatedLayer {
+    /// The 1x1 convolution after the horizontal gate (masked for colour images).
+    pub(crate) fn horizontal_out_forward(&self, x: Tensor<4>) -> Tensor<4> {
+        conv1x1(&self.horizontal_out, self.horizontal_out_mask.as_ref(), x)
     }
 }
 
@@ -206,13 +274,17 @@ pub struct GatedPixelCnn {
     pub(crate) embedding: Embedding,
     pub(crate) layers: Vec<GatedLayer>,
     pub(crate) head_hidden: Conv2d,
+    head_hidden_mask: Option<Tensor<4>>,
     pub(crate) head_out: Conv2d,
+    head_out_mask: Option<Tensor<4>>,
     levels: usize,
+    colours: usize,
 }
 
 impl GatedPixelCnn {
-    /// Logits of p(x_i | x_<i, class) for every pixel, shape [batch, levels, 1, height, width],
-    /// from grey images `x` of shape [batch, 1, height, width] holding levels in 0..L.
+    /// Logits of p(x_{i,c} | x_<i, x_{i,<c}, class) for every pixel and colour, shape
+    /// [batch, levels, colours, height, width],
+    /// from images `x` of shape [batch, colours, height, width] holding levels in 0..L.
     /// `labels` (shape [batch]) must be given exactly when the model is conditional.
     pub fn forward(&self, x: Tensor<4, Int>, labels: Option<Tensor<1, Int>>) -> Tensor<5> {
         self.forward_embedded(self.embed(x), labels)
@@ -221,13 +293,13 @@ impl GatedPixelCnn {
     /// The input representation: each pixel's level replaced by its learned vector,
     /// shape [batch, channels, height, width].
     pub fn embed(&self, x: Tensor<4, Int>) -> Tensor<4> {
-        let [batch, _colours, height, width] = x.dims();
-        let embedded = self
-            .embedding
-            .forward(x.reshape([batch, height * width])) // [batch, pixels, p]
-            .swap_dims(1, 2);
-        let p = embedded.dims()[1];
-        embedded.reshape([batch, p, height, width])
+        let [batch, colours, height, width] = x.dims();
+        let e = self.embedding.weight.dims()[1];
+        self.embedding
+            .forward(x.reshape([batch, colours * height * width])) // [batch, c·pixels, e]
+            .reshape([batch, colours, height * width, e])
+            .swap_dims(2, 3) // [batch, c, e, pixels]: colour blocks of e channels
+            .reshape([batch, colours * e, height, width])
     }
 
     /// The logits from an embedded input (see [`Self::embed`]); differentiable with respect
@@ -238,14 +310,25 @@ impl GatedPixelCnn {
         for layer in &self.layers {
             (v, h) = layer.forward(v, h, labels.as_ref());
         }
-        self.head_out
-            .forward(relu(self.head_hidden.forward(relu(h))))
-            .reshape([batch, self.levels, 1, height, width])
+        let hidden = relu(conv1x1(
+            &self.head_hidden,
+            self.head_hidden_mask.as_ref(),
+            relu(h),
+        ));
+        // Output channel c·L + l is level l of colour c.
+        conv1x1(&self.head_out, self.head_out_mask.as_ref(), hidden)
+            .reshape([batch, self.colours, self.levels, height, width])
+            .swap_dims(1, 2)
     }
 
     /// Number of grey levels L the model's softmax ranges over.
     pub fn levels(&self) -> usize {
         self.levels
+    }
+
+    /// Colour channels per pixel.
+    pub fn colours(&self) -> usize {
+        self.colours
     }
 
     /// Whether the model is class-conditional.

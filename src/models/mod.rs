@@ -4,9 +4,9 @@
 //! conditional, their classes) to logits [batch, L, colours, height, width]: the parameters
 //! of p(x_{i,c} | x_<i, x_{i,<c}, class) for every pixel i and colour c.
 
+pub mod causal_conv;
 pub mod gated_pixelcnn;
 pub mod pixelcnn;
-pub mod causal_conv;
 pub mod rnn;
 pub mod sequence;
 pub mod window_mlp;
@@ -64,7 +64,7 @@ impl ImageModelConfig {
     /// Colour channels per pixel the model generates.
     pub fn colours(&self) -> usize {
         match self {
-            Self::GatedPixelcnn(_) => 1,
+            Self::GatedPixelcnn(c) => c.colours,
             Self::Pixelcnn(c) => c.colours,
         }
     }
@@ -143,7 +143,7 @@ impl ImageModel {
     /// Colour channels per pixel.
     pub fn colours(&self) -> usize {
         match self {
-            Self::Gated(_) => 1,
+            Self::Gated(m) => m.colours(),
             Self::PixelCnn(m) => m.colours(),
         }
     }

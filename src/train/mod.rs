@@ -16,6 +16,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod sequence;
 
 use std::fs;
 use std::path::{Path, PathBuf};

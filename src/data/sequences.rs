@@ -1,0 +1,437 @@
+//! Sequence data sets for the neural sequence models, cut into train / validation / test.
+//!
+//! | `--data` | what | output distribution |
+//! |---|---|---|
+//! | `digits` | the 8x8 digits read as 64-step sequences of 17 levels, labels 0..9 | categorical |
+//! | `adding:T` | the adding problem (Bai, Kolter, Koltun 2018): T pairs (value ~ U[0,1), marker), two markers set; predict the sum of the two marked values after the last pair | Gaussian, σ² = 1 (least squares) |
+//! | `copy:T` | copy memory: 10 digits from 1..8, T − 1 blanks, the marker 9, 10 blanks; reproduce the 10 digits over the last 10 steps | categorical over 10 |
+//! | `pianoroll:FILE` | polyphonic music as in `jsb_chorales.json`: `{"train": [piece, ...], "valid": ..., "test": ...}`, a piece a list of steps, a step the list of sounding MIDI notes 21..108 | 88 Bernoullis |
+//! | `sine`, `sunspots`, `stocks:SYM`, `csv:FILE:COL` | a real series ([`crate::data::series`]), standardised with the training part's mean and deviation | Gaussian |
+//! | `text:FILE` | a text read as characters ([`crate::data::series`]) | categorical over the alphabet |
+//!
+//! A single series is split in time: the first 80% trains (the first 600 of the 1,000 `sine`
+//! values, as in the Dive into Deep Learning chapter), the rest is the test part. Training
+//! reads windows of the training part; evaluation runs over the whole series and scores only
+//! the held-out steps (each step still conditions on everything before it). The validation
+//! part is the last fifth of the training part.
+//!
+//! Every example says what the network reads at each step (its inputs) and what it must
+//! predict there (its targets), with a mask of the steps that count. For the generative data
+//! the inputs are the targets themselves (the network at step t reads steps < t); the two
+//! synthetic tasks give separate inputs.
+
+use std::path::{Path, PathBuf};
+
+use rand::RngExt;
+
+use super::series::{self, LoadOptions, SeriesData, SeriesSource};
+use crate::distributions::OutputDistribution;
+use crate::rng::seeded;
+
+/// Lowest MIDI note of a piano roll (A0).
+pub const LOWEST_NOTE: i64 = 21;
+/// Keys of a piano roll (A0..C8).
+pub const KEYS: usize = 88;
+/// Examples of each synthetic training set.
+pub const SYNTHETIC_TRAIN: usize = 10_000;
+/// Examples of each synthetic validation and test set.
+pub const SYNTHETIC_HELD_OUT: usize = 1_000;
+/// Seed of the synthetic data sets (fixed: `argen eval` regenerates the same test set).
+pub const SYNTHETIC_SEED: u64 = 2018;
+/// Length of the training windows cut from a single long series.
+pub const SERIES_WINDOW: usize = 64;
+
+/// One example: inputs, targets, which steps count, and a class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeqExample {
+    /// What the network reads: `input_dims` numbers per step, encoded by the data set's
+    /// `input_encoding`; `None` when the inputs are the targets.
+    pub inputs: Option<Vec<f32>>,
+    /// Targets: `output.dims()` numbers per step, laid out [time][dims].
+    pub targets: Vec<f32>,
+    /// 1 where the step's log-probability counts, 0 elsewhere; `None` for all steps.
+    pub mask: Option<Vec<f32>>,
+    /// Class or series id (0 when the data has none).
+    pub label: usize,
+}
+
+impl SeqExample {
+    /// Number of steps.
+    pub fn len(&self, dims: usize) -> usize {
+        self.targets.len() / dims
+    }
+}
+
+/// A sequence data set.
+#[derive(Debug, Clone)]
+pub struct SequenceData {
+    /// The source, as given to `--data`.
+    pub name: String,
+    /// The distribution of a target step.
+    pub output: OutputDistribution,
+    /// How an input step is encoded (for separate inputs; the output's encoding otherwise).
+    pub input_encoding: OutputDistribution,
+    /// Number of classes (1 when the data has none).
+    pub num_classes: usize,
+    /// Training examples.
+    pub train: Vec<SeqExample>,
+    /// Validation examples.
+    pub valid: Vec<SeqExample>,
+    /// Test examples.
+    pub test: Vec<SeqExample>,
+    /// For a standardised real series: the mean and deviation that were removed.
+    pub scale: Option<(f64, f64)>,
+    /// Copy memory: accuracy is measured on this many final steps of each example.
+    pub recall_last: usize,
+    /// For text: the alphabet (symbol i is `alphabet[i]`).
+    pub alphabet: Option<Vec<char>>,
+}
+
+impl SequenceData {
+    /// Channels of the encoded network input at each step.
+    pub fn input_channels(&self) -> usize {
+        self.input_encoding.input_channels()
+    }
+}
+
+/// Everything that can go wrong while building a sequence data set.
+#[derive(Debug, thiserror::Error)]
+pub enum SequenceDataError {
+    /// The `--data` value is none of the accepted forms.
+    #[error(
+        "unknown sequence data '{0}': expected `digits`, `adding:T`, `copy:T`, \
+         `pianoroll:FILE`, `sine`, `sunspots`, `stocks:SYM`, `csv:FILE:COL` or `text:FILE`"
+    )]
+    UnknownSource(String),
+    /// A parameter of a synthetic task is out of range.
+    #[error("{0}")]
+    BadParameter(String),
+    /// A piano-roll file is malformed (the message names the file and the place).
+    #[error("bad piano roll {}: {message}", path.display())]
+    PianoRoll {
+        /// The file.
+        path: PathBuf,
+        /// What and where.
+        message: String,
+    },
+    /// A series is too short for the model.
+    #[error("{0}")]
+    TooShort(String),
+    /// Loading the digits failed.
+    #[error(transparent)]
+    Images(#[from] super::DataError),
+    /// Loading a series failed.
+    #[error(transparent)]
+    Series(#[from] series::SeriesError),
+}
+
+/// Loads the sequence data set named `name` (see the module documentation).
+pub fn load_sequences(name: &str) -> Result<SequenceData, SequenceDataError> {
+    if name == "digits" {
+        return digits_as_sequences();
+    }
+    if let Some(t) = name.strip_prefix("adding:") {
+        return Ok(adding_problem(parse_length(name, t)?, SYNTHETIC_SEED));
+    }
+    if let Some(t) = name.strip_prefix("copy:") {
+        return Ok(copy_memory(parse_length(name, t)?, SYNTHETIC_SEED));
+    }
+    if let Some(path) = name.strip_prefix("pianoroll:") {
+        let path = Path::new(path);
+        let text = std::fs::read_to_string(path).map_err(|e| SequenceDataError::PianoRoll {
+            path: path.to_path_buf(),
+            message: format!("cannot read it ({e})"),
+        })?;
+        return piano_roll(&text, path, name);
+    }
+    let source: SeriesSource = name
+        .parse()
+        .map_err(|_| SequenceDataError::UnknownSource(name.to_string()))?;
+    let data = series::load_series(
+        &source,
+        LoadOptions {
+            skip_missing: false,
+            seed: 0,
+        },
+    )?;
+    Ok(single_series(name, data))
+}
+
+fn parse_length(name: &str, t: &str) -> Result<usize, SequenceDataError> {
+    match t.parse::<usize>() {
+        Ok(t) if (2..=100_000).contains(&t) => Ok(t),
+        _ => Err(SequenceDataError::BadParameter(format!(
+            "{name}: the length T must be a whole number in 2..=100000"
+        ))),
+    }
+}
+
+/// The 8x8 digits as 64-step sequences (raster order), same split as the images.
+pub fn digits_as_sequences() -> Result<SequenceData, SequenceDataError> {
+    let images = super::load(&super::DataSource::Digits)?;
+    let convert = |set: &super::ImageSet| -> Vec<SeqExample> {
+        (0..set.len())
+            .map(|i| SeqExample {
+                inputs: None,
+                targets: set.image(i).iter().map(|&v| f32::from(v)).collect(),
+                mask: None,
+                label: usize::from(set.labels[i]),
+            })
+            .collect()
+    };
+    let output = OutputDistribution::Categorical {
+        levels: images.levels,
+    };
+    Ok(SequenceData {
+        name: "digits".into(),
+        output,
+        input_encoding: output,
+        num_classes: images.num_classes,
+        train: convert(&images.train),
+        valid: convert(&images.valid),
+        test: convert(&images.test),
+        scale: None,
+        recall_last: 0,
+        alphabet: None,
+    })
+}
+
+/// The adding problem of length T: inputs T + 1 steps of (value, marker), the last all
+/// zero; the target, at the last step only, is the sum of the two marked values (one marker
+/// in each half, as in Le et al. 2015).
+pub fn adding_problem(t: usize, seed: u64) -> SequenceData {
+    let mut rng = seeded(seed);
+    let mut make = |n: usize| -> Vec<SeqExample> {
+        (0..n)
+            .map(|_| {
+                let mut inputs = vec![0f32; 2 * (t + 1)];
+                for s in 0..t {
+                    inputs[2 * s] = rng.random::<f32>();
+                }
+                let first = rng.random_range(0..t / 2);
+                let second = rng.random_range(t / 2..t);
+                inputs[2 * first + 1] = 1.0;
+                inputs[2 * second + 1] = 1.0;
+                let mut targets = vec![0f32; t + 1];
+                targets[t] = inputs[2 * first] + inputs[2 * second];
+                let mut mask = vec![0f32; t + 1];
+                mask[t] = 1.0;
+                SeqExample {
+                    inputs: Some(inputs),
+                    targets,
+                    mask: Some(mask),
+                    label: 0,
+                }
+            })
+            .collect()
+    };
+    let train = make(SYNTHETIC_TRAIN);
+    let valid = make(SYNTHETIC_HELD_OUT);
+    let test = make(SYNTHETIC_HELD_OUT);
+    SequenceData {
+        name: format!("adding:{t}"),
+        output: OutputDistribution::Gaussian {
+            dims: 1,
+            fixed_variance: true,
+        },
+        input_encoding: OutputDistribution::Gaussian {
+            dims: 2,
+            fixed_variance: true,
+        },
+        num_classes: 1,
+        train,
+        valid,
+        test,
+        scale: None,
+        recall_last: 0,
+        alphabet: None,
+    }
+}
+
+/// Copy memory of blank length T: the input a (N = T + 20 steps) is 10 digits from 1..8,
+/// T − 1 blanks (0), the marker 9, then 10 blanks; the target y is blanks, then the 10
+/// digits over the last 10 steps. y_t may depend on a_0..a_t, so the network reads a_t at
+/// position t + 1 and predicts y_t there: N + 1 positions, the first one not scored.
+pub fn copy_memory(t: usize, seed: u64) -> SequenceData {
+    let mut rng = seeded(seed);
+    let n = t + 20;
+    let mut make = |count: usize| -> Vec<SeqExample> {
+        (0..count)
+            .map(|_| {
+                let digits: Vec<f32> = (0..10).map(|_| rng.random_range(1..=8) as f32).collect();
+                let mut a = vec![0f32; n + 1];
+                a[..10].copy_from_slice(&digits);
+                a[t + 9] = 9.0;
+                let mut y = vec![0f32; n + 1];
+                y[n + 1 - 10..].copy_from_slice(&digits);
+                let mut mask = vec![1f32; n + 1];
+                mask[0] = 0.0;
+                SeqExample {
+                    inputs: Some(a),
+                    targets: y,
+                    mask: Some(mask),
+                    label: 0,
+                }
+            })
+            .collect()
+    };
+    let train = make(SYNTHETIC_TRAIN);
+    let valid = make(SYNTHETIC_HELD_OUT);
+    let test = make(SYNTHETIC_HELD_OUT);
+    let output = OutputDistribution::Categorical { levels: 10 };
+    SequenceData {
+        name: format!("copy:{t}"),
+        output,
+        input_encoding: output,
+        num_classes: 1,
+        train,
+        valid,
+        test,
+        scale: None,
+        recall_last: 10,
+        alphabet: None,
+    }
+}
+
+/// Parses a piano-roll JSON text (`{"train": [...], "valid": [...], "test": [...]}`, a piece a
+/// list of steps, a step a list of MIDI notes 21..108) into 88-key multi-hot sequences.
+pub fn piano_roll(text: &str, path: &Path, name: &str) -> Result<SequenceData, SequenceDataError> {
+    let bad = |message: String| SequenceDataError::PianoRoll {
+        path: path.to_path_buf(),
+        message,
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("not valid JSON ({e})")))?;
+    let mut parts = Vec::new();
+    for split in ["train", "valid", "test"] {
+        let pieces = value
+            .get(split)
+            .and_then(|v| v.as_array())
+            .ok_or_else(|| bad(format!("no list of pieces under \"{split}\"")))?;
+        if pieces.is_empty() {
+            return Err(bad(format!("\"{split}\" holds no piece")));
+        }
+        let mut examples = Vec::with_capacity(pieces.len());
+        for (p, piece) in pieces.iter().enumerate() {
+            let steps = piece.as_array().filter(|s| !s.is_empty()).ok_or_else(|| {
+                bad(format!(
+                    "{split} piece {p} is not a non-empty list of steps"
+                ))
+            })?;
+            let mut targets = vec![0f32; steps.len() * KEYS];
+            for (s, step) in steps.iter().enumerate() {
+                let notes = step.as_array().ok_or_else(|| {
+                    bad(format!(
+                        "{split} piece {p}, step {s} is {step}, not a list of notes (ragged roll)"
+                    ))
+                })?;
+                for note in notes {
+                    let key = note
+                        .as_i64()
+                        .filter(|n| (LOWEST_NOTE..LOWEST_NOTE + KEYS as i64).contains(n))
+                        .ok_or_else(|| {
+                            bad(format!(
+                                "{split} piece {p}, step {s}: {note} is not a MIDI note in 21..=108"
+                            ))
+                        })?;
+                    targets[s * KEYS + (key - LOWEST_NOTE) as usize] = 1.0;
+                }
+            }
+            examples.push(SeqExample {
+                inputs: None,
+                targets,
+                mask: None,
+                label: 0,
+            });
+        }
+        parts.push(examples);
+    }
+    let test = parts.pop().expect("three parts");
+    let valid = parts.pop().expect("three parts");
+    let train = parts.pop().expect("three parts");
+    let output = OutputDistribution::Bernoulli { dims: KEYS };
+    Ok(SequenceData {
+        name: name.to_string(),
+        output,
+        input_encoding: output,
+        num_classes: 1,
+        train,
+        valid,
+        test,
+        scale: None,
+        recall_last: 0,
+        alphabet: None,
+    })
+}
+
+/// Index where the test part of a single series of `n` steps begins (600 for `sine`).
+pub fn series_split(name: &str, n: usize) -> usize {
+    if name == "sine" {
+        600.min(n)
+    } else {
+        series::split_point(n, series::DEFAULT_HOLDOUT)
+    }
+}
+
+/// A single series (real or text) as training windows and masked whole-series held-out parts.
+pub fn single_series(name: &str, data: SeriesData) -> SequenceData {
+    let (values, output, scale, alphabet) = match data {
+        SeriesData::Real(s) => {
+            let split = series_split(name, s.values.len());
+            let train = &s.values[..split.max(1)];
+            let mean = train.iter().sum::<f64>() / train.len() as f64;
+            let var = train.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / train.len() as f64;
+            let std = var.sqrt().max(1e-12);
+            let values: Vec<f32> = s.values.iter().map(|v| ((v - mean) / std) as f32).collect();
+            let output = OutputDistribution::Gaussian {
+                dims: 1,
+                fixed_variance: false,
+            };
+            (values, output, Some((mean, std)), None)
+        }
+        SeriesData::Symbols(s) => {
+            let values = s.symbols.iter().map(|&v| v as f32).collect();
+            let output = OutputDistribution::Categorical {
+                levels: s.alphabet.len().max(2),
+            };
+            (values, output, None, Some(s.alphabet))
+        }
+    };
+    let n = values.len();
+    let split = series_split(name, n);
+    let valid_from = split - split / 5;
+    let whole = |from: usize, to: usize| SeqExample {
+        inputs: None,
+        targets: values.clone(),
+        mask: Some(
+            (0..n)
+                .map(|t| f32::from(u8::from((from..to).contains(&t))))
+                .collect(),
+        ),
+        label: 0,
+    };
+    let window = SERIES_WINDOW.min(split.max(1));
+    let stride = (window / 2).max(1);
+    let train = (0..)
+        .map(|i| i * stride)
+        .take_while(|&start| start + window <= split.max(window))
+        .map(|start| SeqExample {
+            inputs: None,
+            targets: values[start..(start + window).min(n)].to_vec(),
+            mask: None,
+            label: 0,
+        })
+        .collect();
+    SequenceData {
+        name: name.to_string(),
+        output,
+        input_encoding: output,
+        num_classes: 1,
+        train,
+        valid: vec![whole(valid_from, split)],
+        test: vec![whole(split, n)],
+        scale,
+        recall_last: 0,
+        alphabet,
+    }
+}
