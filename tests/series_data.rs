@@ -303,7 +303,34 @@ fn fit_eval_forecast_sample_through_the_binary() {
     let out = argen(&["eval", c]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("perplexity"));
-    assert_clean_failure(&argen(&["forecast", c]), "Markov chain");
+    let out = argen(&["forecast", c, "--horizon", "5", "--within", "."]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("most likely continuation"), "{shown}");
+    let csv = std::fs::read_to_string(chain.join("forecast.csv")).unwrap();
+    // One row per (step, symbol): 5 steps x the 14 distinct characters of the text.
+    assert_eq!(csv.lines().count(), 1 + 5 * 14);
+    let step1: f64 = csv
+        .lines()
+        .skip(1)
+        .take(14)
+        .map(|l| l.rsplit(',').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!((step1 - 1.0).abs() < 1e-12);
+    assert_clean_failure(&argen(&["forecast", c, "--within", "xyz"]), "one character");
+    let big = dir.path().join("big");
+    let out = argen(&[
+        "fit",
+        "markov",
+        "--data",
+        &format!("text:{}", text.display()),
+        "--order",
+        "8",
+        "--out",
+        big.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_clean_failure(&argen(&["forecast", big.to_str().unwrap()]), "too many");
     assert_clean_failure(
         &argen(&[
             "fit", "markov", "--data", "sunspots", "--order", "20", "--bins", "1000",

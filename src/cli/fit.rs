@@ -295,7 +295,7 @@ pub fn run_values(run: &ClassicRun) -> Result<series::Series> {
 }
 
 /// The symbols of a chain run's sequence, reloaded and encoded with the run's alphabet.
-fn run_symbols(run: &ClassicRun, alphabet: &Alphabet) -> Result<Vec<u32>> {
+pub fn run_symbols(run: &ClassicRun, alphabet: &Alphabet) -> Result<Vec<u32>> {
     let source: SeriesSource = run.data.parse()?;
     let options = LoadOptions {
         skip_missing: run.skip_missing,

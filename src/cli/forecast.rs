@@ -2,6 +2,11 @@
 //! both dynamic (iterated: each forecast fed back as if observed, so the interval widens
 //! with the horizon) and one-step-ahead (each step given the observed values before it, so
 //! the interval stays ±z σ), printed as a table and written as CSV and a PNG chart.
+//!
+//! For a Markov chain run it gives, by exact dynamic programming from the context at the
+//! origin, the distribution of each of the next H symbols (n-step transitions), the most
+//! likely continuation of length H (Viterbi), and with `--within S` the probability that S
+//! appears within h steps; the distributions go to the CSV (h, symbol, probability).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -10,8 +15,9 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::classic::ar::normal_quantile;
-use crate::classic::{ClassicModel, ClassicRun};
-use crate::cli::fit::run_values;
+use crate::classic::markov::MarkovChain;
+use crate::classic::{Alphabet, ClassicModel, ClassicRun};
+use crate::cli::fit::{run_symbols, run_values};
 use crate::viz::chart::{Band, Chart, Line};
 
 /// Options of `argen forecast`.
@@ -42,6 +48,10 @@ pub struct ForecastArgs {
     /// Do not print the table.
     #[arg(long)]
     pub quiet: bool,
+    /// For a Markov chain run: also give the probability that this symbol (a character,
+    /// `\n` for a newline, or a bin number) appears within h steps, for each h.
+    #[arg(long)]
+    pub within: Option<String>,
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -51,11 +61,11 @@ fn fmt_opt(v: Option<f64>) -> String {
 /// Runs `argen forecast`.
 pub fn run(args: ForecastArgs) -> Result<()> {
     let run = ClassicRun::load(&args.run)?;
-    let ClassicModel::Ar { model, .. } = &run.model else {
-        bail!(
-            "{} is a Markov chain run; `argen forecast` needs an AR run (use `argen sample` for a chain)",
-            args.run.display()
-        );
+    let model = match &run.model {
+        ClassicModel::Ar { model, .. } => model,
+        ClassicModel::Markov { chain, alphabet } => {
+            return forecast_chain(&args, &run, chain, alphabet);
+        }
     };
     if args.horizon == 0 {
         bail!("--horizon must be at least 1");
@@ -220,5 +230,145 @@ pub fn run(args: ForecastArgs) -> Result<()> {
         .unwrap_or_else(|| args.run.join("forecast.png"));
     chart.save_png(&png, 1000, 500)?;
     println!("wrote {} and {}", csv_path.display(), png.display());
+    Ok(())
+}
+
+/// A symbol as text: a character (newline and tab escaped) or the centre of a bin.
+fn show_symbol(alphabet: &Alphabet, s: u32) -> String {
+    match alphabet {
+        Alphabet::Chars { chars } => match chars.chars().nth(s as usize) {
+            Some('\n') => "\\n".into(),
+            Some('\t') => "\\t".into(),
+            Some(c) => c.to_string(),
+            None => "?".into(),
+        },
+        Alphabet::Bins { binning } => format!("bin {s} ({:.3})", binning.centre(s)),
+    }
+}
+
+/// Parses `--within`: one character of the alphabet (`\n`, `\t` escaped) or a bin number.
+fn parse_symbol(alphabet: &Alphabet, text: &str) -> Result<u32> {
+    match alphabet {
+        Alphabet::Chars { chars } => {
+            let c = match text {
+                "\\n" => '\n',
+                "\\t" => '\t',
+                _ => {
+                    let mut it = text.chars();
+                    match (it.next(), it.next()) {
+                        (Some(c), None) => c,
+                        _ => bail!("--within takes one character, got '{text}'"),
+                    }
+                }
+            };
+            chars
+                .chars()
+                .position(|x| x == c)
+                .map(|i| i as u32)
+                .with_context(|| format!("'{text}' is not in the alphabet of the run"))
+        }
+        Alphabet::Bins { binning } => match text.parse::<u32>() {
+            Ok(b) if (b as usize) < binning.bins => Ok(b),
+            _ => bail!(
+                "--within takes a bin number in 0..{}, got '{text}'",
+                binning.bins
+            ),
+        },
+    }
+}
+
+/// `argen forecast` for a Markov chain run.
+fn forecast_chain(
+    args: &ForecastArgs,
+    run: &ClassicRun,
+    chain: &MarkovChain,
+    alphabet: &Alphabet,
+) -> Result<()> {
+    if args.horizon == 0 {
+        bail!("--horizon must be at least 1");
+    }
+    let symbols = run_symbols(run, alphabet)?;
+    let k = chain.order();
+    let origin = args.origin.unwrap_or(run.train_length);
+    if origin < k || origin > symbols.len() {
+        bail!(
+            "--origin must be in {k}..={} (at least the order, at most the sequence length), got {origin}",
+            symbols.len()
+        );
+    }
+    let within = args
+        .within
+        .as_deref()
+        .map(|w| parse_symbol(alphabet, w))
+        .transpose()?;
+    let past = &symbols[..origin];
+    let context: String = past[origin - k..]
+        .iter()
+        .map(|&s| show_symbol(alphabet, s))
+        .collect::<Vec<_>>()
+        .join(if matches!(alphabet, Alphabet::Chars { .. }) {
+            ""
+        } else {
+            ", "
+        });
+    let h = args.horizon;
+    let (best, lp) = chain.most_likely_continuation(past, h)?;
+    let mut csv = String::from("h,symbol,probability\n");
+    let mut table = String::new();
+    for step in 1..=h {
+        let dist = chain.n_step(past, step)?;
+        let mut order: Vec<usize> = (0..dist.len()).collect();
+        order.sort_by(|&a, &b| dist[b].total_cmp(&dist[a]).then(a.cmp(&b)));
+        for (s, p) in dist.iter().enumerate() {
+            writeln!(
+                csv,
+                "{step},\"{}\",{p}",
+                show_symbol(alphabet, s as u32).replace('"', "\"\"")
+            )?;
+        }
+        let top: Vec<String> = order
+            .iter()
+            .take(3)
+            .map(|&s| {
+                format!(
+                    "{:>8} {:.4}",
+                    format!("'{}'", show_symbol(alphabet, s as u32)),
+                    dist[s]
+                )
+            })
+            .collect();
+        let event = match within {
+            Some(s) => format!("   {:.4}", chain.prob_within(past, s, step)?),
+            None => String::new(),
+        };
+        writeln!(table, "{step:>4}  {}{event}", top.join("   "))?;
+    }
+    if !args.quiet {
+        println!("Markov chain of order {k}, from the context '{context}' at position {origin}");
+        let shown: Vec<String> = best.iter().map(|&s| show_symbol(alphabet, s)).collect();
+        let sep = if matches!(alphabet, Alphabet::Chars { .. }) {
+            ""
+        } else {
+            ", "
+        };
+        println!(
+            "most likely continuation of {h} symbols (Viterbi): '{}' (probability {:.6e})",
+            shown.join(sep),
+            lp.exp()
+        );
+        let header = match within {
+            Some(s) => format!("   P('{}' within h)", show_symbol(alphabet, s)),
+            None => String::new(),
+        };
+        println!("   h  the three most likely values of x_(t+h) with their probabilities{header}");
+        print!("{table}");
+    }
+    let csv_path = args
+        .csv
+        .clone()
+        .unwrap_or_else(|| args.run.join("forecast.csv"));
+    std::fs::write(&csv_path, csv)
+        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    println!("wrote {}", csv_path.display());
     Ok(())
 }
