@@ -1,0 +1,264 @@
+//! Sequence data sets and their bad inputs, and the sequence training loop end to end.
+
+use std::path::Path;
+
+use argen::data::sequences::{
+    KEYS, adding_problem, copy_memory, digits_as_sequences, load_sequences, piano_roll,
+};
+use argen::distributions::OutputDistribution;
+use argen::models::{SequenceModelConfig, SequenceModelKind};
+use argen::train::RunFolder;
+use argen::train::sequence::{RUN_KIND, SequenceTrainingConfig, is_sequence_run, train_sequences};
+
+#[test]
+fn digits_are_64_step_sequences_of_17_levels() {
+    let d = digits_as_sequences().unwrap();
+    assert_eq!(
+        (d.train.len(), d.valid.len(), d.test.len()),
+        (1000, 350, 447)
+    );
+    assert!(d.train.iter().all(|e| e.targets.len() == 64));
+    assert!(
+        d.train
+            .iter()
+            .flatten_targets()
+            .all(|v| (0.0..=16.0).contains(&v))
+    );
+    assert_eq!(d.output, OutputDistribution::Categorical { levels: 17 });
+}
+
+trait FlattenTargets<'a> {
+    fn flatten_targets(self) -> Box<dyn Iterator<Item = f32> + 'a>;
+}
+
+impl<'a, I: Iterator<Item = &'a argen::data::sequences::SeqExample> + 'a> FlattenTargets<'a> for I {
+    fn flatten_targets(self) -> Box<dyn Iterator<Item = f32> + 'a> {
+        Box::new(self.flat_map(|e| e.targets.iter().copied()))
+    }
+}
+
+#[test]
+fn adding_problem_targets_are_the_sum_of_the_two_marked_values() {
+    let t = 50;
+    let d = adding_problem(t, 1);
+    for e in d.train.iter().take(200) {
+        let x = e.inputs.as_ref().unwrap();
+        assert_eq!(x.len(), 2 * (t + 1));
+        let marked: Vec<usize> = (0..t).filter(|&s| x[2 * s + 1] == 1.0).collect();
+        assert_eq!(marked.len(), 2);
+        assert!(marked[0] < t / 2 && marked[1] >= t / 2);
+        let sum = x[2 * marked[0]] + x[2 * marked[1]];
+        assert!((e.targets[t] - sum).abs() < 1e-6);
+        let mask = e.mask.as_ref().unwrap();
+        assert_eq!(mask.iter().sum::<f32>(), 1.0);
+        assert_eq!(mask[t], 1.0);
+    }
+}
+
+#[test]
+fn copy_memory_asks_for_the_first_ten_digits_after_the_marker() {
+    let t = 30;
+    let d = copy_memory(t, 1);
+    for e in d.train.iter().take(100) {
+        let a = e.inputs.as_ref().unwrap();
+        let n = t + 20;
+        assert_eq!(a.len(), n + 1);
+        assert!(a[..10].iter().all(|&v| (1.0..=8.0).contains(&v)));
+        assert!(a[10..t + 9].iter().all(|&v| v == 0.0));
+        assert_eq!(a[t + 9], 9.0);
+        // The target at position p is y_{p-1}; the last 10 are the digits, the rest blank.
+        assert_eq!(&e.targets[n + 1 - 10..], &a[..10]);
+        assert!(e.targets[..n + 1 - 10].iter().all(|&v| v == 0.0));
+    }
+    // The trivial baseline of the task: blanks known, 10 digits uniform over 8.
+    assert_eq!(d.recall_last, 10);
+}
+
+#[test]
+fn piano_rolls_parse_and_bad_rolls_are_refused() {
+    let path = Path::new("roll.json");
+    let good = r#"{"train": [[[60, 64], [], [21, 108]]], "valid": [[[60]]], "test": [[[62]]]}"#;
+    let d = piano_roll(good, path, "pianoroll:roll.json").unwrap();
+    let e = &d.train[0];
+    assert_eq!(e.targets.len(), 3 * KEYS);
+    assert_eq!(e.targets[60 - 21], 1.0);
+    assert_eq!(e.targets[64 - 21], 1.0);
+    assert!(e.targets[KEYS..2 * KEYS].iter().all(|&v| v == 0.0));
+    assert_eq!(e.targets[2 * KEYS], 1.0);
+    assert_eq!(e.targets[3 * KEYS - 1], 1.0);
+    for (bad, expected) in [
+        (
+            r#"{"train": [[[60], 61]], "valid": [[[60]]], "test": [[[60]]]}"#,
+            "ragged",
+        ),
+        (
+            r#"{"train": [[[60], [200]]], "valid": [[[60]]], "test": [[[60]]]}"#,
+            "not a MIDI note",
+        ),
+        (r#"{"train": [[[60]]], "valid": [[[60]]]}"#, "\"test\""),
+        (
+            r#"{"train": [], "valid": [[[60]]], "test": [[[60]]]}"#,
+            "no piece",
+        ),
+        (
+            r#"{"train": [[[60.5]]], "valid": [[[60]]], "test": [[[60]]]}"#,
+            "not a MIDI note",
+        ),
+        ("{not json", "not valid JSON"),
+    ] {
+        let err = piano_roll(bad, path, "pianoroll:roll.json")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(expected) && err.contains("roll.json"),
+            "{bad}: {err}"
+        );
+    }
+    let missing = load_sequences("pianoroll:/no/such/file.json")
+        .unwrap_err()
+        .to_string();
+    assert!(missing.contains("/no/such/file.json"), "{missing}");
+}
+
+#[test]
+fn bad_sources_and_unknown_symbols_are_refused() {
+    for bad in ["adding:1", "copy:x", "nonsense", "adding:"] {
+        assert!(load_sequences(bad).is_err(), "{bad} accepted");
+    }
+    let dist = OutputDistribution::Categorical { levels: 5 };
+    let err = dist.check_step(&[7.0]).unwrap_err();
+    assert!(err.contains("unknown symbol 7"), "{err}");
+    assert!(dist.check_step(&[4.0]).is_ok());
+    let bits = OutputDistribution::Bernoulli { dims: 2 };
+    assert!(bits.check_step(&[1.0, 0.5]).is_err());
+}
+
+fn config(kind: SequenceModelKind, data: &str, window: usize) -> SequenceTrainingConfig {
+    let d = load_sequences(data).unwrap();
+    SequenceTrainingConfig::new(
+        RUN_KIND.into(),
+        SequenceModelConfig::new(kind, d.input_channels(), d.output)
+            .with_hidden(8)
+            .with_window(window),
+        data.into(),
+    )
+    .with_epochs(1)
+    .with_train_limit(Some(8))
+}
+
+#[test]
+fn a_window_longer_than_the_sequences_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunFolder(dir.path().join("run"));
+    let data = load_sequences("sine").unwrap();
+    let err = train_sequences(
+        &config(SequenceModelKind::Mlp, "sine", 100),
+        &data,
+        &run,
+        false,
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("too short for a window of 100"), "{err}");
+}
+
+#[test]
+fn training_writes_a_run_folder_that_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunFolder(dir.path().join("run"));
+    let data = load_sequences("sine").unwrap();
+    let c = config(SequenceModelKind::Gru, "sine", 4)
+        .with_tbptt(Some(16))
+        .with_clip_norm(Some(1.0));
+    let first = train_sequences(&c, &data, &run, false, false).unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(is_sequence_run(&run.0));
+    for f in [
+        "config.json",
+        "model.safetensors",
+        "best.safetensors",
+        "optimizer.bpk",
+        "state.json",
+        "metrics.csv",
+    ] {
+        assert!(run.0.join(f).exists(), "{f} missing");
+    }
+    let more = c.clone().with_epochs(2);
+    let second = train_sequences(&more, &data, &run, true, false).unwrap();
+    assert_eq!(second.iter().map(|r| r.epoch).collect::<Vec<_>>(), vec![2]);
+    let metrics = std::fs::read_to_string(run.metrics()).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "{metrics}");
+}
+
+fn argen(args: &[&str], cwd: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_argen"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_trains_evaluates_and_samples_a_sequence_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = argen(
+        &[
+            "train",
+            "--model",
+            "wavenet",
+            "--data",
+            "digits",
+            "--epochs",
+            "1",
+            "--hidden",
+            "8",
+            "--train-limit",
+            "64",
+            "--out",
+            "run",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("receptive field 5 steps"), "{stderr}");
+    assert!(stdout.contains("nats/sequence"), "{stdout}");
+    let eval = argen(&["eval", "run", "--json"], dir.path());
+    assert!(eval.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    let nats = v["metrics"]["nats_per_sequence"].as_f64().unwrap();
+    // Better than nothing learned would be below 64 ln 17 = 181.3; just check the scale.
+    assert!(nats > 0.0 && nats < 400.0, "{nats}");
+    let sample = argen(&["sample", "run", "--n", "4", "--out", "s.png"], dir.path());
+    assert!(
+        sample.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sample.stderr)
+    );
+    assert!(dir.path().join("s.png").exists());
+    // Bad input: a clear error and exit status 1, no panic.
+    for bad in [
+        vec![
+            "train", "--model", "mlp", "--data", "sine", "--window", "100", "--out", "r2",
+        ],
+        vec![
+            "train",
+            "--model",
+            "gru",
+            "--data",
+            "pianoroll:missing.json",
+        ],
+        vec!["train", "--model", "tcn", "--data", "copy:1"],
+    ] {
+        let out = argen(&bad, dir.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{bad:?}: {err}");
+        assert!(
+            err.contains("error: ") && !err.contains("panicked"),
+            "{bad:?}: {err}"
+        );
+    }
+}
