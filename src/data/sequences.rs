@@ -11,7 +11,8 @@
 //!
 //! A single series is split in time: the first 80% trains (the first 600 of the 1,000 `sine`
 //! values, as in the Dive into Deep Learning chapter), the rest is the test part. Training
-//! reads windows of the training part; evaluation runs over the whole series and scores only
+//! reads windows of the training part (the first [`SERIES_WARMUP`] steps of
+//! each window, after the first, are context only); evaluation runs over the whole series and scores only
 //! the held-out steps (each step still conditions on everything before it). The validation
 //! part is the last fifth of the training part.
 //!
@@ -40,6 +41,10 @@ pub const SYNTHETIC_HELD_OUT: usize = 1_000;
 pub const SYNTHETIC_SEED: u64 = 2018;
 /// Length of the training windows cut from a single long series.
 pub const SERIES_WINDOW: usize = 64;
+/// The first steps of each training window of a series are read but not scored: there the
+/// network would see the zeros before the window's start instead of the real past. Windows
+/// overlap by half, so every step after the series' first few is scored in some window.
+pub const SERIES_WARMUP: usize = 16;
 
 /// One example: inputs, targets, which steps count, and a class.
 #[derive(Debug, Clone, PartialEq)]
@@ -415,11 +420,19 @@ pub fn single_series(name: &str, data: SeriesData) -> SequenceData {
     let train = (0..)
         .map(|i| i * stride)
         .take_while(|&start| start + window <= split.max(window))
-        .map(|start| SeqExample {
-            inputs: None,
-            targets: values[start..(start + window).min(n)].to_vec(),
-            mask: None,
-            label: 0,
+        .map(|start| {
+            let len = (start + window).min(n) - start;
+            let warmup = if start == 0 {
+                0
+            } else {
+                SERIES_WARMUP.min(window / 2)
+            };
+            SeqExample {
+                inputs: None,
+                targets: values[start..start + len].to_vec(),
+                mask: Some((0..len).map(|t| f32::from(u8::from(t >= warmup))).collect()),
+                label: 0,
+            }
         })
         .collect();
     SequenceData {
