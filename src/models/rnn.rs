@@ -21,7 +21,8 @@ use burn::prelude::*;
 
 use super::sequence::{SequenceModelConfig, SequenceModelKind, add_class, class_embedding};
 
-/// One recurrent layer.
+/// One recurrent layer. (Held a few times per run: the size difference of the variants costs nothing.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum RnnCell {
     /// A GRU layer.

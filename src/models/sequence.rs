@@ -169,7 +169,8 @@ impl ModuleVisitor for InitialiseNow {
     }
 }
 
-/// A sequence model: one of the three networks.
+/// A sequence model: one of the three networks. (Held a few times per run: the size difference of the variants costs nothing.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum SequenceModel {
     /// The window MLP.
