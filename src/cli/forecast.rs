@@ -60,6 +60,9 @@ fn fmt_opt(v: Option<f64>) -> String {
 
 /// Runs `argen forecast`.
 pub fn run(args: ForecastArgs) -> Result<()> {
+    if crate::train::sequence::is_sequence_run(&args.run) {
+        return crate::cli::train_sequence::forecast(&args);
+    }
     let run = ClassicRun::load(&args.run)?;
     let model = match &run.model {
         ClassicModel::Ar { model, .. } => model,
