@@ -358,3 +358,135 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// k-step-ahead dynamic predictions of a single series: for every origin o, the model reads
+/// the observed x_{<o} (at most its receptive field; 256 steps for a recurrent model), then
+/// predicts x_o, x_{o+1}, ... feeding each predicted mean back as the next input. The
+/// prediction of x_t made k steps ahead is the k-th step of the roll-out from o = t − k + 1.
+/// Returns, for each k of `horizons`, the predictions (NaN where the series has no origin).
+pub fn k_step_predictions(
+    model: &crate::models::SequenceModel,
+    config: &SequenceModelConfig,
+    values: &[f32],
+    horizons: &[usize],
+    device: &Device,
+) -> Vec<Vec<f64>> {
+    let n = values.len();
+    let max_k = horizons.iter().copied().max().unwrap_or(1);
+    let context = config.receptive_field().unwrap_or(256);
+    let length = context + max_k;
+    let mut out = vec![vec![f64::NAN; n]; horizons.len()];
+    let origins: Vec<usize> = (1..n).collect();
+    for chunk in origins.chunks(128) {
+        let b = chunk.len();
+        let mut rows = vec![0f32; b * length];
+        for (i, &o) in chunk.iter().enumerate() {
+            for c in 0..context {
+                if let Some(s) = (o + c).checked_sub(context) {
+                    rows[i * length + c] = values[s];
+                }
+            }
+        }
+        for j in 0..max_k {
+            let x = Tensor::from_data(TensorData::new(rows.clone(), [b, 1, length]), device);
+            let means: Vec<f32> = model
+                .forward(x, None)
+                .narrow(1, 0, 1)
+                .narrow(2, context + j, 1)
+                .reshape([b])
+                .into_data()
+                .convert::<f32>()
+                .iter::<f32>()
+                .collect();
+            for (i, &o) in chunk.iter().enumerate() {
+                rows[i * length + context + j] = means[i];
+                let t = o + j;
+                if t < n
+                    && let Some(h) = horizons.iter().position(|&k| k == j + 1)
+                {
+                    out[h][t] = f64::from(means[i]);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `argen forecast RUN` for a sequence run on a real series: the chart of 1-, 4-, 16- and
+/// 64-step-ahead dynamic predictions over the whole series (as in the Dive into Deep
+/// Learning sequence chapter) and the mean squared error of each on the held-out part.
+pub fn forecast(args: &crate::cli::forecast::ForecastArgs) -> Result<()> {
+    let device = Device::flex();
+    let run = RunFolder(args.run.clone());
+    let (config, model) = load_run(&run, true, &device)?;
+    let data = load_data(&config)?;
+    let (Some((mean, std)), Some(test)) = (data.scale, data.test.first()) else {
+        bail!(
+            "forecasting needs a run on a real-valued series; {} is not one",
+            data.name
+        );
+    };
+    if config.model.num_classes.is_some() {
+        bail!("forecasting a class-conditional sequence run is not supported");
+    }
+    let values = &test.targets;
+    let n = values.len();
+    let split = crate::data::sequences::series_split(&data.name, n);
+    let horizons: Vec<usize> = [1, 4, 16, 64]
+        .into_iter()
+        .filter(|&k| k <= args.horizon.max(1))
+        .collect();
+    let predictions = k_step_predictions(&model, &config.model, values, &horizons, &device);
+    let original = |v: f64| v * std + mean;
+    let first = config.model.receptive_field().unwrap_or(0);
+    let colours = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)];
+    let mut lines = vec![crate::viz::chart::Line {
+        label: "observed".into(),
+        colour: (140, 140, 140),
+        points: (0..n)
+            .map(|t| (t as f64, original(f64::from(values[t]))))
+            .collect(),
+        width: 1,
+    }];
+    for (h, &k) in horizons.iter().enumerate() {
+        let scored: Vec<usize> = (split.max(first + k - 1)..n)
+            .filter(|&t| predictions[h][t].is_finite())
+            .collect();
+        let mse = scored
+            .iter()
+            .map(|&t| (original(predictions[h][t]) - original(f64::from(values[t]))).powi(2))
+            .sum::<f64>()
+            / scored.len().max(1) as f64;
+        println!(
+            "{k}-step-ahead: MSE {mse:.5} on the held-out steps {}..{n}",
+            scored.first().copied().unwrap_or(n)
+        );
+        lines.push(crate::viz::chart::Line {
+            label: format!("{k}-step preds"),
+            colour: colours[h % colours.len()],
+            points: (first + k - 1..n)
+                .filter(|&t| predictions[h][t].is_finite())
+                .map(|t| (t as f64, original(predictions[h][t])))
+                .collect(),
+            width: 2,
+        });
+    }
+    let chart = crate::viz::chart::Chart {
+        title: format!(
+            "{}: {:?}, k-step-ahead dynamic predictions (training part ends at {split})",
+            data.name, config.model.kind
+        ),
+        x_label: "t".into(),
+        y_label: "value".into(),
+        lines,
+        bands: Vec::new(),
+        x_ticks: Vec::new(),
+    };
+    let out = args
+        .chart
+        .clone()
+        .unwrap_or_else(|| args.run.join("forecast.png"));
+    chart.save_png(&out, 1000, 420)?;
+    println!("chart: {}", out.display());
+    Ok(())
+}
