@@ -239,6 +239,45 @@ fn cli_trains_evaluates_and_samples_a_sequence_run() {
         String::from_utf8_lossy(&sample.stderr)
     );
     assert!(dir.path().join("s.png").exists());
+    // A class-conditional recurrent model with a mixture of logistics over the levels.
+    let out = argen(
+        &[
+            "train",
+            "--model",
+            "gru",
+            "--data",
+            "digits",
+            "--conditional",
+            "--mixture",
+            "2",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "32",
+            "--out",
+            "run2",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sample = argen(
+        &[
+            "sample", "run2", "--n", "3", "--class", "3", "--out", "s2.png",
+        ],
+        dir.path(),
+    );
+    assert!(
+        sample.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sample.stderr)
+    );
     // Bad input: a clear error and exit status 1, no panic.
     for bad in [
         vec![

@@ -272,7 +272,13 @@ pub fn load_run(
 
 /// Loads the data set of a config, checking that it fits the model.
 pub fn load_data(config: &SequenceTrainingConfig) -> Result<SequenceData> {
-    let data = load_sequences(&config.data)?;
+    let mut data = load_sequences(&config.data)?;
+    // A mixture of logistics replaces the softmax over the same ordered levels.
+    if let OutputDistribution::LogisticMixture { levels, .. } = config.model.output
+        && data.output == (OutputDistribution::Categorical { levels })
+    {
+        data.output = config.model.output;
+    }
     if data.output != config.model.output || data.input_channels() != config.model.input_channels {
         bail!(
             "the data {} no longer fits the run's model (its alphabet or format changed)",
