@@ -54,8 +54,9 @@ pub struct TrainArgs {
     /// Seed of the initial weights, the batch order and the samples.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// The model: `gated-pixelcnn` (vertical and horizontal stacks, no blind spot) or
-    /// `pixelcnn` (masked convolutions; also for colour images).
+    /// The model. Images: `gated-pixelcnn` (vertical and horizontal stacks, no blind spot) or
+    /// `pixelcnn` (masked convolutions). Sequences: `mlp` (window MLP), `gru`, `lstm`,
+    /// `wavenet`, `tcn` (see the sequence options below).
     #[arg(long, default_value = "gated-pixelcnn")]
     pub model: String,
     /// Feature maps per stack (Gated PixelCNN) or of the residual stream (PixelCNN, 2h).
