@@ -202,13 +202,13 @@ pub enum DataError {
     #[error("missing file {} (tried {tried})", path.display())]
     MissingFile { path: PathBuf, tried: String },
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
     /// A file starts like gzip but does not decompress.
-    #[error("truncated or corrupt gzip data in {}: {source}", path.display())]
+    #[error("truncated or corrupt gzip data in {}", path.display())]
     Gzip {
         path: PathBuf,
         source: std::io::Error,
