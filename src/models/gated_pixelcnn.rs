@@ -293,13 +293,7 @@ impl GatedPixelCnn {
     /// The input representation: each pixel's level replaced by its learned vector,
     /// shape [batch, channels, height, width].
     pub fn embed(&self, x: Tensor<4, Int>) -> Tensor<4> {
-        let [batch, colours, height, width] = x.dims();
-        let e = self.embedding.weight.dims()[1];
-        self.embedding
-            .forward(x.reshape([batch, colours * height * width])) // [batch, c·pixels, e]
-            .reshape([batch, colours, height * width, e])
-            .swap_dims(2, 3) // [batch, c, e, pixels]: colour blocks of e channels
-            .reshape([batch, colours * e, height, width])
+        super::embed_colour_blocks(&self.embedding, x)
     }
 
     /// The logits from an embedded input (see [`Self::embed`]); differentiable with respect

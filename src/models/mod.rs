@@ -88,6 +88,19 @@ impl ImageModelConfig {
     }
 }
 
+/// Embeds images [batch, colours, height, width] of levels as [batch, colours·e, height,
+/// width]: each value replaced by its learned vector of e values, the channels in colour
+/// blocks (R's e channels, then G's, then B's), as the colour masks expect.
+pub(crate) fn embed_colour_blocks(embedding: &burn::nn::Embedding, x: Tensor<4, Int>) -> Tensor<4> {
+    let [batch, colours, height, width] = x.dims();
+    let e = embedding.weight.dims()[1];
+    embedding
+        .forward(x.reshape([batch, colours * height * width])) // [batch, c·pixels, e]
+        .reshape([batch, colours, height * width, e])
+        .swap_dims(2, 3) // [batch, c, e, pixels]
+        .reshape([batch, colours * e, height, width])
+}
+
 /// Reads every parameter once, which makes lazily initialised parameters draw their values.
 pub(crate) struct InitialiseNow;
 

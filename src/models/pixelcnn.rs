@@ -168,13 +168,7 @@ impl PixelCnn {
     /// The input representation [batch, colours·e, height, width]: each channel's level
     /// replaced by a learned vector of e = channels / colours values, colour blocks in order.
     pub fn embed(&self, x: Tensor<4, Int>) -> Tensor<4> {
-        let [batch, colours, height, width] = x.dims();
-        let e = self.embedding.weight.dims()[1];
-        self.embedding
-            .forward(x.reshape([batch, colours * height * width])) // [b, c·h·w, e]
-            .reshape([batch, colours, height * width, e])
-            .swap_dims(2, 3) // [b, c, e, h·w]
-            .reshape([batch, colours * e, height, width])
+        super::embed_colour_blocks(&self.embedding, x)
     }
 
     /// The logits from an embedded input (see [`Self::embed`]); differentiable with respect

@@ -232,8 +232,8 @@ impl RunFolder {
         self.0.join("metrics.csv")
     }
 
-    /// Reads `config.json`.
-    pub fn read_config(&self) -> Result<TrainingConfig> {
+    /// Reads `config.json` as a `T`; `what` names the kind of run in the error message.
+    pub fn read_config_as<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T> {
         let path = self.config();
         let text = fs::read_to_string(&path).with_context(|| {
             format!(
@@ -242,13 +242,43 @@ impl RunFolder {
                 self.0.display()
             )
         })?;
-        let config: TrainingConfig = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid argen run config", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid {what} config", path.display()))
+    }
+
+    /// Reads `config.json` of an image run.
+    pub fn read_config(&self) -> Result<TrainingConfig> {
+        let config: TrainingConfig = self.read_config_as("argen run")?;
         config
             .model
             .validate()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.config().display()))?;
         Ok(config)
+    }
+
+    /// Restores Adam's state from `optimizer.bpk` into `optim`.
+    pub fn load_optimizer(&self, optim: ModuleOptimizer) -> Result<ModuleOptimizer> {
+        let path = self.optimizer();
+        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        optim
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+            .map_err(|e| anyhow::anyhow!("{} is corrupt: {e}", path.display()))
+    }
+
+    /// Writes Adam's state to `optimizer.bpk` atomically.
+    pub fn save_optimizer(&self, optim: &ModuleOptimizer) -> Result<()> {
+        let bytes = optim
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("cannot serialise the optimiser: {e}"))?;
+        write_atomically(&self.optimizer(), &bytes)
+    }
+
+    /// Appends `line` to `metrics.csv` (rewriting the file atomically; a missing file starts
+    /// with `header`).
+    pub fn append_metrics(&self, header: &str, line: &str) -> Result<()> {
+        let mut text = fs::read_to_string(self.metrics()).unwrap_or_else(|_| header.to_string());
+        text.push_str(line);
+        write_atomically(&self.metrics(), text.as_bytes())
     }
 
     /// Reads `state.json` (a fresh state if the run has not finished an epoch yet).
@@ -349,11 +379,7 @@ pub fn train(
     if resume {
         state = run.read_state()?;
         model = load_weights(model, &run.last_weights())?;
-        let bytes = fs::read(run.optimizer())
-            .with_context(|| format!("cannot read {}", run.optimizer().display()))?;
-        optim = optim
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| anyhow::anyhow!("{} is corrupt: {e}", run.optimizer().display()))?;
+        optim = run.load_optimizer(optim)?;
     } else {
         write_atomically(&run.config(), config.to_string().as_bytes())?;
         write_atomically(&run.metrics(), METRICS_HEADER.as_bytes())?;
@@ -438,12 +464,7 @@ pub fn train(
         let train = Nll::from_total(total_nats, seen, dims);
         state.epochs_done = epoch;
         save_weights(&model, config.model.name(), &run.last_weights())?;
-        write_atomically(
-            &run.optimizer(),
-            &optim
-                .into_bytes()
-                .map_err(|e| anyhow::anyhow!("cannot serialise the optimiser: {e}"))?,
-        )?;
+        run.save_optimizer(&optim)?;
         if state
             .best_valid_bits_per_dim
             .is_none_or(|best| valid.bits_per_dim < best)
@@ -455,7 +476,10 @@ pub fn train(
             &run.state(),
             serde_json::to_string_pretty(&state)?.as_bytes(),
         )?;
-        append_metrics(run, epoch, &train, &valid, seconds, seen)?;
+        run.append_metrics(
+            METRICS_HEADER,
+            &metrics_line(epoch, &train, &valid, seconds, seen),
+        )?;
         let report = EpochReport {
             epoch,
             train,
@@ -480,17 +504,9 @@ pub fn train(
 
 const METRICS_HEADER: &str = "epoch,train_nats_per_image,train_bits_per_dim,valid_nats_per_image,valid_bits_per_dim,seconds,train_images_per_second\n";
 
-/// Appends one epoch's line to `metrics.csv` (rewriting the file atomically).
-fn append_metrics(
-    run: &RunFolder,
-    epoch: usize,
-    train: &Nll,
-    valid: &Nll,
-    seconds: f64,
-    seen: usize,
-) -> Result<()> {
-    let mut text = fs::read_to_string(run.metrics()).unwrap_or_else(|_| METRICS_HEADER.to_string());
-    text.push_str(&format!(
+/// One epoch's line of `metrics.csv`.
+fn metrics_line(epoch: usize, train: &Nll, valid: &Nll, seconds: f64, seen: usize) -> String {
+    format!(
         "{epoch},{:.6},{:.6},{:.6},{:.6},{:.3},{:.1}\n",
         train.nats_per_image,
         train.bits_per_dim,
@@ -498,8 +514,7 @@ fn append_metrics(
         valid.bits_per_dim,
         seconds,
         seen as f64 / seconds
-    ));
-    write_atomically(&run.metrics(), text.as_bytes())
+    )
 }
 
 fn progress_bar(show: bool, steps: usize, epoch: usize, epochs: usize) -> ProgressBar {

@@ -237,20 +237,11 @@ pub fn evaluate_sequences(
 
 /// Reads a sequence run's config.
 pub fn read_config(run: &RunFolder) -> Result<SequenceTrainingConfig> {
-    let path = run.config();
-    let text = fs::read_to_string(&path).with_context(|| {
-        format!(
-            "cannot read {} (is {} a run folder?)",
-            path.display(),
-            run.0.display()
-        )
-    })?;
-    let config: SequenceTrainingConfig = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a valid sequence run config", path.display()))?;
+    let config: SequenceTrainingConfig = run.read_config_as("sequence run")?;
     config
         .model
         .validate()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: {e}", run.config().display()))?;
     Ok(config)
 }
 
@@ -352,11 +343,7 @@ pub fn train_sequences(
         }
         if state.epochs_done > 0 {
             model = load_weights(model, &run.last_weights())?;
-            let bytes = fs::read(run.optimizer())
-                .with_context(|| format!("cannot read {}", run.optimizer().display()))?;
-            optim = optim
-                .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-                .map_err(|e| anyhow::anyhow!("{} is corrupt: {e}", run.optimizer().display()))?;
+            optim = run.load_optimizer(optim)?;
         }
     } else {
         write_atomically(&run.config(), config.to_string().as_bytes())?;
@@ -449,12 +436,7 @@ pub fn train_sequences(
         );
         state.epochs_done = epoch;
         save_weights(&model, MODEL_NAME, &run.last_weights())?;
-        write_atomically(
-            &run.optimizer(),
-            &optim
-                .into_bytes()
-                .map_err(|e| anyhow::anyhow!("cannot serialise the optimiser: {e}"))?,
-        )?;
+        run.save_optimizer(&optim)?;
         if state
             .best_valid_nats_per_step
             .is_none_or(|b| valid.nats_per_step < b)
@@ -467,17 +449,15 @@ pub fn train_sequences(
             serde_json::to_string_pretty(&state)?.as_bytes(),
         )?;
         let train_nats = total / count.max(1) as f64;
-        let mut text =
-            fs::read_to_string(run.metrics()).unwrap_or_else(|_| METRICS_HEADER.to_string());
         let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
-        text.push_str(&format!(
+        let line = format!(
             "{epoch},{train_nats:.6},{:.6},{:.6},{},{},{seconds:.3}\n",
             valid.nats_per_step,
             valid.nats_per_sequence,
             opt(valid.mse),
             opt(valid.accuracy)
-        ));
-        write_atomically(&run.metrics(), text.as_bytes())?;
+        );
+        run.append_metrics(METRICS_HEADER, &line)?;
         if log {
             let extra = valid
                 .mse
