@@ -65,6 +65,44 @@ fn cached_equals_naive_for_many_configurations_and_seeds() {
 }
 
 #[test]
+fn cached_equals_naive_for_colour_images() {
+    let device = Device::flex();
+    // (levels, layers, first kernel, kernel, classes)
+    let configs = [
+        (4, 1, 3, 3, None),
+        (3, 3, 5, 3, Some(2)),
+        (6, 2, 7, 5, None),
+    ];
+    for (i, &(levels, layers, first_kernel, kernel, classes)) in configs.iter().enumerate() {
+        let model = ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
+            levels,
+            channels: 12,
+            layers,
+            first_kernel,
+            kernel,
+            head: 18,
+            num_classes: classes,
+            dropout: 0.0,
+            colours: 3,
+        })
+        .init_seeded(50 + i as u64, &device);
+        for seed in [0, 7] {
+            let mut req = request(4, 5, 3, classes, seed);
+            req.colours = 3;
+            req.batch = if seed == 0 { 3 } else { 2 };
+            let naive = sample_naive(&model, &req, &device);
+            let cached = sample_cached(&model, &req, &device);
+            assert_eq!(naive.len(), 3 * 3 * 4 * 5);
+            assert_eq!(naive, cached, "colour config {i}, seed {seed}");
+            assert!(
+                naive.iter().any(|&v| v != naive[0]),
+                "degenerate samples, colour config {i}"
+            );
+        }
+    }
+}
+
+#[test]
 fn images_do_not_depend_on_the_batch_size_and_caches_reset_between_batches() {
     let device = Device::flex();
     let model = model(5, 3, 5, 3, Some(3), 9);

@@ -77,6 +77,13 @@ fn index(q: usize, c: usize, h: usize, w: usize) -> usize {
     (colour * h + pixel / w) * w + pixel % w
 }
 
+/// The image at which dependencies are measured: a fixed pattern of levels, moved by `shift`.
+fn base_image(n: usize, levels: usize, shift: usize) -> Vec<i64> {
+    (0..n)
+        .map(|i| ((i * 7 + 3 + shift) % levels) as i64)
+        .collect()
+}
+
 /// deps[q][p]: does the distribution at position q change when the value at position p
 /// changes? Measured by perturbing each position in turn (exactly zero where there is no
 /// path; a far dependency may round away in f32, see the gradient version).
@@ -89,7 +96,7 @@ fn perturbation_dependencies(
     device: &Device,
 ) -> Vec<Vec<bool>> {
     let (n, levels) = (c * h * w, model.levels());
-    let base: Vec<i64> = (0..n).map(|i| ((i * 7 + 3) % levels) as i64).collect();
+    let base = base_image(n, levels, 0);
     let mut batch = base.clone();
     for p in 0..n {
         let mut img = base.clone();
@@ -122,11 +129,12 @@ fn gradient_dependencies(
     h: usize,
     w: usize,
     class: Option<i64>,
+    shift: usize,
 ) -> Vec<Vec<bool>> {
     let device = Device::flex().autodiff();
     let model = model.clone().to_device(&device);
     let (n, levels) = (c * h * w, model.levels());
-    let image: Vec<i64> = (0..n).map(|i| ((i * 7 + 3) % levels) as i64).collect();
+    let image = base_image(n, levels, shift);
     // Copy q of the image selects the logits at position q; one backward pass serves all q.
     let batch: Vec<i64> = (0..n).flat_map(|_| image.clone()).collect();
     let input = model
@@ -182,7 +190,7 @@ fn gated_pixelcnn_no_output_depends_on_its_own_or_later_pixels_and_there_is_no_b
                 let model = gated(levels, layers, kernel, classes).init_seeded(11, &device);
                 let class = classes.map(|_| 2);
                 let deps = union(
-                    gradient_dependencies(&model, 1, h, w, class),
+                    gradient_dependencies(&model, 1, h, w, class, 0),
                     perturbation_dependencies(&model, 1, h, w, class, &device),
                 );
                 let name = format!("layers {layers}, kernel {kernel}, classes {classes:?}");
@@ -225,7 +233,7 @@ fn five_gated_layers_see_the_whole_past_of_a_small_image() {
     // With 5 layers of kernel 3 the field covers every earlier pixel of a 5x5 image:
     // the dependency set of each pixel is exactly its past.
     let model = gated(3, 5, 3, None).init_seeded(5, &Device::flex());
-    let deps = gradient_dependencies(&model, 1, 5, 5, None);
+    let deps = gradient_dependencies(&model, 1, 5, 5, None, 0);
     for (q, row) in deps.iter().enumerate() {
         for (p, &dep) in row.iter().enumerate() {
             assert_eq!(dep, p < q, "output {q}, input {p}");
@@ -254,9 +262,16 @@ fn both_models_are_causal_over_pixels_and_colour_channels() {
                 };
                 let model = config.init_seeded(3, &device);
                 let class = classes.map(|_| 1);
-                let deps = union(
-                    gradient_dependencies(&model, colours, h, w, class),
+                // Gradients at three images: in these tiny models a path can be switched off
+                // by the head's ReLU at one image (every channel negative), not at all three.
+                let deps = (0..3).fold(
                     perturbation_dependencies(&model, colours, h, w, class, &device),
+                    |deps, shift| {
+                        union(
+                            deps,
+                            gradient_dependencies(&model, colours, h, w, class, shift),
+                        )
+                    },
                 );
                 let name =
                     format!("{kind}: colours {colours}, depth {blocks}, classes {classes:?}");

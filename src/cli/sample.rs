@@ -27,14 +27,15 @@ pub struct SampleArgs {
     /// For a class-conditional run: generate only this class (default: one row per class).
     #[arg(long)]
     pub class: Option<usize>,
-    /// Images generated at once (bounds memory; does not change the images).
+    /// Images (or sequences) generated at once (bounds memory; does not change them).
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
     /// Use the weights of the last epoch instead of the best validation weights.
     #[arg(long)]
     pub last: bool,
-    /// Rerun the whole network for every pixel (the slow reference path) instead of the
-    /// cached path; both give the same images for the same seed.
+    /// Rerun the whole network for every pixel or step (the slow reference path) instead
+    /// of the cached path (Gated PixelCNN, WaveNet, TCN); both give the same samples for the
+    /// same seed.
     #[arg(long)]
     pub naive: bool,
     /// Output PNG (default: RUN/samples.png). For a classical run: the text file of a

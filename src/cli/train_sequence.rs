@@ -13,7 +13,7 @@ use crate::cli::sample::SampleArgs;
 use crate::cli::train::TrainArgs;
 use crate::data::sequences::SequenceData;
 use crate::distributions::OutputDistribution;
-use crate::generate::sequence::sample_sequences;
+use crate::generate::sequence::{SequenceRequest, sample_sequences, sample_sequences_naive};
 use crate::models::{SequenceModelConfig, SequenceModelKind};
 use crate::train::RunFolder;
 use crate::train::sequence::{
@@ -274,16 +274,19 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
         (Some(k), None) => (0..args.n).map(|i| Some(i % k)).collect(),
         (None, None) => vec![None; args.n],
     };
-    let values = sample_sequences(
-        &model,
-        output,
-        &labels,
+    let request = SequenceRequest {
+        labels,
         length,
-        &[],
-        args.temperature,
-        args.seed,
-        &device,
-    );
+        prefix: Vec::new(),
+        temperature: args.temperature,
+        seed: args.seed,
+        batch: args.batch,
+    };
+    let values = if args.naive {
+        sample_sequences_naive(&model, output, &request, &device)
+    } else {
+        sample_sequences(&model, output, &request, &device)
+    };
     let out_png = |default: &str| args.out.clone().unwrap_or_else(|| args.run.join(default));
     if data.name == "digits" && length == 64 {
         let images: Vec<u8> = values.iter().map(|&v| v as u8).collect();

@@ -11,6 +11,10 @@
 //!   link from the vertical stack's row r;
 //! - the **output head** runs on that one pixel.
 //!
+//! Colour images are generated colour by colour within a pixel (R → G → B): the pixel's
+//! column of every horizontal layer is recomputed once per colour, after the colours drawn
+//! so far have joined its input; the colour masks keep colour g from reading colours ≥ g.
+//!
 //! A pixel then costs one column of every layer instead of a whole-image pass. The caches
 //! are the per-layer lists of rows (vertical) and of the current row's columns
 //! (horizontal); they start empty for each batch.
@@ -20,14 +24,13 @@ use burn::prelude::*;
 use super::{SampleRequest, choose_levels, image_streams, label_tensor};
 use crate::models::gated_pixelcnn::{class_bias, gate};
 use crate::models::{GatedPixelCnn, ImageModel};
-use burn::tensor::activation::relu;
 
 /// Generates images with per-layer caches; the same images as [`super::sample_naive`] for
-/// the same request. The Gated PixelCNN (grey) has a cached path; other models are generated
-/// naively.
+/// the same request. The Gated PixelCNN (grey or colour) has a cached path; the PixelCNN is
+/// generated naively.
 pub fn sample_cached(model: &ImageModel, request: &SampleRequest, device: &Device) -> Vec<u8> {
     let gated = match model {
-        ImageModel::Gated(gated) if request.colours == 1 => gated,
+        ImageModel::Gated(gated) => gated,
         _ => return super::sample_naive(model, request, device),
     };
     let batch = request.batch.max(1);
@@ -78,10 +81,12 @@ fn sample_batch(
     first_image: usize,
     device: &Device,
 ) -> Vec<u8> {
-    let (h, w, n) = (request.height, request.width, labels.len());
+    let (h, w, n, c) = (request.height, request.width, labels.len(), request.colours);
+    let size = request.image_size();
     let mut rngs = image_streams(request, first_image, n);
     let levels = model.levels();
-    let p = model.embedding.weight.dims()[1];
+    // Channels of each stack: the embedding's width per colour, times the colours.
+    let p = model.embedding.weight.dims()[1] * c;
     let label_tensor = label_tensor(image_model, labels, device);
     // Class vectors of every layer, [n, 2p, 1, 1], computed once.
     let class = |e: Option<&burn::nn::Embedding>| label_tensor.as_ref().map(|l| class_bias(e, l));
@@ -102,7 +107,7 @@ fn sample_batch(
     // Vertical caches: the embedded input's rows, and each layer's output rows.
     let mut input_rows: Vec<Tensor<4>> = Vec::with_capacity(h);
     let mut vertical_rows: Vec<Vec<Tensor<4>>> = vec![Vec::with_capacity(h); depth];
-    let mut pixels = vec![0u8; n * h * w];
+    let mut pixels = vec![0u8; n * size];
 
     for row in 0..h {
         // The vertical stack at this row, bottom-up; keep each layer's link into the
@@ -128,58 +133,96 @@ fn sample_batch(
             vertical_rows[l].push(gate(v_pre));
         }
 
-        // The horizontal stack and the head, pixel by pixel.
+        // The horizontal stack and the head, pixel by pixel; within a pixel, colour by
+        // colour: the current pixel's column of every layer is recomputed once its earlier
+        // colours are known (the colour masks keep colour g from reading colours >= g).
         let mut input_cols: Vec<Tensor<4>> = Vec::with_capacity(w);
         let mut horizontal_cols: Vec<Vec<Tensor<4>>> = vec![Vec::with_capacity(w); depth];
         for col in 0..w {
-            for (l, layer) in model.layers.iter().enumerate() {
-                let source = if l == 0 {
-                    &input_cols
-                } else {
-                    &horizontal_cols[l - 1]
-                };
-                let last = if layer.horizontal.is_strict() {
-                    col as isize - 1
-                } else {
-                    col as isize
-                };
-                let h_window = window(
-                    source,
-                    last,
-                    layer.horizontal.window_columns(),
-                    &zero_col,
-                    3,
-                );
-                let link = links[l].clone().slice([0..n, 0..2 * p, 0..1, col..col + 1]);
-                let mut h_pre = layer.horizontal.forward_window(h_window) + link;
-                if let Some(bias) = &class_h[l] {
-                    h_pre = h_pre + bias.clone();
-                }
-                let gated = layer.horizontal_out_forward(gate(h_pre));
-                let h_out = if layer.first {
-                    gated
-                } else {
-                    source[col].clone() + gated
-                };
-                horizontal_cols[l].push(h_out);
-            }
-            let top = horizontal_cols[depth - 1][col].clone();
-            let logits = model
-                .head_out
-                .forward(relu(model.head_hidden.forward(relu(top))))
-                .reshape([n, levels])
-                .into_data();
             let pixel = row * w + col;
-            let chosen = choose_levels(request, logits, levels, first_image, pixel, &mut rngs);
-            for (i, &level) in chosen.iter().enumerate() {
-                pixels[i * h * w + pixel] = level;
+            // The current pixel's levels, [image][colour]; colours not yet drawn are 0, as
+            // in the naive path (and unread).
+            let mut levels_now = vec![0i64; n * c];
+            for colour in 0..c {
+                let embedded = embed_pixel(model, &levels_now, n, c, device);
+                set_column(&mut input_cols, col, embedded);
+                for (l, layer) in model.layers.iter().enumerate() {
+                    let source = if l == 0 {
+                        &input_cols
+                    } else {
+                        &horizontal_cols[l - 1]
+                    };
+                    let last = if layer.horizontal.is_strict() {
+                        col as isize - 1
+                    } else {
+                        col as isize
+                    };
+                    let h_window = window(
+                        source,
+                        last,
+                        layer.horizontal.window_columns(),
+                        &zero_col,
+                        3,
+                    );
+                    let link = links[l].clone().slice([0..n, 0..2 * p, 0..1, col..col + 1]);
+                    let mut h_pre = layer.horizontal.forward_window(h_window) + link;
+                    if let Some(bias) = &class_h[l] {
+                        h_pre = h_pre + bias.clone();
+                    }
+                    let gated = layer.horizontal_out_forward(gate(h_pre));
+                    let h_out = if layer.first {
+                        gated
+                    } else {
+                        source[col].clone() + gated
+                    };
+                    set_column(&mut horizontal_cols[l], col, h_out);
+                }
+                let top = horizontal_cols[depth - 1][col].clone();
+                // [n, c·L, 1, 1]: level l of colour g is channel g·L + l.
+                let logits = model
+                    .head(top)
+                    .reshape([n, c, levels])
+                    .narrow(1, colour, 1)
+                    .reshape([n, levels])
+                    .into_data();
+                let position = pixel * c + colour;
+                let chosen =
+                    choose_levels(request, logits, levels, first_image, position, &mut rngs);
+                let at = request.index(position);
+                for (i, &level) in chosen.iter().enumerate() {
+                    pixels[i * size + at] = level;
+                    levels_now[i * c + colour] = i64::from(level);
+                }
             }
-            // The new pixel joins the input: embedded, [n, p, 1, 1].
-            let values: Vec<i64> = chosen.iter().map(|&v| i64::from(v)).collect();
-            let x = Tensor::<2, Int>::from_data(TensorData::new(values, [n, 1]), device);
-            input_cols.push(model.embedding.forward(x).reshape([n, p, 1, 1]));
+            // The finished pixel joins the input.
+            let embedded = embed_pixel(model, &levels_now, n, c, device);
+            set_column(&mut input_cols, col, embedded);
         }
         input_rows.push(Tensor::cat(input_cols, 3));
     }
     pixels
+}
+
+/// The embedded input of one pixel of every image, [n, p, 1, 1], from its levels
+/// ([image][colour]).
+fn embed_pixel(
+    model: &GatedPixelCnn,
+    levels: &[i64],
+    n: usize,
+    colours: usize,
+    device: &Device,
+) -> Tensor<4> {
+    let x =
+        Tensor::<4, Int>::from_data(TensorData::new(levels.to_vec(), [n, colours, 1, 1]), device);
+    model.embed(x)
+}
+
+/// Sets entry `index` of a row's column cache: appended when new, replaced when the same
+/// pixel is recomputed for its next colour.
+fn set_column(columns: &mut Vec<Tensor<4>>, index: usize, value: Tensor<4>) {
+    if index < columns.len() {
+        columns[index] = value;
+    } else {
+        columns.push(value);
+    }
 }

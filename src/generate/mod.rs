@@ -13,6 +13,7 @@
 //! batch size or the path.
 
 pub mod cached;
+pub mod conv_cache;
 pub mod naive;
 pub mod sequence;
 

@@ -1,73 +1,211 @@
-//! Ancestral sampling from a sequence model: draw x_0, then x_1 given x_0, and so on. The
-//! network reruns on the sequence drawn so far for every step (the naive path: exact, and
-//! fast enough for the short sequences here). Each sequence draws from its own random
-//! stream ([`crate::rng::seeded_stream`] of the seed and its index), so a sequence does not
-//! depend on how many are drawn with it.
+//! Ancestral sampling from a sequence model: draw x_0, then x_1 given x_0, and so on.
+//!
+//! Two paths give the same sequences for the same seed:
+//! - **naive**: rerun the network on the whole sequence drawn so far for every step (any
+//!   model; the reference);
+//! - **cached**: for the causal convolution stacks, keep a queue of recent inputs per layer
+//!   and compute one column per layer and step ([`super::conv_cache`]); other models fall
+//!   back to the naive path.
+//!
+//! Each sequence draws from its own random stream ([`crate::rng::seeded_stream`] of the seed
+//! and its index), one draw per generated step, so a sequence depends on the seed, its
+//! index and its class, not on how many are drawn with it, in which batch, or by which path.
 
 use burn::prelude::*;
 
+use super::conv_cache::ConvCache;
 use crate::distributions::OutputDistribution;
 use crate::models::SequenceModel;
+use crate::rng::SeededRng;
 
-/// Draws `labels.len()` sequences of `length` steps; returns the steps, laid out
-/// [sequence][time][dims]. `labels` holds each sequence's class for a conditional model.
-/// `prefix` (laid out [time][dims]) is copied at the start of every sequence instead of drawn.
-#[allow(clippy::too_many_arguments)]
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct SequenceRequest {
+    /// One entry per sequence: its class for a conditional model, `None` otherwise.
+    pub labels: Vec<Option<usize>>,
+    /// Steps per sequence.
+    pub length: usize,
+    /// Steps (laid out [time][dims]) copied at the start of every sequence instead of drawn.
+    pub prefix: Vec<f32>,
+    /// Temperature of every draw (1 samples the model, 0 takes the most likely value).
+    pub temperature: f64,
+    /// Seed of the per-sequence random streams.
+    pub seed: u64,
+    /// Sequences generated at once (bounds memory; does not change the sequences).
+    pub batch: usize,
+}
+
+/// Draws the request's sequences through the cached path where the model has one (the
+/// causal convolution stacks) and the naive path otherwise; returns the steps, laid out
+/// [sequence][time][dims].
 pub fn sample_sequences(
     model: &SequenceModel,
     output: OutputDistribution,
-    labels: &[Option<usize>],
-    length: usize,
-    prefix: &[f32],
-    temperature: f64,
-    seed: u64,
+    request: &SequenceRequest,
     device: &Device,
 ) -> Vec<f32> {
-    let n = labels.len();
-    let dims = output.dims();
-    let channels = output.input_channels();
-    let given = prefix.len() / dims;
-    let mut values = vec![0f32; n * length * dims];
-    let m = given.min(length) * dims;
-    for chunk in values.chunks_mut(length * dims) {
-        chunk[..m].copy_from_slice(&prefix[..m]);
-    }
-    let mut rngs: Vec<_> = (0..n)
-        .map(|i| crate::rng::seeded_stream(seed, i as u64))
-        .collect();
-    let label_tensor = labels.iter().all(Option::is_some).then(|| {
-        let v: Vec<i64> = labels.iter().map(|l| l.unwrap_or(0) as i64).collect();
-        Tensor::<1, Int>::from_data(TensorData::new(v, [n]), device)
-    });
-    let mut encoded = Vec::with_capacity(channels);
-    for t in given.min(length)..length {
-        let time = t + 1;
-        let mut inputs = vec![0f32; n * channels * time];
-        for i in 0..n {
-            for s in 0..t {
-                encoded.clear();
-                let at = (i * length + s) * dims;
-                output.encode_step(&values[at..at + dims], &mut encoded);
-                for (c, v) in encoded.iter().enumerate() {
-                    inputs[(i * channels + c) * time + s] = *v;
-                }
-            }
-        }
-        let x = Tensor::from_data(TensorData::new(inputs, [n, channels, time]), device);
-        let features = model.forward(x, label_tensor.clone());
-        let p = features.dims()[1];
-        let params: Vec<f32> = features
-            .narrow(2, t, 1)
-            .reshape([n, p])
-            .into_data()
-            .convert::<f32>()
-            .iter::<f32>()
+    generate(model, output, request, false, device)
+}
+
+/// Draws the request's sequences by rerunning the network on the whole prefix for every
+/// step (the reference path); the same sequences as [`sample_sequences`].
+pub fn sample_sequences_naive(
+    model: &SequenceModel,
+    output: OutputDistribution,
+    request: &SequenceRequest,
+    device: &Device,
+) -> Vec<f32> {
+    generate(model, output, request, true, device)
+}
+
+fn generate(
+    model: &SequenceModel,
+    output: OutputDistribution,
+    request: &SequenceRequest,
+    naive: bool,
+    device: &Device,
+) -> Vec<f32> {
+    let batch = request.batch.max(1);
+    let per_sequence = request.length * output.dims();
+    let mut values = vec![0f32; request.labels.len() * per_sequence];
+    for (b, (labels, out)) in request
+        .labels
+        .chunks(batch)
+        .zip(values.chunks_mut(batch * per_sequence))
+        .enumerate()
+    {
+        let mut rngs: Vec<SeededRng> = (0..labels.len())
+            .map(|i| crate::rng::seeded_stream(request.seed, (b * batch + i) as u64))
             .collect();
-        for (i, rng) in rngs.iter_mut().enumerate() {
-            let step = output.sample(&params[i * p..(i + 1) * p], temperature, rng);
-            let at = (i * length + t) * dims;
-            values[at..at + dims].copy_from_slice(&step);
+        let mut batch_run = BatchRun {
+            output,
+            request,
+            values: out,
+            rngs: &mut rngs,
+        };
+        let label_tensor = label_tensor(labels, device);
+        match model {
+            SequenceModel::Conv(conv) if !naive => {
+                let mut cache = ConvCache::new(conv, labels.len(), label_tensor.as_ref(), device);
+                batch_run.run(|t, values, _| {
+                    if t > 0 {
+                        cache.observe(encoded_column(output, values, t - 1, device));
+                    }
+                    // Computed for given steps too: that is what fills the queues.
+                    Some(cache.features())
+                });
+            }
+            _ => batch_run.run(|t, values, needed| {
+                needed.then(|| {
+                    let x = encoded_prefix(output, values, t + 1, device);
+                    let features = model.forward(x, label_tensor.clone());
+                    let [n, p, _] = features.dims();
+                    features.narrow(2, t, 1).reshape([n, p])
+                })
+            }),
         }
     }
     values
+}
+
+/// One batch of sequences being generated.
+struct BatchRun<'a> {
+    output: OutputDistribution,
+    request: &'a SequenceRequest,
+    /// The batch's steps, [sequence][time][dims]: the prefix, then the draws so far.
+    values: &'a mut [f32],
+    rngs: &'a mut [SeededRng],
+}
+
+/// The values of a batch ([sequence][time][dims], `length` steps each) as far as generated.
+struct Steps<'a> {
+    values: &'a [f32],
+    length: usize,
+    dims: usize,
+}
+
+impl BatchRun<'_> {
+    /// Visits every step t in order; `features(t, steps, needed)` returns the features
+    /// [batch, P] of p(x_t | x_<t) given the steps before t, and the step is drawn from them,
+    /// unless the prefix gives it (then `needed` is false and the result may be `None`).
+    fn run(&mut self, mut features: impl FnMut(usize, &Steps, bool) -> Option<Tensor<2>>) {
+        let dims = self.output.dims();
+        let n = self.rngs.len();
+        let length = self.request.length;
+        let given = (self.request.prefix.len() / dims).min(length);
+        for chunk in self.values.chunks_mut(length * dims) {
+            chunk[..given * dims].copy_from_slice(&self.request.prefix[..given * dims]);
+        }
+        for t in 0..length {
+            let steps = Steps {
+                values: self.values,
+                length,
+                dims,
+            };
+            let Some(f) = features(t, &steps, t >= given).filter(|_| t >= given) else {
+                continue;
+            };
+            let p = f.dims()[1];
+            let params: Vec<f32> = f.into_data().convert::<f32>().iter::<f32>().collect();
+            for i in 0..n {
+                let step = self.output.sample(
+                    &params[i * p..(i + 1) * p],
+                    self.request.temperature,
+                    &mut self.rngs[i],
+                );
+                let at = (i * length + t) * dims;
+                self.values[at..at + dims].copy_from_slice(&step);
+            }
+        }
+    }
+}
+
+/// The classes of a batch as a tensor, or `None` for an unconditional model.
+fn label_tensor(labels: &[Option<usize>], device: &Device) -> Option<Tensor<1, Int>> {
+    labels.iter().all(Option::is_some).then(|| {
+        let v: Vec<i64> = labels.iter().map(|l| l.unwrap_or(0) as i64).collect();
+        Tensor::<1, Int>::from_data(TensorData::new(v, [labels.len()]), device)
+    })
+}
+
+/// The network's input for steps 0..time of every sequence, [batch, C, time]; the last
+/// step (not yet drawn) is zero and unread by a causal network.
+fn encoded_prefix(
+    output: OutputDistribution,
+    steps: &Steps,
+    time: usize,
+    device: &Device,
+) -> Tensor<3> {
+    let n = steps.values.len() / (steps.length * steps.dims);
+    let channels = output.input_channels();
+    let mut inputs = vec![0f32; n * channels * time];
+    let mut encoded = Vec::with_capacity(channels);
+    for i in 0..n {
+        for s in 0..time - 1 {
+            encoded.clear();
+            let at = (i * steps.length + s) * steps.dims;
+            output.encode_step(&steps.values[at..at + steps.dims], &mut encoded);
+            for (c, v) in encoded.iter().enumerate() {
+                inputs[(i * channels + c) * time + s] = *v;
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(inputs, [n, channels, time]), device)
+}
+
+/// The network's input at step `t` of every sequence, [batch, C].
+fn encoded_column(
+    output: OutputDistribution,
+    steps: &Steps,
+    t: usize,
+    device: &Device,
+) -> Tensor<2> {
+    let n = steps.values.len() / (steps.length * steps.dims);
+    let channels = output.input_channels();
+    let mut inputs = Vec::with_capacity(n * channels);
+    for i in 0..n {
+        let at = (i * steps.length + t) * steps.dims;
+        output.encode_step(&steps.values[at..at + steps.dims], &mut inputs);
+    }
+    Tensor::from_data(TensorData::new(inputs, [n, channels]), device)
 }

@@ -53,19 +53,19 @@ pub fn causal_conv1d(
 /// One gated residual block of WaveNet.
 #[derive(Module, Debug)]
 pub struct WaveNetBlock {
-    dilated: Conv1d,
-    residual: Conv1d,
-    skip: Conv1d,
-    class: Option<Embedding>,
+    pub(crate) dilated: Conv1d,
+    pub(crate) residual: Conv1d,
+    pub(crate) skip: Conv1d,
+    pub(crate) class: Option<Embedding>,
 }
 
 /// One plain residual block of the TCN.
 #[derive(Module, Debug)]
 pub struct TcnBlock {
-    first: Conv1d,
-    second: Conv1d,
-    class_first: Option<Embedding>,
-    class_second: Option<Embedding>,
+    pub(crate) first: Conv1d,
+    pub(crate) second: Conv1d,
+    pub(crate) class_first: Option<Embedding>,
+    pub(crate) class_second: Option<Embedding>,
 }
 
 /// A block of either kind.
@@ -81,11 +81,11 @@ pub enum ConvBlock {
 #[derive(Module, Debug)]
 pub struct CausalConv {
     /// The first layer, which excludes the current step.
-    input: Conv1d,
-    input_class: Option<Embedding>,
-    blocks: Vec<ConvBlock>,
-    head_hidden: Conv1d,
-    head_out: Conv1d,
+    pub(crate) input: Conv1d,
+    pub(crate) input_class: Option<Embedding>,
+    pub(crate) blocks: Vec<ConvBlock>,
+    pub(crate) head_hidden: Conv1d,
+    pub(crate) head_out: Conv1d,
 }
 
 impl CausalConv {

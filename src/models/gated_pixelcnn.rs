@@ -131,7 +131,7 @@ impl GatedPixelCnnConfig {
         let conv1x1 = |c_in, c_out| Conv2dConfig::new([c_in, c_out], [1, 1]).init(device);
         let c = self.colours;
         GatedPixelCnn {
-            embedding: EmbeddingConfig::new(self.levels, p / c).init(device),
+            embedding: super::level_embedding(self.levels, p / c, device),
             layers,
             head_hidden: conv1x1(p, self.head),
             head_hidden_mask: colour_mask_1x1(p, self.head, c, device),
@@ -304,15 +304,21 @@ impl GatedPixelCnn {
         for layer in &self.layers {
             (v, h) = layer.forward(v, h, labels.as_ref());
         }
+        // Output channel c·L + l is level l of colour c.
+        self.head(h)
+            .reshape([batch, self.colours, self.levels, height, width])
+            .swap_dims(1, 2)
+    }
+
+    /// The output head on the horizontal stack's last features: ReLU, 1x1, ReLU, 1x1 to
+    /// colours·L logits per pixel (channel c·L + l is level l of colour c).
+    pub(crate) fn head(&self, h: Tensor<4>) -> Tensor<4> {
         let hidden = relu(conv1x1(
             &self.head_hidden,
             self.head_hidden_mask.as_ref(),
             relu(h),
         ));
-        // Output channel c·L + l is level l of colour c.
         conv1x1(&self.head_out, self.head_out_mask.as_ref(), hidden)
-            .reshape([batch, self.colours, self.levels, height, width])
-            .swap_dims(1, 2)
     }
 
     /// Number of grey levels L the model's softmax ranges over.

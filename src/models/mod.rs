@@ -88,6 +88,38 @@ impl ImageModelConfig {
     }
 }
 
+/// Highest frequency, in half-periods over the whole range of levels, of the initial level
+/// embedding (see [`level_embedding`]).
+const LEVEL_EMBEDDING_MAX_HALF_PERIODS: f64 = 8.0;
+
+/// A learned vector of `dim` values for each of `levels` ordered levels, initialised so
+/// that near levels start with near vectors: component j of level l is
+/// √2 · cos(π f_j · l/(L−1) + φ_j), with f_j ~ U(0, 8) and φ_j ~ U(0, 2π) drawn once.
+///
+/// Each component still has unit mean square (as with the usual N(0, 1) initialisation),
+/// but the network does not have to learn from scratch that level 200 looks like level 201:
+/// with 256 levels, a randomly initialised embedding sees each level too rarely in one epoch
+/// to learn that. The vectors are free parameters from then on.
+pub(crate) fn level_embedding(levels: usize, dim: usize, device: &Device) -> burn::nn::Embedding {
+    use burn::tensor::Distribution;
+    let mut embedding = burn::nn::EmbeddingConfig::new(levels, dim).init(device);
+    let max_frequency = std::f64::consts::PI * LEVEL_EMBEDDING_MAX_HALF_PERIODS;
+    let frequency =
+        Tensor::<2>::random([1, dim], Distribution::Uniform(0.0, max_frequency), device);
+    let phase = Tensor::<2>::random(
+        [1, dim],
+        Distribution::Uniform(0.0, std::f64::consts::TAU),
+        device,
+    );
+    let position = Tensor::<1, Int>::arange(0..levels as i64, device)
+        .float()
+        .div_scalar((levels - 1).max(1) as f64)
+        .reshape([levels, 1]);
+    let weight = (position * frequency + phase).cos() * std::f64::consts::SQRT_2;
+    embedding.weight = burn::module::Param::from_tensor(weight);
+    embedding
+}
+
 /// Embeds images [batch, colours, height, width] of levels as [batch, colours·e, height,
 /// width]: each value replaced by its learned vector of e values, the channels in colour
 /// blocks (R's e channels, then G's, then B's), as the colour masks expect.
@@ -167,5 +199,40 @@ impl ImageModel {
             Self::Gated(m) => m.is_conditional(),
             Self::PixelCnn(m) => m.is_conditional(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_level_embedding_starts_smooth_in_the_level_with_unit_mean_square() {
+        let device = Device::flex();
+        let (levels, dim) = (256, 64);
+        let embedding =
+            crate::rng::with_device_seed(&device, 1, || level_embedding(levels, dim, &device));
+        let w: Vec<f32> = embedding.weight.val().into_data().to_vec().unwrap();
+        let row = |l: usize| &w[l * dim..(l + 1) * dim];
+        let distance = |a: usize, b: usize| -> f32 {
+            row(a)
+                .iter()
+                .zip(row(b))
+                .map(|(x, y)| (x - y).powi(2))
+                .sum::<f32>()
+                .sqrt()
+        };
+        let near: f32 = (0..levels - 1).map(|l| distance(l, l + 1)).sum::<f32>() / 255.0;
+        let far: f32 = (0..levels / 2).map(|l| distance(l, l + 128)).sum::<f32>() / 128.0;
+        // Neighbours differ by a phase step of at most 8π/255: about 0.06 of a unit vector's
+        // length; levels half the range apart are about as far as independent vectors.
+        assert!(
+            near < 0.1 * far,
+            "neighbours {near}, half the range apart {far}"
+        );
+        let mean_square = w.iter().map(|x| x * x).sum::<f32>() / w.len() as f32;
+        assert!((mean_square - 1.0).abs() < 0.3, "mean square {mean_square}");
+        // Distinct levels stay distinct.
+        assert!((0..levels - 1).all(|l| distance(l, l + 1) > 0.0));
     }
 }

@@ -94,7 +94,7 @@ impl PixelCnnConfig {
             .map(|_| ResidualBlock::new(f, self.kernel, c, self.num_classes, device))
             .collect();
         PixelCnn {
-            embedding: EmbeddingConfig::new(self.levels, embed_dim).init(device),
+            embedding: super::level_embedding(self.levels, embed_dim, device),
             input: MaskedConv2d::new(c * embed_dim, f, self.first_kernel, c, MaskType::A, device),
             blocks,
             head_hidden: MaskedConv2d::new(f, self.head, 1, c, MaskType::B, device),

@@ -1,0 +1,247 @@
+//! Cached generation for the causal convolution stack (WaveNet, TCN): the queue per layer of
+//! "Fast Wavenet Generation Algorithm" (Paine et al. 2016, arXiv:1611.09482).
+//!
+//! A causal convolution of kernel k and dilation d computes its output at step t from its
+//! inputs at steps t − (k−1)d, ..., t − d, t and from nothing else. So, to generate step
+//! after step, each layer only needs a queue of its last (k−1)·d + 1 inputs: a new step
+//! pushes one column into every queue (dropping the oldest) and computes one output column
+//! per layer, a matrix product of the batch's k stacked columns with the layer's weights.
+//! The cost of a step no longer grows with the length of the sequence.
+//!
+//! [`ConvCache::features`] gives the features of p(x_t | x_<t, h) for the current step;
+//! [`ConvCache::observe`] then feeds the step's value x_t (drawn, or given) and moves on.
+//! The features equal those of [`CausalConv::forward`] on the whole sequence (up to float
+//! rounding), which `tests/cached_generation.rs` checks value for value.
+
+use std::collections::VecDeque;
+
+use burn::nn::Embedding;
+use burn::nn::conv::Conv1d;
+use burn::prelude::*;
+use burn::tensor::activation::{relu, sigmoid};
+
+use crate::models::causal_conv::{CausalConv, ConvBlock};
+
+/// The last `span` inputs of one convolution, oldest first; zeros before the sequence starts
+/// (the convolution's left padding).
+struct Queue {
+    columns: VecDeque<Tensor<2>>,
+}
+
+impl Queue {
+    fn zeros(span: usize, batch: usize, channels: usize, device: &Device) -> Self {
+        let zero = Tensor::<2>::zeros([batch, channels], device);
+        Self {
+            columns: std::iter::repeat_n(zero, span).collect(),
+        }
+    }
+
+    /// Appends the newest column and drops the oldest.
+    fn push(&mut self, column: Tensor<2>) {
+        self.columns.pop_front();
+        self.columns.push_back(column);
+    }
+}
+
+/// A convolution applied to one step: its weights as a matrix [C_in·k, C_out] (row c·k + j
+/// holds tap j of input channel c, burn's layout of a Conv1d weight), its bias, and the
+/// spacing of the taps in its queue.
+struct StepConv {
+    weight: Tensor<2>,
+    bias: Option<Tensor<2>>,
+    kernel: usize,
+    dilation: usize,
+}
+
+impl StepConv {
+    fn new(conv: &Conv1d) -> Self {
+        let [c_out, c_in, kernel] = conv.weight.dims();
+        let dilation = conv.dilation;
+        Self {
+            weight: conv
+                .weight
+                .val()
+                .reshape([c_out, c_in * kernel])
+                .transpose(),
+            bias: conv.bias.as_ref().map(|b| b.val().reshape([1, c_out])),
+            kernel,
+            dilation,
+        }
+    }
+
+    /// The span of inputs the convolution reads: (k − 1)·d + 1.
+    fn span(&self) -> usize {
+        (self.kernel - 1) * self.dilation + 1
+    }
+
+    /// The output column from the queue's taps: Σ_j W_j · queue[j·d] + b, for a queue
+    /// holding exactly `span()` columns.
+    fn apply(&self, queue: &Queue) -> Tensor<2> {
+        let taps: Vec<Tensor<2>> = (0..self.kernel)
+            .map(|j| queue.columns[j * self.dilation].clone())
+            .collect();
+        let [batch, channels] = taps[0].dims();
+        let stacked = Tensor::stack::<3>(taps, 2).reshape([batch, channels * self.kernel]);
+        self.apply_matrix(stacked)
+    }
+
+    /// x · W + b for a 1x1 convolution (or for stacked taps).
+    fn apply_matrix(&self, x: Tensor<2>) -> Tensor<2> {
+        let y = x.matmul(self.weight.clone());
+        match &self.bias {
+            Some(b) => y + b.clone(),
+            None => y,
+        }
+    }
+}
+
+/// The class vector of each sequence, [batch, C], or `None` for an unconditional layer.
+fn class_rows(embedding: Option<&Embedding>, labels: Option<&Tensor<1, Int>>) -> Option<Tensor<2>> {
+    let (embedding, labels) = (embedding?, labels?);
+    let [batch] = labels.dims();
+    let v = embedding.forward(labels.clone().reshape([batch, 1])); // [batch, 1, C]
+    let width = v.dims()[2];
+    Some(v.reshape([batch, width]))
+}
+
+fn plus(x: Tensor<2>, class: &Option<Tensor<2>>) -> Tensor<2> {
+    match class {
+        Some(c) => x + c.clone(),
+        None => x,
+    }
+}
+
+/// One block's step form and queues. (A few per model: the size difference costs nothing.)
+#[allow(clippy::large_enum_variant)]
+enum BlockState {
+    WaveNet {
+        dilated: StepConv,
+        queue: Queue,
+        residual: StepConv,
+        skip: StepConv,
+        class: Option<Tensor<2>>,
+    },
+    Tcn {
+        first: StepConv,
+        first_queue: Queue,
+        second: StepConv,
+        second_queue: Queue,
+        class_first: Option<Tensor<2>>,
+        class_second: Option<Tensor<2>>,
+    },
+}
+
+/// The per-layer queues of a causal convolution stack generating a batch of sequences.
+pub struct ConvCache {
+    input: StepConv,
+    /// The encoded steps x_{t−k₀}, ..., x_{t−1} the first layer reads.
+    input_queue: Queue,
+    input_class: Option<Tensor<2>>,
+    blocks: Vec<BlockState>,
+    head_hidden: StepConv,
+    head_out: StepConv,
+}
+
+impl ConvCache {
+    /// Empty queues (the zero padding before step 0) for `batch` sequences of a model reading
+    /// `channels` input channels per step; `labels` (shape [batch]) for a conditional model.
+    pub fn new(
+        model: &CausalConv,
+        batch: usize,
+        labels: Option<&Tensor<1, Int>>,
+        device: &Device,
+    ) -> Self {
+        // The first layer pads k₀ zeros and drops its last output: output t reads the k₀
+        // steps before t, which is a queue of span k₀ holding x_{t−k₀} .. x_{t−1}.
+        let input = StepConv::new(&model.input);
+        let [residual_channels, input_channels, _] = model.input.weight.dims();
+        let input_queue = Queue::zeros(input.kernel, batch, input_channels, device);
+        let queue = |conv: &StepConv| Queue::zeros(conv.span(), batch, residual_channels, device);
+        let blocks = model
+            .blocks
+            .iter()
+            .map(|block| match block {
+                ConvBlock::WaveNet(b) => {
+                    let dilated = StepConv::new(&b.dilated);
+                    BlockState::WaveNet {
+                        queue: queue(&dilated),
+                        dilated,
+                        residual: StepConv::new(&b.residual),
+                        skip: StepConv::new(&b.skip),
+                        class: class_rows(b.class.as_ref(), labels),
+                    }
+                }
+                ConvBlock::Tcn(b) => {
+                    let (first, second) = (StepConv::new(&b.first), StepConv::new(&b.second));
+                    BlockState::Tcn {
+                        first_queue: queue(&first),
+                        second_queue: queue(&second),
+                        first,
+                        second,
+                        class_first: class_rows(b.class_first.as_ref(), labels),
+                        class_second: class_rows(b.class_second.as_ref(), labels),
+                    }
+                }
+            })
+            .collect();
+        Self {
+            input,
+            input_queue,
+            input_class: class_rows(model.input_class.as_ref(), labels),
+            blocks,
+            head_hidden: StepConv::new(&model.head_hidden),
+            head_out: StepConv::new(&model.head_out),
+        }
+    }
+
+    /// The features [batch, P] of p(x_t | x_<t, h) for the current step t. Call once per
+    /// step, then [`Self::observe`] the step's value.
+    pub fn features(&mut self) -> Tensor<2> {
+        let mut z = plus(self.input.apply(&self.input_queue), &self.input_class);
+        let mut skips: Option<Tensor<2>> = None;
+        for block in &mut self.blocks {
+            match block {
+                BlockState::WaveNet {
+                    dilated,
+                    queue,
+                    residual,
+                    skip,
+                    class,
+                } => {
+                    queue.push(z.clone());
+                    let pre = plus(dilated.apply(queue), class);
+                    let [a, b] = pre.chunk(2, 1).try_into().expect("two halves");
+                    let g = a.tanh() * sigmoid(b);
+                    let s = skip.apply_matrix(g.clone());
+                    skips = Some(match skips {
+                        Some(sum) => sum + s,
+                        None => s,
+                    });
+                    z = z + residual.apply_matrix(g);
+                }
+                BlockState::Tcn {
+                    first,
+                    first_queue,
+                    second,
+                    second_queue,
+                    class_first,
+                    class_second,
+                } => {
+                    first_queue.push(z.clone());
+                    let y = relu(plus(first.apply(first_queue), class_first));
+                    second_queue.push(y);
+                    let y = relu(plus(second.apply(second_queue), class_second));
+                    z = relu(z + y);
+                }
+            }
+        }
+        let features = skips.unwrap_or(z);
+        self.head_out
+            .apply_matrix(relu(self.head_hidden.apply_matrix(relu(features))))
+    }
+
+    /// Feeds the current step's encoded value x_t, shape [batch, C], and moves to step t + 1.
+    pub fn observe(&mut self, x: Tensor<2>) {
+        self.input_queue.push(x);
+    }
+}
