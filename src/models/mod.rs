@@ -212,7 +212,13 @@ mod tests {
         let (levels, dim) = (256, 64);
         let embedding =
             crate::rng::with_device_seed(&device, 1, || level_embedding(levels, dim, &device));
-        let w: Vec<f32> = embedding.weight.val().into_data().to_vec().unwrap();
+        let w: Vec<f32> = embedding
+            .weight
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .iter::<f32>()
+            .collect();
         let row = |l: usize| &w[l * dim..(l + 1) * dim];
         let distance = |a: usize, b: usize| -> f32 {
             row(a)
