@@ -91,7 +91,7 @@ def main():
         with torch.no_grad():
             x = torch.randint(0, a.levels, (a.eval_images, s, s))
             start = time.perf_counter()
-            for chunk in x.split(a.batch):
+            for chunk in x.split(256):  # argen evaluates in batches of 256 too
                 F.cross_entropy(model(chunk), chunk, reduction="sum")
             evaluate.append(a.eval_images / (time.perf_counter() - start))
             if a.sample_images > 0:

@@ -6,6 +6,9 @@
 //!     [--layers 10] [--blocks 1] [--kernel 2] [--levels 256] [--runs 3] [--naive-runs 1]
 //! ```
 //!
+//! The cached path is also timed for a quarter and a half of `--steps` (1,024 and 2,048 by
+//! default): its steps/s should not depend on the length.
+//!
 //! The default stack has dilations 1, 2, ..., 512 and kernel 2, a receptive field of 1,025
 //! steps, 64 residual channels and a 256-level softmax (8-bit audio-like samples). The
 //! model is freshly initialised: the time per step does not depend on the weights. The
@@ -63,34 +66,42 @@ fn main() {
          receptive field {}, {levels} levels; {n} sequence(s) of {steps} steps",
         config.receptive_field().unwrap_or(0)
     );
-    let request = SequenceRequest {
+    let request = |length| SequenceRequest {
         labels: vec![None; n],
-        length: steps,
+        length,
         prefix: Vec::new(),
         temperature: 1.0,
         seed: 0,
         batch: n,
     };
-    let time = |naive: bool| {
+    let time = |naive: bool, length: usize| {
         let start = Instant::now();
         let values = if naive {
-            sample_sequences_naive(&model, output, &request, &device)
+            sample_sequences_naive(&model, output, &request(length), &device)
         } else {
-            sample_sequences(&model, output, &request, &device)
+            sample_sequences(&model, output, &request(length), &device)
         };
         (start.elapsed().as_secs_f64(), values)
     };
+    for length in [steps / 4, steps / 2] {
+        let times: Vec<f64> = (0..runs).map(|_| time(false, length).0).collect();
+        println!(
+            "cached, {length} steps: median {:.3} s, {:.0} steps/s per sequence",
+            median(times.clone()),
+            length as f64 / median(times)
+        );
+    }
     let mut cached_times = Vec::new();
     let mut cached_values = Vec::new();
     for run in 0..runs {
-        let (seconds, values) = time(false);
+        let (seconds, values) = time(false, steps);
         println!("cached run {run}: {seconds:.3} s");
         cached_times.push(seconds);
         cached_values = values;
     }
     let mut naive_times = Vec::new();
     for run in 0..naive_runs {
-        let (seconds, values) = time(true);
+        let (seconds, values) = time(true, steps);
         println!("naive run {run}: {seconds:.3} s");
         naive_times.push(seconds);
         let same = values
@@ -105,7 +116,7 @@ fn main() {
     }
     let cached = median(cached_times);
     println!(
-        "cached: median {cached:.3} s, {:.0} steps/s per sequence",
+        "cached, {steps} steps: median {cached:.3} s, {:.0} steps/s per sequence",
         steps as f64 / cached
     );
     if !naive_times.is_empty() {
