@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo bench --bench throughput -- [--data fashion-mnist] [--runs 5] [--channels 32] \
-//!     [--layers 7] [--batch 32] [--train-steps 10] [--eval-images 512] [--sample-images 8]
+//!     [--layers 7] [--batch 32] [--train-steps 10] [--eval-images 512] [--sample-images 8] \
+//!     [--plain-ops]
 //! ```
 //!
 //! The model is freshly initialised (the time per step does not depend on the weights).
@@ -49,6 +50,8 @@ fn main() -> anyhow::Result<()> {
     let train_steps: usize = arg(&args, "--train-steps", 10);
     let eval_images: usize = arg(&args, "--eval-images", 512);
     let sample_images: usize = arg(&args, "--sample-images", 8);
+    // `--plain-ops`: standard burn operations instead of argen's fused kernels.
+    argen::fused::set_enabled(!args.iter().any(|a| a == "--plain-ops"));
     let data = data::load(&source)?;
     let config = GatedPixelCnnConfig {
         levels: data.levels,

@@ -23,6 +23,7 @@ pub mod classic;
 pub mod cli;
 pub mod data;
 pub mod distributions;
+pub mod fused;
 pub mod generate;
 pub mod layers;
 pub mod models;

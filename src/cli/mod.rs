@@ -15,6 +15,11 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "argen", version, about, long_about = None)]
 pub struct Cli {
+    /// Compute the gated activations and the softmax log-likelihood with standard burn
+    /// operations instead of argen's fused kernels (same results within float rounding;
+    /// slower). For comparisons and debugging.
+    #[arg(long, global = true)]
+    pub plain_ops: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -41,6 +46,7 @@ pub enum Command {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::fused::set_enabled(!cli.plain_ops);
     match cli.command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),

@@ -2,7 +2,6 @@
 //! p(x = l) = exp(z_l) / Σ_j exp(z_j).
 
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
 use rand::RngExt;
 
 use crate::rng::SeededRng;
@@ -12,12 +11,15 @@ use crate::rng::SeededRng;
 /// [batch, colours, height, width] in 0..L give a tensor of shape [batch] (nats per example).
 pub fn log_prob(logits: Tensor<5>, x: Tensor<4, Int>) -> Tensor<1> {
     let [batch, colours, height, width] = x.dims();
-    let log_p = log_softmax(logits, 1); // normalise over the levels
-    let chosen = log_p.gather(1, x.reshape([batch, 1, colours, height, width]));
-    chosen
-        .reshape([batch, colours * height * width])
-        .sum_dim(1)
-        .reshape([batch])
+    let levels = logits.dims()[1];
+    let positions = colours * height * width;
+    // log softmax over the levels, picked at each observed level (one fused operation).
+    crate::fused::level_log_prob(
+        logits.reshape([batch, levels, positions]),
+        x.reshape([batch, positions]),
+    )
+    .sum_dim(1)
+    .reshape([batch])
 }
 
 /// Draws one level from the logits `logits` (one row of L values) at `temperature`:

@@ -9,7 +9,6 @@
 //! [`OutputDistribution::encode_step`] (one-hot for levels, the values themselves otherwise).
 
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
 use serde::{Deserialize, Serialize};
 
 use super::{bernoulli, categorical, gaussian, logistic_mixture};
@@ -18,10 +17,7 @@ use crate::rng::SeededRng;
 /// log p(x_t) of a categorical over L levels at every step: `logits` of shape
 /// [batch, L, time] and levels `x` of shape [batch, time] give [batch, time].
 pub fn categorical_log_prob(logits: Tensor<3>, x: Tensor<2, Int>) -> Tensor<2> {
-    let [batch, time] = x.dims();
-    log_softmax(logits, 1)
-        .gather(1, x.reshape([batch, 1, time]))
-        .reshape([batch, time])
+    crate::fused::level_log_prob(logits, x)
 }
 
 /// The distribution of one step.

@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use burn::nn::Embedding;
 use burn::nn::conv::Conv1d;
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 
 use crate::models::causal_conv::{CausalConv, ConvBlock};
 
@@ -210,8 +210,7 @@ impl ConvCache {
                 } => {
                     queue.push(z.clone());
                     let pre = plus(dilated.apply(queue), class);
-                    let [a, b] = pre.chunk(2, 1).try_into().expect("two halves");
-                    let g = a.tanh() * sigmoid(b);
+                    let g = crate::fused::gated_activation(pre);
                     let s = skip.apply_matrix(g.clone());
                     skips = Some(match skips {
                         Some(sum) => sum + s,

@@ -32,7 +32,7 @@
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Embedding, PaddingConfig1d};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 
 use super::sequence::{SequenceModelConfig, SequenceModelKind, add_class, class_embedding};
 
@@ -136,8 +136,7 @@ impl CausalConv {
             match block {
                 ConvBlock::WaveNet(b) => {
                     let pre = add_class(b.dilated.forward(z.clone()), b.class.as_ref(), labels);
-                    let [x, y] = pre.chunk(2, 1).try_into().expect("two halves");
-                    let g = x.tanh() * sigmoid(y);
+                    let g = crate::fused::gated_activation(pre); // tanh(a) ⊙ σ(b)
                     let skip = b.skip.forward(g.clone());
                     skips = Some(match skips {
                         Some(s) => s + skip,

@@ -21,7 +21,7 @@
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::activation::relu;
 
 use crate::layers::masked_conv::mask_values;
 use crate::layers::{HorizontalConv, MaskType, VerticalConv};
@@ -169,10 +169,10 @@ pub(crate) fn conv1x1(conv: &Conv2d, mask: Option<&Tensor<4>>, x: Tensor<4>) -> 
     }
 }
 
-/// tanh(a) ⊙ σ(b), where a and b are the two halves of `x` along the channel axis.
+/// tanh(a) ⊙ σ(b), where a and b are the two halves of `x` along the channel axis (one
+/// fused operation, see [`crate::fused`]).
 pub(crate) fn gate(x: Tensor<4>) -> Tensor<4> {
-    let [a, b] = x.chunk(2, 1).try_into().expect("two halves");
-    a.tanh() * sigmoid(b)
+    crate::fused::gated_activation(x)
 }
 
 /// One layer of both stacks.

@@ -1,0 +1,331 @@
+//! Fused operations: two hot spots of training, each computed in one pass over its data with
+//! its own backward pass, instead of a chain of standard tensor operations.
+//!
+//! - [`gated_activation`]: y = tanh(a) ⊙ σ(b), where a and b are the two halves of the
+//!   channel axis (the gate of the Gated PixelCNN and of WaveNet). Forward keeps tanh(a) and
+//!   σ(b); backward is ∂y/∂a = σ(b)(1 − tanh²(a)), ∂y/∂b = tanh(a) σ(b)(1 − σ(b)), no exp.
+//! - [`level_log_prob`]: log softmax over the level axis, picked at the observed level:
+//!   log p(x) = z_x − log Σ_l exp(z_l). Backward is ∂/∂z_l = g·([l = x] − p_l).
+//!
+//! Each matches the composition of standard burn operations it replaces (tested, values and
+//! gradients), which stays available: [`set_enabled`]`(false)` (the `--plain-ops` option)
+//! makes both functions use the standard operations. The kernels run on burn-flex's CPU
+//! tensors through burn's backend extension; on any other backend the standard operations run.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::tensor::{FloatTensor, IntTensor};
+use burn::backend::{Autodiff, Bytes, DType, Dispatch, Flex, TensorMetadata, backend_extension};
+use burn::prelude::*;
+use burn::tensor::activation::{log_softmax, sigmoid};
+use rayon::prelude::*;
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turns the fused kernels on (the default) or off (standard burn operations everywhere).
+pub fn set_enabled(enabled: bool) {
+    ENABLED.store(enabled, Ordering::Relaxed);
+}
+
+/// Whether the fused kernels are in use.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Whether `t` lives on the flex CPU backend (with or without autodiff), where the kernels run.
+fn on_flex<const D: usize>(t: &Tensor<D>) -> bool {
+    let device = t.device();
+    device == Device::flex() || device == Device::flex().autodiff()
+}
+
+/// tanh(a) ⊙ σ(b) for `x` of shape [batch, 2C, ...], a = channels 0..C, b = channels C..2C;
+/// the result has shape [batch, C, ...].
+pub fn gated_activation<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if enabled() && on_flex(&x) {
+        Tensor::from_dispatch(<Dispatch as FusedOps>::gated_activation(x.into_dispatch()))
+    } else {
+        gated_activation_plain(x)
+    }
+}
+
+/// [`gated_activation`] from standard operations (the reference).
+pub fn gated_activation_plain<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let [a, b] = x.chunk(2, 1).try_into().expect("two halves");
+    a.tanh() * sigmoid(b)
+}
+
+/// log p(x) at every position: `logits` [batch, L, P] and levels `x` [batch, P] in 0..L give
+/// [batch, P] = z_x − log Σ_l exp(z_l).
+pub fn level_log_prob(logits: Tensor<3>, x: Tensor<2, Int>) -> Tensor<2> {
+    if enabled() && on_flex(&logits) {
+        Tensor::from_dispatch(<Dispatch as FusedOps>::level_log_prob(
+            logits.into_dispatch(),
+            x.into_dispatch(),
+        ))
+    } else {
+        level_log_prob_plain(logits, x)
+    }
+}
+
+/// [`level_log_prob`] from standard operations (the reference).
+pub fn level_log_prob_plain(logits: Tensor<3>, x: Tensor<2, Int>) -> Tensor<2> {
+    let [batch, positions] = x.dims();
+    log_softmax(logits, 1)
+        .gather(1, x.reshape([batch, 1, positions]))
+        .reshape([batch, positions])
+}
+
+/// The fused operations as a backend extension of burn-flex, with and without autodiff.
+#[backend_extension(Autodiff, Flex)]
+pub trait FusedOps: burn::backend::Backend {
+    /// See [`gated_activation`].
+    fn gated_activation(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// See [`level_log_prob`].
+    fn level_log_prob(logits: FloatTensor<Self>, x: IntTensor<Self>) -> FloatTensor<Self>;
+}
+
+impl FusedOps for Flex {
+    fn gated_activation(x: FlexTensor) -> FlexTensor {
+        gate_forward(&x, false).0
+    }
+
+    fn level_log_prob(logits: FlexTensor, x: FlexTensor) -> FlexTensor {
+        log_prob_forward(&logits, &x).0
+    }
+}
+
+impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
+    fn gated_activation(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        match GateBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (y, saved) = gate_forward(x.primitive(), true);
+                prep.finish(saved.expect("kept"), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(gate_forward(x.primitive(), false).0),
+        }
+    }
+
+    fn level_log_prob(logits: FloatTensor<Self>, x: IntTensor<Self>) -> FloatTensor<Self> {
+        match LogProbBackward
+            .prepare::<C>([logits.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let z = logits.primitive().clone();
+                let (out, lse) = log_prob_forward(&z, &x);
+                prep.finish((z, lse, x), out)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(log_prob_forward(logits.primitive(), &x).0),
+        }
+    }
+}
+
+/// A contiguous f32 tensor of the given shape.
+fn flex_f32(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::new(
+        Bytes::from_elems(values),
+        Layout::contiguous(burn::tensor::Shape::from(shape)),
+        DType::F32,
+    )
+}
+
+/// The f32 values of `t` in row-major order (copied only when `t` is not contiguous).
+fn values_f32(t: &FlexTensor) -> FlexTensor {
+    assert_eq!(t.dtype(), DType::F32, "the fused kernels run in f32");
+    t.to_contiguous()
+}
+
+/// Returns tanh(a)·σ(b) and, when `keep`, the tensor [tanh(a) | σ(b)] of x's shape that the
+/// backward pass reads.
+fn gate_forward(x: &FlexTensor, keep: bool) -> (FlexTensor, Option<FlexTensor>) {
+    let x = values_f32(x);
+    let dims = x.shape().to_vec();
+    let xs: &[f32] = x.as_slice().expect("contiguous");
+    let batch = dims[0];
+    let half = xs.len() / batch / 2; // a and b of one example are consecutive blocks
+    let mut y = vec![0f32; batch * half];
+    let mut saved = if keep {
+        vec![0f32; xs.len()]
+    } else {
+        Vec::new()
+    };
+    let gate_example = |(x, y): (&[f32], &mut [f32]), saved: Option<&mut [f32]>| {
+        let (a, b) = x.split_at(half);
+        match saved {
+            Some(saved) => {
+                let (t_out, s_out) = saved.split_at_mut(half);
+                for i in 0..half {
+                    let (t, s) = (a[i].tanh(), logistic(b[i]));
+                    t_out[i] = t;
+                    s_out[i] = s;
+                    y[i] = t * s;
+                }
+            }
+            None => {
+                for i in 0..half {
+                    y[i] = a[i].tanh() * logistic(b[i]);
+                }
+            }
+        }
+    };
+    if keep {
+        xs.par_chunks(2 * half)
+            .zip(y.par_chunks_mut(half))
+            .zip(saved.par_chunks_mut(2 * half))
+            .for_each(|(pair, s)| gate_example(pair, Some(s)));
+    } else {
+        xs.par_chunks(2 * half)
+            .zip(y.par_chunks_mut(half))
+            .for_each(|pair| gate_example(pair, None));
+    }
+    let mut out_dims = dims.clone();
+    out_dims[1] /= 2;
+    (flex_f32(y, out_dims), keep.then(|| flex_f32(saved, dims)))
+}
+
+/// σ(v) = 1 / (1 + e^−v).
+fn logistic(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+#[derive(Debug)]
+struct GateBackward;
+
+impl Backward<Flex, 1> for GateBackward {
+    /// [tanh(a) | σ(b)], shaped like the input.
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = values_f32(&grads.consume::<Flex>(&ops.node));
+        let [Some(parent)] = ops.parents else {
+            return;
+        };
+        let saved = ops.state;
+        let dims = saved.shape().to_vec();
+        let ts: &[f32] = saved.as_slice().expect("contiguous");
+        let g: &[f32] = grad.as_slice().expect("contiguous");
+        let half = g.len() / dims[0];
+        let mut dx = vec![0f32; ts.len()];
+        dx.par_chunks_mut(2 * half)
+            .zip(ts.par_chunks(2 * half))
+            .zip(g.par_chunks(half))
+            .for_each(|((dx, ts), g)| {
+                let (t, s) = ts.split_at(half);
+                let (da, db) = dx.split_at_mut(half);
+                for i in 0..half {
+                    da[i] = g[i] * s[i] * (1.0 - t[i] * t[i]);
+                    db[i] = g[i] * t[i] * s[i] * (1.0 - s[i]);
+                }
+            });
+        grads.register::<Flex>(parent.id, flex_f32(dx, dims));
+    }
+}
+
+/// The levels of `x` as usize, whatever its integer type.
+fn levels_of(x: &FlexTensor) -> Vec<usize> {
+    let x = x.to_contiguous();
+    match x.dtype() {
+        DType::I64 => x
+            .as_slice::<i64>()
+            .expect("contiguous")
+            .iter()
+            .map(|&v| v as usize)
+            .collect(),
+        DType::I32 => x
+            .as_slice::<i32>()
+            .expect("contiguous")
+            .iter()
+            .map(|&v| v as usize)
+            .collect(),
+        other => panic!("levels must be integers, got {other:?}"),
+    }
+}
+
+/// Returns log p(x) [batch, P] and log Σ_l exp(z_l) [batch·P] (kept for the backward pass).
+fn log_prob_forward(logits: &FlexTensor, x: &FlexTensor) -> (FlexTensor, Vec<f32>) {
+    let z = values_f32(logits);
+    let dims = z.shape().to_vec();
+    let (batch, levels) = (dims[0], dims[1]);
+    let positions: usize = dims[2..].iter().product();
+    let zs: &[f32] = z.as_slice().expect("contiguous");
+    let xs = levels_of(x);
+    assert_eq!(xs.len(), batch * positions, "one level per position");
+    let mut out = vec![0f32; batch * positions];
+    let mut lse = vec![0f32; batch * positions];
+    out.par_chunks_mut(positions)
+        .zip(lse.par_chunks_mut(positions))
+        .zip(zs.par_chunks(levels * positions))
+        .zip(xs.par_chunks(positions))
+        .for_each(|(((out, lse), z), x)| {
+            // Levels outer, positions inner: every pass reads contiguous rows.
+            let mut max = z[..positions].to_vec();
+            for row in z.chunks(positions).skip(1) {
+                for (m, &v) in max.iter_mut().zip(row) {
+                    *m = m.max(v);
+                }
+            }
+            let mut sum = vec![0f32; positions];
+            for row in z.chunks(positions) {
+                for ((s, &v), &m) in sum.iter_mut().zip(row).zip(&max) {
+                    *s += (v - m).exp();
+                }
+            }
+            for p in 0..positions {
+                assert!(x[p] < levels, "level {} out of range 0..{levels}", x[p]);
+                lse[p] = max[p] + sum[p].ln();
+                out[p] = z[x[p] * positions + p] - lse[p];
+            }
+        });
+    (flex_f32(out, vec![batch, positions]), lse)
+}
+
+#[derive(Debug)]
+struct LogProbBackward;
+
+impl Backward<Flex, 1> for LogProbBackward {
+    /// The logits, log Σ exp per position, and the levels.
+    type State = (FlexTensor, Vec<f32>, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = values_f32(&grads.consume::<Flex>(&ops.node));
+        let [Some(parent)] = ops.parents else {
+            return;
+        };
+        let (z, lse, x) = ops.state;
+        let z = values_f32(&z);
+        let dims = z.shape().to_vec();
+        let levels = dims[1];
+        let positions: usize = dims[2..].iter().product();
+        let zs: &[f32] = z.as_slice().expect("contiguous");
+        let g: &[f32] = grad.as_slice().expect("contiguous");
+        let xs = levels_of(&x);
+        let mut dz = vec![0f32; zs.len()];
+        dz.par_chunks_mut(levels * positions)
+            .zip(zs.par_chunks(levels * positions))
+            .zip(g.par_chunks(positions).zip(lse.par_chunks(positions)))
+            .zip(xs.par_chunks(positions))
+            .for_each(|(((dz, z), (g, lse)), x)| {
+                for (l, (dz_row, z_row)) in dz
+                    .chunks_mut(positions)
+                    .zip(z.chunks(positions))
+                    .enumerate()
+                {
+                    for p in 0..positions {
+                        let hit = if x[p] == l { 1.0 } else { 0.0 };
+                        dz_row[p] = g[p] * (hit - (z_row[p] - lse[p]).exp());
+                    }
+                }
+            });
+        grads.register::<Flex>(parent.id, flex_f32(dz, dims));
+    }
+}

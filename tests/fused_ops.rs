@@ -1,0 +1,165 @@
+//! The fused kernels against the standard operations they replace: forward values and
+//! gradients, on random inputs of several shapes (odd sizes, ranks 2 to 5, strided inputs),
+//! without and with autodiff.
+
+use argen::fused::{
+    gated_activation, gated_activation_plain, level_log_prob, level_log_prob_plain,
+};
+use argen::rng::seeded;
+use burn::prelude::*;
+use rand::RngExt;
+
+/// Marks a tensor for gradients when it lives on an autodiff device.
+fn track<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if x.is_autodiff() { x.require_grad() } else { x }
+}
+
+fn random(n: usize, seed: u64, scale: f32) -> Vec<f32> {
+    let mut rng = seeded(seed);
+    (0..n)
+        .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale)
+        .collect()
+}
+
+/// Largest |a − b| / max(1, |b|) over the two tensors' values.
+fn relative_error<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+    let a: Vec<f32> = a.into_data().convert::<f32>().iter::<f32>().collect();
+    let b: Vec<f32> = b.into_data().convert::<f32>().iter::<f32>().collect();
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
+        .fold(0.0, f32::max)
+}
+
+fn check_gate<const D: usize>(shape: [usize; D], seed: u64, strided: bool) {
+    let n: usize = shape.iter().product();
+    let values = random(n, seed, 3.0);
+    let upstream_shape = {
+        let mut s = shape;
+        s[1] /= 2;
+        s
+    };
+    let weights = random(n / 2, seed + 1, 1.0);
+    for device in [Device::flex(), Device::flex().autodiff()] {
+        // (the leaf whose gradient is compared, the input of the operation)
+        let make = || {
+            let x = Tensor::<D>::from_data(TensorData::new(values.clone(), shape), &device);
+            // A strided view: the same values reached through two transpositions.
+            if strided {
+                let leaf = track(x.swap_dims(0, D - 1));
+                (leaf.clone(), leaf.swap_dims(0, D - 1))
+            } else {
+                let leaf = track(x);
+                (leaf.clone(), leaf)
+            }
+        };
+        let w = Tensor::<D>::from_data(TensorData::new(weights.clone(), upstream_shape), &device);
+        let ((x_fused, in_fused), (x_plain, in_plain)) = (make(), make());
+        let fused = gated_activation(in_fused);
+        let plain = gated_activation_plain(in_plain);
+        let err = relative_error(fused.clone(), plain.clone());
+        assert!(err < 1e-5, "gate {shape:?}: forward differs by {err}");
+        if fused.is_autodiff() {
+            let g_fused = (fused * w.clone()).sum().backward();
+            let g_plain = (plain * w).sum().backward();
+            let err = relative_error(
+                x_fused.grad(&g_fused).expect("gradient"),
+                x_plain.grad(&g_plain).expect("gradient"),
+            );
+            assert!(err < 1e-5, "gate {shape:?}: gradient differs by {err}");
+        }
+    }
+}
+
+#[test]
+fn the_fused_gate_matches_tanh_times_sigmoid_in_values_and_gradients() {
+    check_gate([3, 10, 5, 7], 1, false);
+    check_gate([1, 2, 1, 1], 2, false);
+    check_gate([2, 6, 9], 3, false);
+    check_gate([5, 8], 4, false);
+    check_gate([2, 4, 3, 5], 5, true);
+    check_gate([2, 12, 1, 3, 3], 6, false);
+}
+
+fn check_log_prob(batch: usize, levels: usize, positions: usize, seed: u64, strided: bool) {
+    let logits = random(batch * levels * positions, seed, 6.0);
+    let mut rng = seeded(seed + 7);
+    let x: Vec<i64> = (0..batch * positions)
+        .map(|_| rng.random_range(0..levels as i64))
+        .collect();
+    let weights = random(batch * positions, seed + 1, 1.0);
+    for device in [Device::flex(), Device::flex().autodiff()] {
+        let make = || {
+            let z = Tensor::<3>::from_data(
+                TensorData::new(logits.clone(), [batch, levels, positions]),
+                &device,
+            );
+            if strided {
+                let leaf = track(z.swap_dims(1, 2));
+                (leaf.clone(), leaf.swap_dims(1, 2))
+            } else {
+                let leaf = track(z);
+                (leaf.clone(), leaf)
+            }
+        };
+        let levels_x =
+            Tensor::<2, Int>::from_data(TensorData::new(x.clone(), [batch, positions]), &device);
+        let w = Tensor::<2>::from_data(
+            TensorData::new(weights.clone(), [batch, positions]),
+            &device,
+        );
+        let ((z_fused, in_fused), (z_plain, in_plain)) = (make(), make());
+        let fused = level_log_prob(in_fused, levels_x.clone());
+        let plain = level_log_prob_plain(in_plain, levels_x);
+        let err = relative_error(fused.clone(), plain.clone());
+        assert!(
+            err < 1e-5,
+            "log prob {batch}x{levels}x{positions}: forward differs by {err}"
+        );
+        if fused.is_autodiff() {
+            let g_fused = (fused * w.clone()).sum().backward();
+            let g_plain = (plain * w).sum().backward();
+            let err = relative_error(
+                z_fused.grad(&g_fused).expect("gradient"),
+                z_plain.grad(&g_plain).expect("gradient"),
+            );
+            assert!(
+                err < 1e-5,
+                "log prob {batch}x{levels}x{positions}: gradient differs by {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_fused_log_prob_matches_log_softmax_and_gather_in_values_and_gradients() {
+    check_log_prob(3, 11, 13, 1, false);
+    check_log_prob(1, 2, 1, 2, false);
+    check_log_prob(2, 256, 49, 3, false);
+    check_log_prob(4, 17, 64, 4, true);
+}
+
+#[test]
+fn the_fused_log_prob_is_a_normalised_distribution() {
+    // Every level at one position: the probabilities sum to 1.
+    let device = Device::flex();
+    let levels = 9;
+    let z = Tensor::<3>::from_data(
+        TensorData::new(random(levels * 2, 5, 4.0), [1, levels, 2]),
+        &device,
+    )
+    .repeat_dim(0, levels);
+    let x: Vec<i64> = (0..levels as i64).flat_map(|l| [l, l]).collect();
+    let x = Tensor::<2, Int>::from_data(TensorData::new(x, [levels, 2]), &device);
+    let total: Vec<f32> = level_log_prob(z, x)
+        .exp()
+        .sum_dim(0)
+        .into_data()
+        .convert::<f32>()
+        .iter::<f32>()
+        .collect();
+    for t in total {
+        assert!((t - 1.0).abs() < 1e-5, "sum of probabilities {t}");
+    }
+}
