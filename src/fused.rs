@@ -164,16 +164,18 @@ fn gate_forward(x: &FlexTensor, keep: bool) -> (FlexTensor, Option<FlexTensor>) 
         match saved {
             Some(saved) => {
                 let (t_out, s_out) = saved.split_at_mut(half);
-                for i in 0..half {
-                    let (t, s) = (a[i].tanh(), logistic(b[i]));
-                    t_out[i] = t;
-                    s_out[i] = s;
-                    y[i] = t * s;
+                for ((((y, t_out), s_out), &a), &b) in
+                    y.iter_mut().zip(t_out).zip(s_out).zip(a).zip(b)
+                {
+                    let (t, s) = (tanh_approx(a), logistic(b));
+                    *t_out = t;
+                    *s_out = s;
+                    *y = t * s;
                 }
             }
             None => {
-                for i in 0..half {
-                    y[i] = a[i].tanh() * logistic(b[i]);
+                for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
+                    *y = tanh_approx(a) * logistic(b);
                 }
             }
         }
@@ -194,8 +196,42 @@ fn gate_forward(x: &FlexTensor, keep: bool) -> (FlexTensor, Option<FlexTensor>) 
 }
 
 /// σ(v) = 1 / (1 + e^−v).
+#[inline(always)]
 fn logistic(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
+    1.0 / (1.0 + exp_approx(-v))
+}
+
+/// e^x in f32 without a library call, so that loops over it vectorise: x = n·ln 2 + r with
+/// n an integer and |r| ≤ ln 2 / 2 (ln 2 split in two parts so that r is exact), e^r from its
+/// Taylor polynomial of degree 7 (truncation below 2e-9 relative), times 2^n built from
+/// the exponent bits. Within a few ulp of `f32::exp` (tested); NaN stays NaN; the
+/// argument is clamped to [−87, 88], where e^x is a normal f32.
+#[inline(always)]
+fn exp_approx(x: f32) -> f32 {
+    const LN2_HIGH: f32 = 0.693_359_4;
+    const LN2_LOW: f32 = -2.121_944_4e-4;
+    const ROUND: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = (x - n * LN2_HIGH) - n * LN2_LOW;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0
+                        + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
+    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// tanh(x) without a library call: (1 − e^−2|x|) / (1 + e^−2|x|) with the sign of x, and
+/// its odd Taylor polynomial for |x| < 1/16, where the subtraction would lose digits.
+#[inline(always)]
+fn tanh_approx(x: f32) -> f32 {
+    let e = exp_approx(-2.0 * x.abs());
+    let large = ((1.0 - e) / (1.0 + e)).copysign(x);
+    let x2 = x * x;
+    let small = x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 + x2 * (-17.0 / 315.0))));
+    if x.abs() < 0.0625 { small } else { large }
 }
 
 #[derive(Debug)]
@@ -222,9 +258,9 @@ impl Backward<Flex, 1> for GateBackward {
             .for_each(|((dx, ts), g)| {
                 let (t, s) = ts.split_at(half);
                 let (da, db) = dx.split_at_mut(half);
-                for i in 0..half {
-                    da[i] = g[i] * s[i] * (1.0 - t[i] * t[i]);
-                    db[i] = g[i] * t[i] * s[i] * (1.0 - s[i]);
+                for ((((da, db), &g), &t), &s) in da.iter_mut().zip(db).zip(g).zip(t).zip(s) {
+                    *da = g * s * (1.0 - t * t);
+                    *db = g * t * s * (1.0 - s);
                 }
             });
         grads.register::<Flex>(parent.id, flex_f32(dx, dims));
@@ -277,7 +313,7 @@ fn log_prob_forward(logits: &FlexTensor, x: &FlexTensor) -> (FlexTensor, Vec<f32
             let mut sum = vec![0f32; positions];
             for row in z.chunks(positions) {
                 for ((s, &v), &m) in sum.iter_mut().zip(row).zip(&max) {
-                    *s += (v - m).exp();
+                    *s += exp_approx(v - m);
                 }
             }
             for p in 0..positions {
@@ -320,12 +356,45 @@ impl Backward<Flex, 1> for LogProbBackward {
                     .zip(z.chunks(positions))
                     .enumerate()
                 {
-                    for p in 0..positions {
-                        let hit = if x[p] == l { 1.0 } else { 0.0 };
-                        dz_row[p] = g[p] * (hit - (z_row[p] - lse[p]).exp());
+                    for ((((dz, &z), &g), &lse), &x) in
+                        dz_row.iter_mut().zip(z_row).zip(g).zip(lse).zip(x)
+                    {
+                        let hit = if x == l { 1.0 } else { 0.0 };
+                        *dz = g * (hit - exp_approx(z - lse));
                     }
                 }
             });
         grads.register::<Flex>(parent.id, flex_f32(dz, dims));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_approximations_match_the_library_functions() {
+        let mut worst_exp = 0f32;
+        let mut worst_tanh = 0f32;
+        let mut worst_logistic = 0f32;
+        for i in -200_000..=200_000 {
+            let x = i as f32 * 4.3e-4; // -86 .. 86
+            let e = exp_approx(x);
+            worst_exp = worst_exp.max((e - x.exp()).abs() / x.exp());
+            let y = x / 8.0; // -10.75 .. 10.75, densely around 0
+            worst_tanh = worst_tanh.max((tanh_approx(y) - y.tanh()).abs());
+            let exact = 1.0 / (1.0 + (-f64::from(y)).exp());
+            worst_logistic = worst_logistic.max((f64::from(logistic(y)) - exact).abs() as f32);
+        }
+        assert!(worst_exp < 1e-6, "exp: relative error {worst_exp}");
+        assert!(worst_tanh < 1e-6, "tanh: absolute error {worst_tanh}");
+        assert!(
+            worst_logistic < 1e-6,
+            "logistic: absolute error {worst_logistic}"
+        );
+        assert!(exp_approx(f32::NAN).is_nan() && tanh_approx(f32::NAN).is_nan());
+        assert_eq!(exp_approx(0.0), 1.0);
+        assert_eq!(tanh_approx(0.0), 0.0);
+        assert!(exp_approx(-1000.0) > 0.0 && exp_approx(1000.0).is_finite());
     }
 }
