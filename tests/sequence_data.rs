@@ -239,6 +239,25 @@ fn cli_trains_evaluates_and_samples_a_sequence_run() {
         String::from_utf8_lossy(&sample.stderr)
     );
     assert!(dir.path().join("s.png").exists());
+    // The WaveNet samples through its queues by default; `--naive` draws the same digits.
+    let naive = argen(
+        &[
+            "sample",
+            "run",
+            "--n",
+            "4",
+            "--naive",
+            "--out",
+            "s-naive.png",
+        ],
+        dir.path(),
+    );
+    assert!(naive.status.success());
+    assert_eq!(
+        std::fs::read(dir.path().join("s.png")).unwrap(),
+        std::fs::read(dir.path().join("s-naive.png")).unwrap(),
+        "cached and naive samples differ"
+    );
     // A class-conditional recurrent model with a mixture of logistics over the levels.
     let out = argen(
         &[
