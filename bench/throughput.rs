@@ -22,23 +22,9 @@ use argen::train::{evaluate, image_batch};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 
-fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
+#[path = "common.rs"]
+mod common;
+use common::{arg, median};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();

@@ -15,12 +15,12 @@
 
 use std::collections::VecDeque;
 
-use burn::nn::Embedding;
 use burn::nn::conv::Conv1d;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::models::causal_conv::{CausalConv, ConvBlock};
+use crate::models::sequence::class_vectors;
 
 /// The last `span` inputs of one convolution, oldest first; zeros before the sequence starts
 /// (the convolution's left padding).
@@ -95,15 +95,6 @@ impl StepConv {
     }
 }
 
-/// The class vector of each sequence, [batch, C], or `None` for an unconditional layer.
-fn class_rows(embedding: Option<&Embedding>, labels: Option<&Tensor<1, Int>>) -> Option<Tensor<2>> {
-    let (embedding, labels) = (embedding?, labels?);
-    let [batch] = labels.dims();
-    let v = embedding.forward(labels.clone().reshape([batch, 1])); // [batch, 1, C]
-    let width = v.dims()[2];
-    Some(v.reshape([batch, width]))
-}
-
 fn plus(x: Tensor<2>, class: &Option<Tensor<2>>) -> Tensor<2> {
     match class {
         Some(c) => x + c.clone(),
@@ -168,7 +159,7 @@ impl ConvCache {
                         dilated,
                         residual: StepConv::new(&b.residual),
                         skip: StepConv::new(&b.skip),
-                        class: class_rows(b.class.as_ref(), labels),
+                        class: class_vectors(b.class.as_ref(), labels),
                     }
                 }
                 ConvBlock::Tcn(b) => {
@@ -178,8 +169,8 @@ impl ConvCache {
                         second_queue: queue(&second),
                         first,
                         second,
-                        class_first: class_rows(b.class_first.as_ref(), labels),
-                        class_second: class_rows(b.class_second.as_ref(), labels),
+                        class_first: class_vectors(b.class_first.as_ref(), labels),
+                        class_second: class_vectors(b.class_second.as_ref(), labels),
                     }
                 }
             })
@@ -187,7 +178,7 @@ impl ConvCache {
         Self {
             input,
             input_queue,
-            input_class: class_rows(model.input_class.as_ref(), labels),
+            input_class: class_vectors(model.input_class.as_ref(), labels),
             blocks,
             head_hidden: StepConv::new(&model.head_hidden),
             head_out: StepConv::new(&model.head_out),

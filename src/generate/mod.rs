@@ -109,10 +109,15 @@ fn label_tensor(
     labels: &[Option<usize>],
     device: &Device,
 ) -> Option<Tensor<1, Int>> {
-    model.is_conditional().then(|| {
-        let values: Vec<i64> = labels.iter().map(|l| l.unwrap_or(0) as i64).collect();
-        Tensor::from_data(TensorData::new(values, [labels.len()]), device)
-    })
+    model
+        .is_conditional()
+        .then(|| classes_as_tensor(labels, device))
+}
+
+/// The classes of a batch as a tensor of shape [batch] (0 where none is given).
+fn classes_as_tensor(labels: &[Option<usize>], device: &Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = labels.iter().map(|l| l.unwrap_or(0) as i64).collect();
+    Tensor::from_data(TensorData::new(values, [labels.len()]), device)
 }
 
 /// The random streams of the images `first_image..first_image + n` of a request.

@@ -162,10 +162,10 @@ impl BatchRun<'_> {
 
 /// The classes of a batch as a tensor, or `None` for an unconditional model.
 fn label_tensor(labels: &[Option<usize>], device: &Device) -> Option<Tensor<1, Int>> {
-    labels.iter().all(Option::is_some).then(|| {
-        let v: Vec<i64> = labels.iter().map(|l| l.unwrap_or(0) as i64).collect();
-        Tensor::<1, Int>::from_data(TensorData::new(v, [labels.len()]), device)
-    })
+    labels
+        .iter()
+        .all(Option::is_some)
+        .then(|| super::classes_as_tensor(labels, device))
 }
 
 /// The network's input for steps 0..time of every sequence, [batch, C, time]; the last

@@ -209,13 +209,24 @@ pub(crate) fn add_class(
     embedding: Option<&Embedding>,
     labels: Option<&Tensor<1, Int>>,
 ) -> Tensor<3> {
-    match (embedding, labels) {
-        (Some(embedding), Some(labels)) => {
-            let [batch] = labels.dims();
-            let v = embedding.forward(labels.clone().reshape([batch, 1])); // [batch, 1, C]
-            let width = v.dims()[2];
+    match class_vectors(embedding, labels) {
+        Some(v) => {
+            let [batch, width] = v.dims();
             x + v.reshape([batch, width, 1])
         }
-        _ => x,
+        None => x,
     }
+}
+
+/// The class vector of each example, shape [batch, C]; `None` for an unconditional layer
+/// (or when no labels are given).
+pub(crate) fn class_vectors(
+    embedding: Option<&Embedding>,
+    labels: Option<&Tensor<1, Int>>,
+) -> Option<Tensor<2>> {
+    let (embedding, labels) = (embedding?, labels?);
+    let [batch] = labels.dims();
+    let v = embedding.forward(labels.clone().reshape([batch, 1])); // [batch, 1, C]
+    let width = v.dims()[2];
+    Some(v.reshape([batch, width]))
 }
