@@ -14,6 +14,7 @@
 //!   column of every layer per value), and completion of partly given images.
 //! - [`receptive_field`]: which inputs an output depends on, measured by gradients; the
 //!   blind spot.
+//! - [`device`]: where tensors live: the CPU, a Vulkan GPU, a device on another machine.
 //! - [`rng`]: seeded randomness.
 //! - [`viz`]: PNG grids of images, receptive-field maps, charts.
 //! - [`classic`]: models with finite memory fitted in closed form: AR(p), Markov chains of order k.
@@ -22,6 +23,7 @@
 pub mod classic;
 pub mod cli;
 pub mod data;
+pub mod device;
 pub mod distributions;
 pub mod fused;
 pub mod generate;

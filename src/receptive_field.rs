@@ -120,7 +120,13 @@ pub fn measure(
     images: usize,
     seed: u64,
 ) -> ReceptiveField {
-    let device = Device::flex().autodiff();
+    // The model's own device, with autodiff (the gradients are the measurement).
+    let device = model
+        .devices()
+        .first()
+        .cloned()
+        .unwrap_or_else(Device::flex)
+        .autodiff();
     let model = model.clone().to_device(&device);
     let (levels, colours) = (model.levels(), model.colours());
     let n = images.max(1);

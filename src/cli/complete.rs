@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use burn::prelude::*;
 use clap::Args;
 
 use crate::generate::{SampleRequest, sample_cached, sample_naive};
@@ -88,7 +87,7 @@ fn read_png(
 
 /// Runs `argen complete`.
 pub fn run(args: CompleteArgs) -> Result<()> {
-    let device = Device::flex();
+    let device = crate::cli::device();
     let run = RunFolder(args.run.clone());
     let (config, model) = run.load_model(true, &device)?;
     let (colours, height, width, levels) = (

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use burn::prelude::*;
 use clap::{Args, ValueEnum};
 
 use crate::train::{self, Nll, RunFolder};
@@ -42,7 +41,7 @@ pub fn evaluate_run(
     last: bool,
     batch_size: usize,
 ) -> Result<(train::TrainingConfig, Nll)> {
-    let device = Device::flex();
+    let device = crate::cli::device();
     let (config, model) = run.load_model(!last, &device)?;
     let data = train::load_data(&config.data)?;
     let set = match split {

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
-use burn::prelude::*;
 use clap::Args;
 
 use crate::models::{GatedPixelCnnConfig, ImageModelConfig, PixelCnnConfig};
@@ -63,7 +62,7 @@ pub struct ReceptiveFieldArgs {
 
 /// Runs `argen receptive-field`.
 pub fn run(args: ReceptiveFieldArgs) -> Result<()> {
-    let device = Device::flex();
+    let device = crate::cli::device();
     let (config, model, height, width, default_out) = match &args.run {
         Some(run) => {
             let folder = RunFolder(run.clone());

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, bail};
-use burn::prelude::*;
 use clap::Args;
 
 use crate::generate::{SampleRequest, sample_cached, sample_naive};
@@ -59,7 +58,7 @@ pub fn sample_run(args: &SampleArgs, out: &Path) -> Result<Vec<u8>> {
             args.temperature
         );
     }
-    let device = Device::flex();
+    let device = crate::cli::device();
     let run = RunFolder(args.run.clone());
     let (config, model) = run.load_model(!args.last, &device)?;
     let (height, width) = (config.height, config.width);

@@ -18,7 +18,7 @@ use crate::models::{SequenceModelConfig, SequenceModelKind};
 use crate::train::RunFolder;
 use crate::train::sequence::{
     RUN_KIND, SequenceMetrics, SequenceTrainingConfig, evaluate_sequences, is_sequence_run,
-    load_data, load_run, read_config, train_sequences,
+    load_data, load_run, read_config, train_sequences_on,
 };
 use crate::viz;
 
@@ -186,7 +186,11 @@ pub fn run(args: TrainArgs) -> Result<()> {
         run.0.display()
     );
     let start = std::time::Instant::now();
-    train_sequences(&config, &data, &run, resume, !args.quiet)?;
+    let devices = crate::cli::devices();
+    if !devices.is_cpu_only() || devices.devices.len() > 1 {
+        eprintln!("devices: {devices}");
+    }
+    train_sequences_on(&config, &data, &run, resume, !args.quiet, &devices.devices)?;
     let minutes = start.elapsed().as_secs_f64() / 60.0;
     let (_, test) = evaluate(&run, Split::Test, false, 256)?;
     println!(
@@ -205,7 +209,7 @@ pub fn evaluate(
     last: bool,
     batch_size: usize,
 ) -> Result<(SequenceData, SequenceMetrics)> {
-    let device = Device::flex();
+    let device = crate::cli::device();
     let (config, model) = load_run(run, !last, &device)?;
     let data = load_data(&config)?;
     let set = match split {
@@ -250,7 +254,7 @@ pub fn sample(args: &SampleArgs) -> Result<()> {
     if !(args.temperature >= 0.0 && args.temperature.is_finite()) {
         bail!("--temperature must be a finite number >= 0");
     }
-    let device = Device::flex();
+    let device = crate::cli::device();
     let run = RunFolder(args.run.clone());
     let (config, model) = load_run(&run, !args.last, &device)?;
     let data = load_data(&config)?;
@@ -419,7 +423,7 @@ pub fn k_step_predictions(
 /// 64-step-ahead dynamic predictions over the whole series (as in the Dive into Deep
 /// Learning sequence chapter) and the mean squared error of each on the held-out part.
 pub fn forecast(args: &crate::cli::forecast::ForecastArgs) -> Result<()> {
-    let device = Device::flex();
+    let device = crate::cli::device();
     let run = RunFolder(args.run.clone());
     let (config, model) = load_run(&run, true, &device)?;
     let data = load_data(&config)?;

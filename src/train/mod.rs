@@ -16,6 +16,7 @@
 
 pub mod batch;
 pub mod checkpoint;
+pub mod parallel;
 pub mod sequence;
 
 use std::fs;
@@ -329,15 +330,31 @@ pub struct EpochReport {
     pub seconds: f64,
 }
 
-/// Trains `config` into `run` (a new folder, or an existing one when `resume` is true),
-/// epoch after epoch, writing checkpoints and metrics after each. Returns the per-epoch
-/// reports of this call.
+/// Trains `config` into `run` on this machine's CPU: [`train_on`] with the CPU only.
 pub fn train(
     config: &TrainingConfig,
     data: &ImageData,
     run: &RunFolder,
     resume: bool,
     progress: Progress,
+) -> Result<Vec<EpochReport>> {
+    train_on(config, data, run, resume, progress, &[Device::flex()])
+}
+
+/// Trains `config` into `run` (a new folder, or an existing one when `resume` is true),
+/// epoch after epoch, writing checkpoints and metrics after each. Returns the per-epoch
+/// reports of this call.
+///
+/// The model lives on `devices[0]`; with several devices each batch is split over them and
+/// their gradients are added ([`parallel::batch_gradients`]). The initial weights are drawn
+/// on the CPU, so a seed gives the same model whatever the devices.
+pub fn train_on(
+    config: &TrainingConfig,
+    data: &ImageData,
+    run: &RunFolder,
+    resume: bool,
+    progress: Progress,
+    devices: &[Device],
 ) -> Result<Vec<EpochReport>> {
     let show_progress = progress == Progress::Bar;
     let log_progress = progress == Progress::Lines;
@@ -370,10 +387,17 @@ pub fn train(
             data.train.channels
         );
     }
-    let device = Device::flex().autodiff();
+    if devices.is_empty() {
+        bail!("no device to train on");
+    }
+    let devices: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
+    let device = devices[0].clone();
     fs::create_dir_all(&run.0).with_context(|| format!("cannot create {}", run.0.display()))?;
 
-    let mut model = config.model.init_seeded(config.seed, &device);
+    let mut model = config
+        .model
+        .init_seeded(config.seed, &Device::flex().autodiff())
+        .fork(&device);
     let mut optim = optimizer(config);
     let mut state = RunState::default();
     if resume {
@@ -400,24 +424,32 @@ pub fn train(
         let bar = progress_bar(show_progress, steps_per_epoch, epoch, config.epochs);
         let start = Instant::now();
         // Dropout draws come from the device generator: seeding it per epoch makes a resumed
-        // run draw what the uninterrupted one would have drawn.
-        device.seed(
-            config
-                .seed
-                .wrapping_mul(1_000_003)
-                .wrapping_add(epoch as u64),
-        );
+        // run draw what the uninterrupted one would have drawn. (Replicas sharing one device
+        // share its generator, in thread order: with dropout, such a run is not repeatable.)
+        for device in &devices {
+            device.seed(
+                config
+                    .seed
+                    .wrapping_mul(1_000_003)
+                    .wrapping_add(epoch as u64),
+            );
+        }
         let order = data::shuffled_indices(train_set.len(), config.seed.wrapping_add(epoch as u64));
         let (mut total_nats, mut seen) = (0.0f64, 0usize);
         let mut last_line = Instant::now();
         for chunk in order.chunks(config.batch_size) {
-            let (x, labels) = image_batch(&train_set, chunk, &device);
-            let logits = model.forward(x.clone(), conditioning(&model, labels));
-            let nll_per_image = categorical::log_prob(logits, x).neg();
             // Minimise nats per dimension: the same optimum, a scale that does not depend on
-            // the image size.
-            let loss = nll_per_image.mean().div_scalar(dims as f64);
-            let loss_value = loss.clone().into_scalar::<f64>();
+            // the image size. Each shard adds its images' NLL over the whole batch's size.
+            let per_batch = (dims * chunk.len()) as f64;
+            let (mut grads, loss_value) =
+                parallel::batch_gradients(&model, &devices, chunk, |model, shard, device| {
+                    let (x, labels) = image_batch(&train_set, shard, device);
+                    let logits = model.forward(x.clone(), conditioning(model, labels));
+                    categorical::log_prob(logits, x)
+                        .sum()
+                        .neg()
+                        .div_scalar(per_batch)
+                });
             if !loss_value.is_finite() {
                 bar.abandon();
                 bail!(
@@ -429,7 +461,6 @@ pub fn train(
                     run.0.display()
                 );
             }
-            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
             if let Some(max_norm) = config.clip_norm {
                 clip_global_norm(&model, &mut grads, max_norm);
             }

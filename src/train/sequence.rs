@@ -20,7 +20,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{load_weights, save_weights, write_atomically};
-use super::{LrSchedule, RunFolder, clip_global_norm};
+use super::{LrSchedule, RunFolder, clip_global_norm, parallel};
 use crate::data::sequences::{SeqExample, SequenceData, load_sequences};
 use crate::distributions::{OutputDistribution, Target};
 use crate::models::rnn::shift_right;
@@ -294,14 +294,35 @@ pub struct SequenceEpoch {
 
 const METRICS_HEADER: &str = "epoch,train_nats_per_step,valid_nats_per_step,valid_nats_per_sequence,valid_mse,valid_accuracy,seconds\n";
 
-/// Trains `config` into `run` (new, or continued when `resume`); `log` prints a line per
-/// epoch to stderr.
+/// Trains `config` into `run` on this machine's CPU: [`train_sequences_on`] with the CPU only.
 pub fn train_sequences(
     config: &SequenceTrainingConfig,
     data: &SequenceData,
     run: &RunFolder,
     resume: bool,
     log: bool,
+) -> Result<Vec<SequenceEpoch>> {
+    train_sequences_on(config, data, run, resume, log, &[Device::flex()])
+}
+
+/// The number of scored steps of `e` (its mask's sum, or its length).
+fn scored_steps(e: &SeqExample, dims: usize) -> f64 {
+    match &e.mask {
+        Some(mask) => mask.iter().map(|&m| f64::from(m)).sum(),
+        None => e.len(dims) as f64,
+    }
+}
+
+/// Trains `config` into `run` (new, or continued when `resume`); `log` prints a line per
+/// epoch to stderr. The model lives on `devices[0]`; with several devices each batch is split
+/// over them ([`super::parallel::batch_gradients`]). Initial weights are drawn on the CPU.
+pub fn train_sequences_on(
+    config: &SequenceTrainingConfig,
+    data: &SequenceData,
+    run: &RunFolder,
+    resume: bool,
+    log: bool,
+    devices: &[Device],
 ) -> Result<Vec<SequenceEpoch>> {
     config.model.validate().map_err(anyhow::Error::msg)?;
     if config.batch_size == 0 {
@@ -328,9 +349,22 @@ pub fn train_sequences(
             );
         }
     }
-    let device = Device::flex().autodiff();
+    if devices.is_empty() {
+        bail!("no device to train on");
+    }
+    if devices.len() > 1 && config.tbptt.is_some() {
+        bail!(
+            "--tbptt trains chunk after chunk on one device; it cannot be split over {} devices",
+            devices.len()
+        );
+    }
+    let devices: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
+    let device = devices[0].clone();
     fs::create_dir_all(&run.0).with_context(|| format!("cannot create {}", run.0.display()))?;
-    let mut model = config.model.init_seeded(config.seed, &device);
+    let mut model = config
+        .model
+        .init_seeded(config.seed, &Device::flex().autodiff())
+        .fork(&device);
     let mut optim: ModuleOptimizer = AdamConfig::new()
         .with_epsilon(config.adam_epsilon as f32)
         .init();
@@ -362,52 +396,76 @@ pub fn train_sequences(
         let (mut total, mut count) = (0.0f64, 0usize);
         for chunk in order.chunks(config.batch_size) {
             let examples: Vec<&SeqExample> = chunk.iter().map(|&i| &data.train[i]).collect();
-            let batch = sequence_batch(data, &examples, &device);
-            let labels = labels_for(&config.model, batch.labels.clone());
+            let time = examples.iter().map(|e| e.len(dims)).max().unwrap_or(1);
             let pieces = match (&model, config.tbptt) {
-                (SequenceModel::Rnn(_), Some(k)) if k < batch.time => batch.time.div_ceil(k),
+                (SequenceModel::Rnn(_), Some(k)) if k < time => time.div_ceil(k),
                 _ => 1,
             };
+            // One optimiser step per batch, or per chunk of `k` steps with truncated BPTT (each
+            // chunk starts from the state the previous one left, detached, on the updated model).
             let mut rnn_state = None;
-            let shifted = (pieces > 1).then(|| shift_right(batch.inputs.clone()));
+            let mut shifted_batch = None;
             for piece in 0..pieces {
-                let lr = config.lr_schedule.rate(
-                    config.learning_rate,
-                    state.steps,
-                    total_steps * pieces,
-                );
-                let (features, mask, target) =
-                    if let (Some(shifted), SequenceModel::Rnn(rnn)) = (&shifted, &model) {
-                        let k = config.tbptt.expect("chunked");
-                        let from = piece * k;
-                        let len = k.min(batch.time - from);
-                        let (features, s) = rnn.forward_chunk(
-                            shifted.clone().narrow(2, from, len),
-                            labels.as_ref(),
-                            rnn_state.take(),
-                        );
-                        rnn_state = Some(s.detach());
-                        let target = match &batch.target {
-                            Target::Levels(x) => Target::Levels(x.clone().narrow(1, from, len)),
-                            Target::Values(x) => Target::Values(x.clone().narrow(2, from, len)),
-                        };
-                        (features, batch.mask.clone().narrow(1, from, len), target)
-                    } else {
-                        (
-                            model.forward(batch.inputs.clone(), labels.clone()),
-                            batch.mask.clone(),
-                            batch.target.clone(),
-                        )
+                let (grads, value, scored) = if pieces == 1 {
+                    // Each shard adds its masked NLL over the whole batch's scored steps.
+                    let scored: f64 = examples.iter().map(|e| scored_steps(e, dims)).sum();
+                    if scored == 0.0 {
+                        continue;
+                    }
+                    let (grads, value) = parallel::batch_gradients(
+                        &model,
+                        &devices,
+                        &examples,
+                        |model, shard, device| {
+                            let batch = sequence_batch(data, shard, device);
+                            let labels = labels_for(&config.model, batch.labels.clone());
+                            let features = model.forward(batch.inputs.clone(), labels);
+                            (data.output.log_prob(features, &batch.target) * batch.mask)
+                                .sum()
+                                .neg()
+                                .div_scalar(scored)
+                        },
+                    );
+                    (grads, value, scored)
+                } else {
+                    let SequenceModel::Rnn(rnn) = &model else {
+                        unreachable!("only recurrent models are chunked")
                     };
-                let scored = mask.clone().sum().into_scalar::<f64>();
-                if scored == 0.0 {
-                    continue;
-                }
-                let loss = (data.output.log_prob(features, &target) * mask)
-                    .sum()
-                    .neg()
-                    .div_scalar(scored);
-                let value = loss.clone().into_scalar::<f64>();
+                    let k = config.tbptt.expect("chunked");
+                    let (batch, shifted) = shifted_batch.get_or_insert_with(|| {
+                        let batch = sequence_batch(data, &examples, &device);
+                        let shifted = shift_right(batch.inputs.clone());
+                        (batch, shifted)
+                    });
+                    let labels = labels_for(&config.model, batch.labels.clone());
+                    let from = piece * k;
+                    let len = k.min(batch.time - from);
+                    let (features, s) = rnn.forward_chunk(
+                        shifted.clone().narrow(2, from, len),
+                        labels.as_ref(),
+                        rnn_state.take(),
+                    );
+                    rnn_state = Some(s.detach());
+                    let target = match &batch.target {
+                        Target::Levels(x) => Target::Levels(x.clone().narrow(1, from, len)),
+                        Target::Values(x) => Target::Values(x.clone().narrow(2, from, len)),
+                    };
+                    let mask = batch.mask.clone().narrow(1, from, len);
+                    let scored = mask.clone().sum().into_scalar::<f64>();
+                    if scored == 0.0 {
+                        continue;
+                    }
+                    let loss = (data.output.log_prob(features, &target) * mask)
+                        .sum()
+                        .neg()
+                        .div_scalar(scored);
+                    let value = loss.clone().into_scalar::<f64>();
+                    (
+                        GradientsParams::from_grads(loss.backward(), &model),
+                        value,
+                        scored,
+                    )
+                };
                 if !value.is_finite() {
                     bail!(
                         "the training loss became {value} at epoch {epoch}; training stopped. The last good checkpoint (end of epoch {}) is kept in {}. Try a lower --lr or --clip-norm.",
@@ -415,10 +473,15 @@ pub fn train_sequences(
                         run.0.display()
                     );
                 }
-                let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+                let mut grads = grads;
                 if let Some(max_norm) = config.clip_norm {
                     clip_global_norm(&model, &mut grads, max_norm);
                 }
+                let lr = config.lr_schedule.rate(
+                    config.learning_rate,
+                    state.steps,
+                    total_steps * pieces,
+                );
                 model = optim.step(lr, model, grads);
                 state.steps += 1;
                 total += value * scored;
