@@ -8,6 +8,14 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // burn puts what it loads without a device (Adam's state on `--resume`) on its default
+    // device, which is the GPU in a `--features gpu` build, even for a CPU run (and fails where
+    // there is no GPU). argen always names its devices; the default is this machine's CPU.
+    // The state moves to each parameter's device at the next step.
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: no other thread exists yet to read the environment concurrently.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
     let cli = argen::cli::Cli::parse();
     match argen::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
