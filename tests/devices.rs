@@ -144,35 +144,28 @@ fn gradients_split_over_devices_add_up_to_the_whole_batch_gradient() {
     }
 }
 
-#[test]
-fn one_step_on_two_devices_equals_one_step_on_one() {
+/// Trains `config` from scratch on one CPU device and on two CPU replicas; returns both
+/// runs' reports and folders (kept alive by the returned temporary directory).
+fn train_on_one_and_two(
+    config: &TrainingConfig,
+) -> (tempfile::TempDir, [(RunFolder, Vec<train::EpochReport>); 2]) {
     let data = load(&DataSource::Digits).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (single, double) = (
-        RunFolder(dir.path().join("one")),
-        RunFolder(dir.path().join("two")),
-    );
-    // Batch 2B = 16 images, one optimiser step.
-    let config = tiny_training(16, 16);
     let cpu = Device::flex();
-    train::train_on(
-        &config,
-        &data,
-        &single,
-        false,
-        Progress::Silent,
-        std::slice::from_ref(&cpu),
-    )
-    .unwrap();
-    train::train_on(
-        &config,
-        &data,
-        &double,
-        false,
-        Progress::Silent,
-        &[cpu.clone(), cpu],
-    )
-    .unwrap();
+    let runs =
+        [("one", vec![cpu.clone()]), ("two", vec![cpu.clone(), cpu])].map(|(name, devices)| {
+            let run = RunFolder(dir.path().join(name));
+            let reports =
+                train::train_on(config, &data, &run, false, Progress::Silent, &devices).unwrap();
+            (run, reports)
+        });
+    (dir, runs)
+}
+
+#[test]
+fn one_step_on_two_devices_equals_one_step_on_one() {
+    // Batch 2B = 16 images, one optimiser step.
+    let (_dir, [(single, _), (double, _)]) = train_on_one_and_two(&tiny_training(16, 16));
     let gap = largest_weight_gap(&single.last_weights(), &double.last_weights());
     assert!(
         gap <= 1e-5,
@@ -182,33 +175,9 @@ fn one_step_on_two_devices_equals_one_step_on_one() {
 
 #[test]
 fn a_short_run_on_two_devices_reaches_the_validation_nll_of_one() {
-    let data = load(&DataSource::Digits).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (single, double) = (
-        RunFolder(dir.path().join("one")),
-        RunFolder(dir.path().join("two")),
-    );
     let mut config = tiny_training(16, 320);
     config.learning_rate = 1e-2;
-    let cpu = Device::flex();
-    let a = train::train_on(
-        &config,
-        &data,
-        &single,
-        false,
-        Progress::Silent,
-        std::slice::from_ref(&cpu),
-    )
-    .unwrap();
-    let b = train::train_on(
-        &config,
-        &data,
-        &double,
-        false,
-        Progress::Silent,
-        &[cpu.clone(), cpu],
-    )
-    .unwrap();
+    let (_dir, [(_, a), (_, b)]) = train_on_one_and_two(&config);
     let (va, vb) = (a[0].valid.nats_per_image, b[0].valid.nats_per_image);
     assert!(
         (va - vb).abs() <= 0.01 * va,

@@ -387,10 +387,7 @@ pub fn train_on(
             data.train.channels
         );
     }
-    if devices.is_empty() {
-        bail!("no device to train on");
-    }
-    let devices: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
+    let devices = parallel::training_devices(devices)?;
     let device = devices[0].clone();
     fs::create_dir_all(&run.0).with_context(|| format!("cannot create {}", run.0.display()))?;
 

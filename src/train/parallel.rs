@@ -6,6 +6,7 @@
 //! Then L = Σ_i L_i is the ordinary batch loss, and ∇L = Σ_i ∇L_i: the shards' gradients are
 //! moved to the model's device and added. One optimiser step follows, as with one device.
 
+use anyhow::{Result, bail};
 use burn::module::Module;
 use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
@@ -25,6 +26,15 @@ pub fn shards<T>(items: &[T], parts: usize) -> Vec<&[T]> {
         start += len;
     }
     out
+}
+
+/// The autodiff versions of the devices a run trains on (at least one; the model lives on the
+/// first).
+pub fn training_devices(devices: &[Device]) -> Result<Vec<Device>> {
+    if devices.is_empty() {
+        bail!("no device to train on");
+    }
+    Ok(devices.iter().map(|d| d.clone().autodiff()).collect())
 }
 
 /// The gradient of one batch, and its loss value, computed on `devices` (autodiff devices; the

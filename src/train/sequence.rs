@@ -349,16 +349,13 @@ pub fn train_sequences_on(
             );
         }
     }
-    if devices.is_empty() {
-        bail!("no device to train on");
-    }
     if devices.len() > 1 && config.tbptt.is_some() {
         bail!(
             "--tbptt trains chunk after chunk on one device; it cannot be split over {} devices",
             devices.len()
         );
     }
-    let devices: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
+    let devices = parallel::training_devices(devices)?;
     let device = devices[0].clone();
     fs::create_dir_all(&run.0).with_context(|| format!("cannot create {}", run.0.display()))?;
     let mut model = config
