@@ -69,33 +69,40 @@ def main():
                           ("train-steps", 10), ("eval-images", 512), ("sample-images", 2),
                           ("runs", 3)]:
         p.add_argument("--" + name, type=int, default=default)
+    p.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU row")
     a = p.parse_args()
     torch.manual_seed(0)
-    model = GatedPixelCNN(a.levels, a.channels, a.layers, a.first_kernel, a.kernel, a.head)
+    dev = torch.device(a.device)
+    model = GatedPixelCNN(a.levels, a.channels, a.layers, a.first_kernel, a.kernel, a.head).to(dev)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     s = a.size
-    print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    print(f"PyTorch {torch.__version__} on {dev}, {torch.get_num_threads()} threads, "
           f"{sum(q.numel() for q in model.parameters())} parameters")
     train, evaluate, sample = [], [], []
     for run in range(a.runs):
         model.train()
-        x = torch.randint(0, a.levels, (a.batch, s, s))
+        x = torch.randint(0, a.levels, (a.batch, s, s), device=dev)
+        sync()
         start = time.perf_counter()
         for _ in range(a.train_steps):
             loss = F.cross_entropy(model(x), x)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+        sync()
         train.append(a.batch * a.train_steps / (time.perf_counter() - start))
         model.eval()
         with torch.no_grad():
-            x = torch.randint(0, a.levels, (a.eval_images, s, s))
+            x = torch.randint(0, a.levels, (a.eval_images, s, s), device=dev)
+            sync()
             start = time.perf_counter()
             for chunk in x.split(256):  # argen evaluates in batches of 256 too
-                F.cross_entropy(model(chunk), chunk, reduction="sum")
+                F.cross_entropy(model(chunk), chunk, reduction="sum").item()
+            sync()
             evaluate.append(a.eval_images / (time.perf_counter() - start))
             if a.sample_images > 0:
-                img = torch.zeros(a.sample_images, s, s, dtype=torch.long)
+                img = torch.zeros(a.sample_images, s, s, dtype=torch.long, device=dev)
                 start = time.perf_counter()
                 for r in range(s):
                     for c in range(s):

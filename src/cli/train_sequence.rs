@@ -95,6 +95,12 @@ fn metrics_line(m: &SequenceMetrics) -> String {
     }
     if let Some(a) = m.accuracy {
         line += &format!(", recall {:.2}%", 100.0 * a);
+        let by_position: Vec<String> = m
+            .recall_by_position
+            .iter()
+            .map(|r| format!("{:.1}", 100.0 * r))
+            .collect();
+        line += &format!(" (by position, %: {})", by_position.join(" "));
     }
     line
 }

@@ -89,7 +89,7 @@ pub struct SequenceRunState {
 }
 
 /// What an evaluation measured.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SequenceMetrics {
     /// Mean −log p over the scored steps (nats; summed over a step's dimensions).
     pub nats_per_step: f64,
@@ -103,6 +103,8 @@ pub struct SequenceMetrics {
     pub mse: Option<f64>,
     /// Copy memory: fraction of the final digits recalled by the most likely level.
     pub accuracy: Option<f64>,
+    /// Copy memory: the same fraction for each recalled position (first digit first).
+    pub recall_by_position: Vec<f64>,
 }
 
 /// One batch as tensors: inputs [B, C, T], targets, mask [B, T], labels [B].
@@ -177,7 +179,9 @@ pub fn evaluate_sequences(
     batch_size: usize,
     device: &Device,
 ) -> SequenceMetrics {
-    let (mut nats, mut steps, mut sq, mut correct, mut recalled) = (0.0, 0.0, 0.0, 0usize, 0usize);
+    let (mut nats, mut steps, mut sq) = (0.0, 0.0, 0.0);
+    // Copy memory: correct recalls per position, over `set.len()` sequences each.
+    let mut correct_at = vec![0usize; data.recall_last];
     let refs: Vec<&SeqExample> = set.iter().collect();
     for chunk in refs.chunks(batch_size.max(1)) {
         let batch = sequence_batch(data, chunk, device);
@@ -213,13 +217,8 @@ pub fn evaluate_sequences(
                     .convert::<i64>()
                     .iter::<i64>()
                     .collect();
-                for i in 0..b {
-                    let len = chunk[i].len(1);
-                    for s in len - data.recall_last..len {
-                        recalled += 1;
-                        correct += usize::from(predicted[i * t + s] == truth[i * t + s]);
-                    }
-                }
+                let lengths: Vec<usize> = chunk.iter().map(|e| e.len(1)).collect();
+                count_recalls(&predicted, &truth, t, &lengths[..b], &mut correct_at);
             }
         }
     }
@@ -231,7 +230,31 @@ pub fn evaluate_sequences(
         sequences: set.len(),
         mse: matches!(data.output, OutputDistribution::Gaussian { .. })
             .then(|| sq * scale2 / steps.max(1.0)),
-        accuracy: (recalled > 0).then(|| correct as f64 / recalled as f64),
+        accuracy: (!correct_at.is_empty() && !set.is_empty()).then(|| {
+            correct_at.iter().sum::<usize>() as f64 / (correct_at.len() * set.len()) as f64
+        }),
+        recall_by_position: correct_at
+            .iter()
+            .map(|&c| c as f64 / set.len().max(1) as f64)
+            .collect(),
+    }
+}
+
+/// Adds, for each of the last `correct_at.len()` steps of every sequence, whether the most
+/// likely level equals the target: `predicted` and `truth` are [sequence][step] with `steps`
+/// steps a row, and sequence i ends at `lengths[i]` (shorter ones are padded).
+fn count_recalls(
+    predicted: &[i64],
+    truth: &[i64],
+    steps: usize,
+    lengths: &[usize],
+    correct_at: &mut [usize],
+) {
+    let recall = correct_at.len();
+    for (i, &len) in lengths.iter().enumerate() {
+        for (k, s) in (len - recall..len).enumerate() {
+            correct_at[k] += usize::from(predicted[i * steps + s] == truth[i * steps + s]);
+        }
     }
 }
 
@@ -280,7 +303,7 @@ pub fn load_data(config: &SequenceTrainingConfig) -> Result<SequenceData> {
 }
 
 /// What one epoch measured.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SequenceEpoch {
     /// Epoch number, from 1.
     pub epoch: usize,
@@ -540,4 +563,21 @@ pub fn train_sequences_on(
         });
     }
     Ok(reports)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_recalls;
+
+    #[test]
+    fn recalls_are_counted_at_the_last_steps_of_each_sequence() {
+        // Two sequences in rows of 6 steps; the second is 5 steps long (one step of padding).
+        // The last 3 steps are recalled: sequence 0 gets its 1st and 3rd right, sequence 1 its
+        // 1st and 2nd; the padding step and the steps before the recall are not counted.
+        let truth = [9, 9, 9, 1, 2, 3, 9, 9, 4, 5, 6, 0];
+        let predicted = [0, 0, 0, 1, 0, 3, 0, 0, 4, 5, 0, 6];
+        let mut correct_at = vec![0; 3];
+        count_recalls(&predicted, &truth, 6, &[6, 5], &mut correct_at);
+        assert_eq!(correct_at, vec![2, 1, 1]);
+    }
 }
