@@ -27,6 +27,7 @@ mod common;
 use common::{arg, median};
 
 fn main() {
+    argen::memory::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     let steps: usize = arg(&args, "--steps", 4096);
     let n: usize = arg(&args, "--n", 1);

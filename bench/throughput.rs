@@ -4,7 +4,7 @@
 //! ```text
 //! cargo bench --bench throughput -- [--data fashion-mnist] [--runs 5] [--channels 32] \
 //!     [--layers 7] [--batch 32] [--train-steps 10] [--eval-images 512] [--sample-images 8] \
-//!     [--plain-ops]
+//!     [--plain-ops] [--default-malloc]
 //! ```
 //!
 //! The model is freshly initialised (the time per step does not depend on the weights).
@@ -28,6 +28,10 @@ use common::{arg, median};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    // As the argen binary does; `--default-malloc` measures glibc's defaults instead.
+    if !args.iter().any(|a| a == "--default-malloc") {
+        argen::memory::keep_freed_memory();
+    }
     let source: DataSource = arg(&args, "--data", "fashion-mnist".to_string())
         .parse()
         .map_err(anyhow::Error::msg)?;

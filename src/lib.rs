@@ -28,6 +28,7 @@ pub mod distributions;
 pub mod fused;
 pub mod generate;
 pub mod layers;
+pub mod memory;
 pub mod models;
 pub mod receptive_field;
 pub mod rng;

@@ -16,6 +16,8 @@ fn main() -> std::process::ExitCode {
         // SAFETY: no other thread exists yet to read the environment concurrently.
         unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
+    // Freed training buffers stay with the process for the next step (no page faults).
+    argen::memory::keep_freed_memory();
     let cli = argen::cli::Cli::parse();
     match argen::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,

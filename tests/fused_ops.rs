@@ -1,12 +1,14 @@
 //! The fused kernels against the standard operations they replace: forward values and
 //! gradients, on random inputs of several shapes (odd sizes, ranks 2 to 5, strided inputs),
-//! without and with autodiff.
+//! without and with autodiff; the convolution's gradients with respect to its input, weights
+//! and bias, for kernels and paddings of every kind the models use.
 
 use argen::fused::{
-    gated_activation, gated_activation_plain, level_log_prob, level_log_prob_plain,
+    conv2d, gated_activation, gated_activation_plain, level_log_prob, level_log_prob_plain,
 };
 use argen::rng::seeded;
 use burn::prelude::*;
+use burn::tensor::ops::ConvOptions;
 use rand::RngExt;
 
 /// Marks a tensor for gradients when it lives on an autodiff device.
@@ -162,4 +164,84 @@ fn the_fused_log_prob_is_a_normalised_distribution() {
     for t in total {
         assert!((t - 1.0).abs() < 1e-5, "sum of probabilities {t}");
     }
+}
+
+/// argen's conv2d against burn's: values, and the gradients with respect to the input, the
+/// weights and the bias of Σ y·w for random upstream weights w.
+fn check_conv(
+    [n, c_in, c_out, height, width]: [usize; 5],
+    [kh, kw]: [usize; 2],
+    padding: [(usize, usize); 2],
+    seed: u64,
+    strided: bool,
+) {
+    let options = ConvOptions::new_with_padding([1, 1], padding, [1, 1], 1);
+    let xv = random(n * c_in * height * width, seed, 2.0);
+    let wv = random(c_out * c_in * kh * kw, seed + 1, 1.0);
+    let bv = random(c_out, seed + 2, 1.0);
+    let out_h = height + padding[0].0 + padding[0].1 + 1 - kh;
+    let out_w = width + padding[1].0 + padding[1].1 + 1 - kw;
+    let uv = random(n * c_out * out_h * out_w, seed + 3, 1.0);
+    let label = format!("conv {n}x{c_in}->{c_out} {height}x{width}, kernel {kh}x{kw}, {padding:?}");
+    for device in [Device::flex(), Device::flex().autodiff()] {
+        let make = || {
+            let x = Tensor::<4>::from_data(
+                TensorData::new(xv.clone(), [n, c_in, height, width]),
+                &device,
+            );
+            let (x_leaf, x_in) = if strided {
+                let leaf = track(x.swap_dims(0, 3));
+                (leaf.clone(), leaf.swap_dims(0, 3))
+            } else {
+                let leaf = track(x);
+                (leaf.clone(), leaf)
+            };
+            let w = track(Tensor::<4>::from_data(
+                TensorData::new(wv.clone(), [c_out, c_in, kh, kw]),
+                &device,
+            ));
+            let b = track(Tensor::<1>::from_data(
+                TensorData::new(bv.clone(), [c_out]),
+                &device,
+            ));
+            (x_leaf, x_in, w, b)
+        };
+        let u = Tensor::<4>::from_data(
+            TensorData::new(uv.clone(), [n, c_out, out_h, out_w]),
+            &device,
+        );
+        let (xf, xf_in, wf, bf) = make();
+        let (xp, xp_in, wp, bp) = make();
+        let fused = conv2d(xf_in, wf.clone(), Some(bf.clone()), options.clone());
+        let plain =
+            burn::tensor::module::conv2d(xp_in, wp.clone(), Some(bp.clone()), options.clone());
+        let err = relative_error(fused.clone(), plain.clone());
+        assert!(err < 1e-5, "{label}: forward differs by {err}");
+        if fused.is_autodiff() {
+            let gf = (fused * u.clone()).sum().backward();
+            let gp = (plain * u).sum().backward();
+            let err = relative_error(xf.grad(&gf).unwrap(), xp.grad(&gp).unwrap());
+            assert!(err < 1e-5, "{label}: input gradient differs by {err}");
+            let err = relative_error(wf.grad(&gf).unwrap(), wp.grad(&gp).unwrap());
+            assert!(err < 1e-5, "{label}: weight gradient differs by {err}");
+            let err = relative_error(bf.grad(&gf).unwrap(), bp.grad(&gp).unwrap());
+            assert!(err < 1e-5, "{label}: bias gradient differs by {err}");
+        }
+    }
+}
+
+#[test]
+fn argen_conv2d_matches_burns_in_values_and_all_three_gradients() {
+    // 1x1 (read directly), as in the links and the head.
+    check_conv([3, 5, 7, 6, 9], [1, 1], [(0, 0), (0, 0)], 1, false);
+    // The vertical stack's (k/2 + 1) x k kernel with rows above only (asymmetric padding).
+    check_conv([2, 4, 6, 7, 5], [2, 3], [(2, 0), (1, 1)], 2, false);
+    check_conv([2, 3, 8, 9, 8], [4, 7], [(4, 0), (3, 3)], 3, true);
+    // The horizontal stack's 1 x (k/2 + 1) kernel, left padding only (strict: one more).
+    check_conv([3, 4, 4, 5, 6], [1, 2], [(0, 0), (2, 0)], 4, false);
+    // A symmetric square kernel, a 1x1 with padding, a single example, and odd sizes.
+    check_conv([1, 2, 3, 5, 5], [3, 3], [(1, 1), (1, 1)], 5, false);
+    check_conv([2, 3, 2, 4, 3], [1, 1], [(1, 0), (0, 1)], 6, false);
+    check_conv([5, 1, 1, 1, 1], [1, 1], [(0, 0), (0, 0)], 7, true);
+    check_conv([2, 3, 5, 3, 4], [3, 2], [(0, 0), (0, 0)], 8, false);
 }

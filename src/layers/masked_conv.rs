@@ -11,10 +11,10 @@
 //! Pixels above, and to the left in the same row, are read in full by every group. The mask
 //! is a constant of the module: it is neither trained nor saved.
 
+use crate::fused::conv2d;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
-use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 /// Which taps of the current pixel the mask keeps.

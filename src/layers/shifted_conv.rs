@@ -18,9 +18,9 @@
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
-use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
+use crate::fused::conv2d;
 use crate::layers::masked_conv::{MaskType, current_pixel_allowed};
 
 /// The convolution of `conv` applied with the given `[(top, bottom), (left, right)]` padding.

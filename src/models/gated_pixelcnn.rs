@@ -23,9 +23,9 @@ use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use crate::fused::conv2d;
 use crate::layers::masked_conv::mask_values;
 use crate::layers::{HorizontalConv, MaskType, VerticalConv};
-use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
 /// Settings of a Gated PixelCNN; saved as `config.json` next to the weights, enough to
@@ -159,14 +159,12 @@ fn colour_mask_1x1(
 
 /// A 1x1 convolution, with its weights masked when `mask` is given.
 pub(crate) fn conv1x1(conv: &Conv2d, mask: Option<&Tensor<4>>, x: Tensor<4>) -> Tensor<4> {
-    match mask {
-        None => conv.forward(x),
-        Some(mask) => {
-            let weight = conv.weight.val() * mask.clone();
-            let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-            conv2d(x, weight, conv.bias.as_ref().map(|b| b.val()), options)
-        }
-    }
+    let weight = match mask {
+        None => conv.weight.val(),
+        Some(mask) => conv.weight.val() * mask.clone(),
+    };
+    let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+    conv2d(x, weight, conv.bias.as_ref().map(|b| b.val()), options)
 }
 
 /// tanh(a) ⊙ σ(b), where a and b are the two halves of `x` along the channel axis (one
@@ -237,8 +235,8 @@ impl GatedLayer {
         labels: Option<&Tensor<1, Int>>,
     ) -> (Tensor<4>, Tensor<4>) {
         let mut v_pre = self.vertical.forward(v);
-        let mut h_pre =
-            self.horizontal.forward(h.clone()) + self.vertical_to_horizontal.forward(v_pre.clone());
+        let mut h_pre = self.horizontal.forward(h.clone())
+            + conv1x1(&self.vertical_to_horizontal, None, v_pre.clone());
         if let Some(labels) = labels {
             v_pre = v_pre + class_bias(self.class_vertical.as_ref(), labels);
             h_pre = h_pre + class_bias(self.class_horizontal.as_ref(), labels);

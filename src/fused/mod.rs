@@ -6,11 +6,15 @@
 //!   σ(b); backward is ∂y/∂a = σ(b)(1 − tanh²(a)), ∂y/∂b = tanh(a) σ(b)(1 − σ(b)), no exp.
 //! - [`level_log_prob`]: log softmax over the level axis, picked at the observed level:
 //!   log p(x) = z_x − log Σ_l exp(z_l). Backward is ∂/∂z_l = g·([l = x] − p_l).
+//! - [`conv2d`]: burn-flex's 2-D convolution with the weight gradient computed as one
+//!   well-shaped matrix product per example ([`conv`]).
 //!
 //! Each matches the composition of standard burn operations it replaces (tested, values and
 //! gradients), which stays available: [`set_enabled`]`(false)` (the `--plain-ops` option)
 //! makes both functions use the standard operations. The kernels run on burn-flex's CPU
 //! tensors through burn's backend extension; on any other backend the standard operations run.
+
+pub mod conv;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -19,10 +23,12 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Autodiff, Bytes, DType, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, sigmoid};
+use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
 static ENABLED: AtomicBool = AtomicBool::new(true);
@@ -80,6 +86,28 @@ pub fn level_log_prob_plain(logits: Tensor<3>, x: Tensor<2, Int>) -> Tensor<2> {
         .reshape([batch, positions])
 }
 
+/// 2-D convolution of `x` [batch, C_in, H, W] with `weight` [C_out, C_in, kh, kw] and `bias`
+/// [C_out], as [`burn::tensor::module::conv2d`]; on burn-flex, with stride 1, no dilation and
+/// one group, its weight gradient is argen's (see [`conv`]).
+pub fn conv2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    match bias {
+        Some(bias) if enabled() && on_flex(&x) && conv::supported(&options) => {
+            Tensor::from_dispatch(<Dispatch as FusedOps>::conv2d(
+                x.into_dispatch(),
+                weight.into_dispatch(),
+                bias.into_dispatch(),
+                options,
+            ))
+        }
+        bias => burn::tensor::module::conv2d(x, weight, bias, options),
+    }
+}
+
 /// The fused operations as a backend extension of burn-flex, with and without autodiff.
 #[backend_extension(Autodiff, Flex)]
 pub trait FusedOps: burn::backend::Backend {
@@ -87,6 +115,13 @@ pub trait FusedOps: burn::backend::Backend {
     fn gated_activation(x: FloatTensor<Self>) -> FloatTensor<Self>;
     /// See [`level_log_prob`].
     fn level_log_prob(logits: FloatTensor<Self>, x: IntTensor<Self>) -> FloatTensor<Self>;
+    /// See [`conv2d`].
+    fn conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
 }
 
 impl FusedOps for Flex {
@@ -96,6 +131,15 @@ impl FusedOps for Flex {
 
     fn level_log_prob(logits: FlexTensor, x: FlexTensor) -> FlexTensor {
         log_prob_forward(&logits, &x).0
+    }
+
+    fn conv2d(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        <Flex as ModuleOps<Flex>>::conv2d(x, weight, Some(bias), options)
     }
 }
 
@@ -126,6 +170,37 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
                 prep.finish((z, lse, x), out)
             }
             OpsKind::UnTracked(prep) => prep.finish(log_prob_forward(logits.primitive(), &x).0),
+        }
+    }
+
+    fn conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let (xp, wp, bp) = (
+            x.primitive().clone(),
+            weight.primitive().clone(),
+            bias.primitive().clone(),
+        );
+        match conv::ConvBackward
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let y = <Flex as ModuleOps<Flex>>::conv2d(
+                    xp.clone(),
+                    wp.clone(),
+                    Some(bp),
+                    options.clone(),
+                );
+                prep.finish((xp, wp, options), y)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(<Flex as ModuleOps<Flex>>::conv2d(xp, wp, Some(bp), options))
+            }
         }
     }
 }

@@ -1,0 +1,209 @@
+//! 2-D convolution (stride 1, no dilation, one group) with a weight gradient computed as
+//! one well-shaped matrix product per example.
+//!
+//! The forward pass and the input gradient are burn-flex's own (im2col and a matrix product;
+//! the transposed convolution). The weight gradient is where burn's generic backward is slow
+//! on the CPU: it computes ∂L/∂W as a convolution of the inputs with the output gradients
+//! used as a kernel as large as the image, which burn-flex runs as C_in matrix-*vector*
+//! products that each read the whole gradient again. Here, for each example n,
+//!
+//!   ∂L/∂W[o, (c, a, b)] += Σ_p ∂L/∂y[n, o, p] · cols_n[(c, a, b), p],
+//!
+//! where cols_n[(c, a, b), p] is the input pixel that kernel tap (a, b) of channel c reads for
+//! output pixel p (im2col; the input itself for a 1x1 kernel without padding): a
+//! C_out × (C_in·kh·kw) × (H·W) matrix product. The examples are split over the threads, each
+//! with its own sum. The bias gradient is Σ_{n,p} ∂L/∂y[n, o, p].
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops};
+use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ModuleOps;
+use burn::backend::{Flex, TensorMetadata};
+use burn::tensor::ops::ConvOptions;
+use rayon::prelude::*;
+
+use super::{flex_f32, values_f32};
+
+/// Whether the fast weight gradient covers these options (otherwise burn's runs).
+pub(super) fn supported(options: &ConvOptions<2>) -> bool {
+    options.stride == [1, 1] && options.dilation == [1, 1] && options.groups == 1
+}
+
+/// What the backward pass needs: the input, the weights and the options.
+pub(super) type ConvState = (FlexTensor, FlexTensor, ConvOptions<2>);
+
+#[derive(Debug)]
+pub(super) struct ConvBackward;
+
+impl Backward<Flex, 3> for ConvBackward {
+    type State = ConvState;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let [x_node, weight_node, bias_node] = ops.parents;
+        let (x, weight, options) = ops.state;
+        if let Some(node) = bias_node {
+            grads.register::<Flex>(node.id, bias_gradient(&grad));
+        }
+        if let Some(node) = weight_node {
+            let dims = weight.shape().to_vec();
+            let [c_out, c_in, kh, kw] = [dims[0], dims[1], dims[2], dims[3]];
+            grads.register::<Flex>(
+                node.id,
+                weight_gradient(&x, &grad, [c_out, c_in, kh, kw], &options),
+            );
+        }
+        if let Some(node) = x_node {
+            grads.register::<Flex>(
+                node.id,
+                <Flex as ModuleOps<Flex>>::conv2d_x_backward(x, weight, grad, options),
+            );
+        }
+    }
+}
+
+/// Σ over examples and pixels of `dy` [N, C_out, H', W'], shape [C_out].
+pub(super) fn bias_gradient(dy: &FlexTensor) -> FlexTensor {
+    let dy = values_f32(dy);
+    let dims = dy.shape().to_vec();
+    let (n, c_out) = (dims[0], dims[1]);
+    let pixels: usize = dims[2..].iter().product();
+    let g: &[f32] = dy.as_slice().expect("contiguous");
+    let mut db = vec![0f64; c_out];
+    for example in g.chunks(c_out * pixels).take(n) {
+        for (o, row) in example.chunks(pixels).enumerate() {
+            db[o] += row.iter().map(|&v| f64::from(v)).sum::<f64>();
+        }
+    }
+    flex_f32(db.into_iter().map(|v| v as f32).collect(), vec![c_out])
+}
+
+/// ∂L/∂W [C_out, C_in, kh, kw] from the input `x` [N, C_in, H, W] and the output gradient
+/// `dy` [N, C_out, H', W'] (stride 1, no dilation, one group; `options.padding` as given).
+pub(super) fn weight_gradient(
+    x: &FlexTensor,
+    dy: &FlexTensor,
+    [c_out, c_in, kh, kw]: [usize; 4],
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let x = values_f32(x);
+    let dy = values_f32(dy);
+    let xd = x.shape().to_vec();
+    let gd = dy.shape().to_vec();
+    let (n, height, width) = (xd[0], xd[2], xd[3]);
+    let (out_height, out_width) = (gd[2], gd[3]);
+    assert_eq!(xd[1], c_in, "input channels");
+    assert_eq!(gd[1], c_out, "output channels");
+    let [(top, _), (left, _)] = options.padding;
+    let taps = c_in * kh * kw;
+    let pixels = out_height * out_width;
+    // A 1x1 kernel without padding reads the input as it is: no im2col.
+    let direct = kh == 1 && kw == 1 && top == 0 && left == 0 && pixels == height * width;
+    let xs: &[f32] = x.as_slice().expect("contiguous");
+    let gs: &[f32] = dy.as_slice().expect("contiguous");
+    let threads = rayon::current_num_threads().clamp(1, n.max(1));
+    let per_thread = n.div_ceil(threads).max(1);
+    let examples: Vec<usize> = (0..n).collect();
+    let partial_sums: Vec<Vec<f32>> = examples
+        .par_chunks(per_thread)
+        .map(|chunk| {
+            let mut sum = vec![0f32; c_out * taps];
+            let mut cols = if direct {
+                Vec::new()
+            } else {
+                vec![0f32; taps * pixels]
+            };
+            for &e in chunk {
+                let input = &xs[e * c_in * height * width..][..c_in * height * width];
+                let rhs: &[f32] = if direct {
+                    input
+                } else {
+                    im2col(
+                        input,
+                        &mut cols,
+                        [c_in, height, width],
+                        [kh, kw],
+                        [top, left],
+                        [out_height, out_width],
+                    );
+                    &cols
+                };
+                let lhs = &gs[e * c_out * pixels..][..c_out * pixels];
+                // sum [C_out × taps] += lhs [C_out × pixels] · rhsᵀ [pixels × taps].
+                // SAFETY: each pointer spans the matrix its strides describe (row-major
+                // C_out × taps, C_out × pixels and taps × pixels read transposed); the three
+                // buffers do not overlap.
+                unsafe {
+                    gemm::gemm(
+                        c_out,
+                        taps,
+                        pixels,
+                        sum.as_mut_ptr(),
+                        1,
+                        taps as isize,
+                        true,
+                        lhs.as_ptr(),
+                        1,
+                        pixels as isize,
+                        rhs.as_ptr(),
+                        pixels as isize,
+                        1,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+            sum
+        })
+        .collect();
+    let mut dw = vec![0f32; c_out * taps];
+    for partial in &partial_sums {
+        for (d, &p) in dw.iter_mut().zip(partial) {
+            *d += p;
+        }
+    }
+    flex_f32(dw, vec![c_out, c_in, kh, kw])
+}
+
+/// cols[(c, a, b), (i, j)] = x[c, i + a − top, j + b − left] (0 outside the image), for
+/// output pixels (i, j) of an out_height × out_width grid.
+fn im2col(
+    x: &[f32],
+    cols: &mut [f32],
+    [channels, height, width]: [usize; 3],
+    [kh, kw]: [usize; 2],
+    [top, left]: [usize; 2],
+    [out_height, out_width]: [usize; 2],
+) {
+    let pixels = out_height * out_width;
+    for c in 0..channels {
+        let plane = &x[c * height * width..][..height * width];
+        for a in 0..kh {
+            for b in 0..kw {
+                let row = &mut cols[((c * kh + a) * kw + b) * pixels..][..pixels];
+                for i in 0..out_height {
+                    let out = &mut row[i * out_width..][..out_width];
+                    let r = (i + a).wrapping_sub(top);
+                    if r >= height {
+                        out.fill(0.0);
+                        continue;
+                    }
+                    let line = &plane[r * width..][..width];
+                    // Columns j with 0 <= j + b − left < width are copied, the rest are 0.
+                    let first = left.saturating_sub(b).min(out_width);
+                    let last = (width + left).saturating_sub(b).min(out_width).max(first);
+                    out[..first].fill(0.0);
+                    if first < last {
+                        out[first..last].copy_from_slice(&line[first + b - left..last + b - left]);
+                    }
+                    out[last..].fill(0.0);
+                }
+            }
+        }
+    }
+}
