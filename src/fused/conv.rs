@@ -18,7 +18,6 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::ModuleOps;
 use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
@@ -55,10 +54,9 @@ impl Backward<Flex, 3> for ConvBackward {
             );
         }
         if let Some(node) = x_node {
-            grads.register::<Flex>(
-                node.id,
-                <Flex as ModuleOps<Flex>>::conv2d_x_backward(x, weight, grad, options),
-            );
+            let dims = x.shape().to_vec();
+            let shape = [dims[0], dims[1], dims[2], dims[3]];
+            grads.register::<Flex>(node.id, input_gradient(&weight, &grad, shape, &options));
         }
     }
 }
@@ -168,6 +166,122 @@ pub(super) fn weight_gradient(
         }
     }
     flex_f32(dw, vec![c_out, c_in, kh, kw])
+}
+
+/// ∂L/∂x [N, C_in, H, W] from the weights [C_out, C_in, kh, kw] and the output gradient
+/// `dy` [N, C_out, H', W']: per example, cols = Wᵀ · dy[n] ((C_in·kh·kw) × C_out × (H'·W')),
+/// then each tap's column added back to the input pixel it read (col2im; for a 1x1 kernel
+/// without padding, cols is the gradient itself). The examples are split over the threads.
+pub(super) fn input_gradient(
+    weight: &FlexTensor,
+    dy: &FlexTensor,
+    [n, c_in, height, width]: [usize; 4],
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let weight = values_f32(weight);
+    let dy = values_f32(dy);
+    let wd = weight.shape().to_vec();
+    let gd = dy.shape().to_vec();
+    let (c_out, kh, kw) = (wd[0], wd[2], wd[3]);
+    let (out_height, out_width) = (gd[2], gd[3]);
+    let [(top, _), (left, _)] = options.padding;
+    let taps = c_in * kh * kw;
+    let pixels = out_height * out_width;
+    let direct = kh == 1 && kw == 1 && top == 0 && left == 0 && pixels == height * width;
+    let ws: &[f32] = weight.as_slice().expect("contiguous");
+    let gs: &[f32] = dy.as_slice().expect("contiguous");
+    let plane = c_in * height * width;
+    let mut dx = vec![0f32; n * plane];
+    let threads = rayon::current_num_threads().clamp(1, n.max(1));
+    let per_thread = n.div_ceil(threads).max(1);
+    dx.par_chunks_mut(per_thread * plane)
+        .zip(gs.par_chunks(per_thread * c_out * pixels))
+        .for_each(|(dx, gs)| {
+            let mut cols = if direct {
+                Vec::new()
+            } else {
+                vec![0f32; taps * pixels]
+            };
+            for (dx, g) in dx.chunks_mut(plane).zip(gs.chunks(c_out * pixels)) {
+                let dst: &mut [f32] = if direct { dx } else { &mut cols };
+                // dst [taps × pixels] = Wᵀ [taps × C_out] · g [C_out × pixels].
+                // SAFETY: each pointer spans the matrix its strides describe (W is row-major
+                // C_out × taps, read transposed); the buffers do not overlap.
+                unsafe {
+                    gemm::gemm(
+                        taps,
+                        pixels,
+                        c_out,
+                        dst.as_mut_ptr(),
+                        1,
+                        pixels as isize,
+                        false,
+                        ws.as_ptr(),
+                        taps as isize,
+                        1,
+                        g.as_ptr(),
+                        1,
+                        pixels as isize,
+                        0.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+                if !direct {
+                    col2im(
+                        &cols,
+                        dx,
+                        [c_in, height, width],
+                        [kh, kw],
+                        [top, left],
+                        [out_height, out_width],
+                    );
+                }
+            }
+        });
+    flex_f32(dx, vec![n, c_in, height, width])
+}
+
+/// The adjoint of [`im2col`]: x[c, i + a − top, j + b − left] += cols[(c, a, b), (i, j)] for
+/// the pixels inside the image (`x` starts at zero).
+fn col2im(
+    cols: &[f32],
+    x: &mut [f32],
+    [channels, height, width]: [usize; 3],
+    [kh, kw]: [usize; 2],
+    [top, left]: [usize; 2],
+    [out_height, out_width]: [usize; 2],
+) {
+    let pixels = out_height * out_width;
+    x.fill(0.0);
+    for c in 0..channels {
+        let plane = &mut x[c * height * width..][..height * width];
+        for a in 0..kh {
+            for b in 0..kw {
+                let row = &cols[((c * kh + a) * kw + b) * pixels..][..pixels];
+                for i in 0..out_height {
+                    let r = (i + a).wrapping_sub(top);
+                    if r >= height {
+                        continue;
+                    }
+                    let first = left.saturating_sub(b).min(out_width);
+                    let last = (width + left).saturating_sub(b).min(out_width).max(first);
+                    if first < last {
+                        let line = &mut plane[r * width..][first + b - left..last + b - left];
+                        for (v, &g) in line
+                            .iter_mut()
+                            .zip(&row[i * out_width + first..][..last - first])
+                        {
+                            *v += g;
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// cols[(c, a, b), (i, j)] = x[c, i + a − top, j + b − left] (0 outside the image), for
