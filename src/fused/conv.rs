@@ -20,6 +20,8 @@ use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::ops::ConvOptions;
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::{flex_f32, values_f32};
@@ -191,7 +193,11 @@ pub(super) fn input_gradient(
     let ws: &[f32] = weight.as_slice().expect("contiguous");
     let gs: &[f32] = dy.as_slice().expect("contiguous");
     let plane = c_in * height * width;
-    let mut dx = vec![0f32; n * plane];
+    // Every value of dx is written below (by the matrix product, or zeroed before col2im adds
+    // into it), so it is not zeroed when allocated.
+    let mut dx: Vec<MaybeUninit<f32>> = Vec::with_capacity(n * plane);
+    // SAFETY: MaybeUninit values need no initialisation.
+    unsafe { dx.set_len(n * plane) };
     let threads = rayon::current_num_threads().clamp(1, n.max(1));
     let per_thread = n.div_ceil(threads).max(1);
     dx.par_chunks_mut(per_thread * plane)
@@ -203,8 +209,13 @@ pub(super) fn input_gradient(
                 vec![0f32; taps * pixels]
             };
             for (dx, g) in dx.chunks_mut(plane).zip(gs.chunks(c_out * pixels)) {
-                let dst: &mut [f32] = if direct { dx } else { &mut cols };
-                // dst [taps × pixels] = Wᵀ [taps × C_out] · g [C_out × pixels].
+                let dst: *mut f32 = if direct {
+                    dx.as_mut_ptr().cast()
+                } else {
+                    cols.as_mut_ptr()
+                };
+                // dst [taps × pixels] = Wᵀ [taps × C_out] · g [C_out × pixels], every value
+                // written (dst is not read).
                 // SAFETY: each pointer spans the matrix its strides describe (W is row-major
                 // C_out × taps, read transposed); the buffers do not overlap.
                 unsafe {
@@ -212,7 +223,7 @@ pub(super) fn input_gradient(
                         taps,
                         pixels,
                         c_out,
-                        dst.as_mut_ptr(),
+                        dst,
                         1,
                         pixels as isize,
                         false,
@@ -231,6 +242,9 @@ pub(super) fn input_gradient(
                     );
                 }
                 if !direct {
+                    dx.fill(MaybeUninit::new(0.0));
+                    // SAFETY: every value was just initialised; MaybeUninit<f32> has f32's layout.
+                    let dx = unsafe { &mut *(std::ptr::from_mut(dx) as *mut [f32]) };
                     col2im(
                         &cols,
                         dx,
@@ -242,11 +256,15 @@ pub(super) fn input_gradient(
                 }
             }
         });
+    let mut dx = std::mem::ManuallyDrop::new(dx);
+    // SAFETY: every value is initialised (above); same allocation, length and capacity, and
+    // MaybeUninit<f32> has f32's layout.
+    let dx = unsafe { Vec::from_raw_parts(dx.as_mut_ptr().cast::<f32>(), dx.len(), dx.capacity()) };
     flex_f32(dx, vec![n, c_in, height, width])
 }
 
 /// The adjoint of [`im2col`]: x[c, i + a − top, j + b − left] += cols[(c, a, b), (i, j)] for
-/// the pixels inside the image (`x` starts at zero).
+/// the pixels inside the image.
 fn col2im(
     cols: &[f32],
     x: &mut [f32],
@@ -256,7 +274,6 @@ fn col2im(
     [out_height, out_width]: [usize; 2],
 ) {
     let pixels = out_height * out_width;
-    x.fill(0.0);
     for c in 0..channels {
         let plane = &mut x[c * height * width..][..height * width];
         for a in 0..kh {

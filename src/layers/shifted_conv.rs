@@ -81,7 +81,9 @@ impl VerticalConv {
     /// has the same height and width.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let height = x.dims()[2];
-        let y = self.conv.forward(x);
+        let half = self.conv.kernel_size[1] / 2;
+        let top = if self.strict { half + 1 } else { half };
+        let y = conv_with_padding(&self.conv, x, [(top, 0), (half, half)]);
         if self.strict {
             y.narrow(2, 0, height)
         } else {
