@@ -63,6 +63,98 @@ impl Backward<Flex, 3> for ConvBackward {
     }
 }
 
+/// y [N, C_out, H', W'] for `x` [N, C_in, H, W], `weight` [C_out, C_in, kh, kw] and `bias`
+/// [C_out] (stride 1, no dilation, one group; H' = H + top + bottom − kh + 1, W' likewise):
+/// per example, y[n] = bias + W · cols_n (C_out × (C_in·kh·kw) × (H'·W')), written in place
+/// in the output's layout (for a 1x1 kernel without padding, cols_n is x[n] itself).
+pub(super) fn forward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let x = values_f32(x);
+    let weight = values_f32(weight);
+    let bias = values_f32(bias);
+    let xd = x.shape().to_vec();
+    let wd = weight.shape().to_vec();
+    let (n, c_in, height, width) = (xd[0], xd[1], xd[2], xd[3]);
+    let (c_out, kh, kw) = (wd[0], wd[2], wd[3]);
+    assert_eq!(wd[1], c_in, "weight input channels");
+    let [(top, bottom), (left, right)] = options.padding;
+    let out_height = (height + top + bottom + 1)
+        .checked_sub(kh)
+        .expect("kernel taller than the padded input");
+    let out_width = (width + left + right + 1)
+        .checked_sub(kw)
+        .expect("kernel wider than the padded input");
+    let taps = c_in * kh * kw;
+    let pixels = out_height * out_width;
+    let direct = kh == 1 && kw == 1 && pixels == height * width && top == 0 && left == 0;
+    let xs: &[f32] = x.as_slice().expect("contiguous");
+    let ws: &[f32] = weight.as_slice().expect("contiguous");
+    let bs: &[f32] = bias.as_slice().expect("contiguous");
+    let plane = c_in * height * width;
+    let out_plane = c_out * pixels;
+    let mut y = vec![0f32; n * out_plane];
+    let threads = rayon::current_num_threads().clamp(1, n.max(1));
+    let per_thread = n.div_ceil(threads).max(1);
+    y.par_chunks_mut(per_thread * out_plane)
+        .zip(xs.par_chunks(per_thread * plane))
+        .for_each(|(y, xs)| {
+            let mut cols = if direct {
+                Vec::new()
+            } else {
+                vec![0f32; taps * pixels]
+            };
+            for (y, input) in y.chunks_mut(out_plane).zip(xs.chunks(plane)) {
+                let rhs: &[f32] = if direct {
+                    input
+                } else {
+                    im2col(
+                        input,
+                        &mut cols,
+                        [c_in, height, width],
+                        [kh, kw],
+                        [top, left],
+                        [out_height, out_width],
+                    );
+                    &cols
+                };
+                for (row, &b) in y.chunks_mut(pixels).zip(bs) {
+                    row.fill(b);
+                }
+                // y [C_out × pixels] += W [C_out × taps] · cols [taps × pixels].
+                // SAFETY: each pointer spans the matrix its strides describe; the buffers do
+                // not overlap.
+                unsafe {
+                    gemm::gemm(
+                        c_out,
+                        pixels,
+                        taps,
+                        y.as_mut_ptr(),
+                        1,
+                        pixels as isize,
+                        true,
+                        ws.as_ptr(),
+                        1,
+                        taps as isize,
+                        rhs.as_ptr(),
+                        1,
+                        pixels as isize,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+        });
+    flex_f32(y, vec![n, c_out, out_height, out_width])
+}
+
 /// Σ over examples and pixels of `dy` [N, C_out, H', W'], shape [C_out].
 pub(super) fn bias_gradient(dy: &FlexTensor) -> FlexTensor {
     let dy = values_f32(dy);

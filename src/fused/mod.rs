@@ -23,7 +23,6 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{FlexTensor, Layout};
-use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Autodiff, Bytes, DType, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
@@ -139,7 +138,7 @@ impl FusedOps for Flex {
         bias: FlexTensor,
         options: ConvOptions<2>,
     ) -> FlexTensor {
-        <Flex as ModuleOps<Flex>>::conv2d(x, weight, Some(bias), options)
+        conv::forward(&x, &weight, &bias, &options)
     }
 }
 
@@ -190,17 +189,10 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let y = <Flex as ModuleOps<Flex>>::conv2d(
-                    xp.clone(),
-                    wp.clone(),
-                    Some(bp),
-                    options.clone(),
-                );
+                let y = conv::forward(&xp, &wp, &bp, &options);
                 prep.finish((xp, wp, options), y)
             }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(<Flex as ModuleOps<Flex>>::conv2d(xp, wp, Some(bp), options))
-            }
+            OpsKind::UnTracked(prep) => prep.finish(conv::forward(&xp, &wp, &bp, &options)),
         }
     }
 }
