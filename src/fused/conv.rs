@@ -96,7 +96,11 @@ pub(super) fn forward(
     let bs: &[f32] = bias.as_slice().expect("contiguous");
     let plane = c_in * height * width;
     let out_plane = c_out * pixels;
-    let mut y = vec![0f32; n * out_plane];
+    // Every value of y is set to its bias below before the product adds to it, so it is not
+    // zeroed when allocated.
+    let mut y: Vec<MaybeUninit<f32>> = Vec::with_capacity(n * out_plane);
+    // SAFETY: MaybeUninit values need no initialisation.
+    unsafe { y.set_len(n * out_plane) };
     let threads = rayon::current_num_threads().clamp(1, n.max(1));
     let per_thread = n.div_ceil(threads).max(1);
     y.par_chunks_mut(per_thread * out_plane)
@@ -122,8 +126,10 @@ pub(super) fn forward(
                     &cols
                 };
                 for (row, &b) in y.chunks_mut(pixels).zip(bs) {
-                    row.fill(b);
+                    row.fill(MaybeUninit::new(b));
                 }
+                // SAFETY: every value was just initialised; MaybeUninit<f32> has f32's layout.
+                let y = unsafe { &mut *(std::ptr::from_mut(y) as *mut [f32]) };
                 // y [C_out × pixels] += W [C_out × taps] · cols [taps × pixels].
                 // SAFETY: each pointer spans the matrix its strides describe; the buffers do
                 // not overlap.
@@ -152,7 +158,11 @@ pub(super) fn forward(
                 }
             }
         });
-    flex_f32(y, vec![n, c_out, out_height, out_width])
+    // SAFETY: every value was set to its bias above.
+    flex_f32(
+        unsafe { assume_init(y) },
+        vec![n, c_out, out_height, out_width],
+    )
 }
 
 /// Σ over examples and pixels of `dy` [N, C_out, H', W'], shape [C_out].
@@ -348,11 +358,26 @@ pub(super) fn input_gradient(
                 }
             }
         });
-    let mut dx = std::mem::ManuallyDrop::new(dx);
-    // SAFETY: every value is initialised (above); same allocation, length and capacity, and
-    // MaybeUninit<f32> has f32's layout.
-    let dx = unsafe { Vec::from_raw_parts(dx.as_mut_ptr().cast::<f32>(), dx.len(), dx.capacity()) };
+    // SAFETY: every value was written above.
+    let dx = unsafe { assume_init(dx) };
     flex_f32(dx, vec![n, c_in, height, width])
+}
+
+/// The values of a buffer whose every value the caller initialised.
+///
+/// # Safety
+/// Every value of `values` must be initialised.
+unsafe fn assume_init(values: Vec<MaybeUninit<f32>>) -> Vec<f32> {
+    let mut values = std::mem::ManuallyDrop::new(values);
+    // SAFETY: every value is initialised (the caller's promise); same allocation, length and
+    // capacity, and MaybeUninit<f32> has f32's layout.
+    unsafe {
+        Vec::from_raw_parts(
+            values.as_mut_ptr().cast::<f32>(),
+            values.len(),
+            values.capacity(),
+        )
+    }
 }
 
 /// The adjoint of [`im2col`]: x[c, i + a − top, j + b − left] += cols[(c, a, b), (i, j)] for
