@@ -175,10 +175,23 @@ pub(super) fn bias_gradient(dy: &FlexTensor) -> FlexTensor {
     let mut db = vec![0f64; c_out];
     for example in g.chunks(c_out * pixels).take(n) {
         for (o, row) in example.chunks(pixels).enumerate() {
-            db[o] += row.iter().map(|&v| f64::from(v)).sum::<f64>();
+            db[o] += f64::from(row_sum(row));
         }
     }
     flex_f32(db.into_iter().map(|v| v as f32).collect(), vec![c_out])
+}
+
+/// Σ row, in 16 interleaved partial sums (so that the loop vectorises).
+fn row_sum(row: &[f32]) -> f32 {
+    let mut lanes = [0f32; 16];
+    let chunks = row.chunks_exact(16);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
 }
 
 /// ∂L/∂W [C_out, C_in, kh, kw] from the input `x` [N, C_in, H, W] and the output gradient

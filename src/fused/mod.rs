@@ -332,6 +332,16 @@ fn tanh_approx(x: f32) -> f32 {
     if x.abs() < 0.0625 { small } else { large }
 }
 
+/// The gate's gradient from the kept t = tanh(a) and s = σ(b): ∂/∂a = g·s·(1 − t²),
+/// ∂/∂b = g·t·s·(1 − s).
+#[inline(always)]
+fn gate_gradient(da: &mut [f32], db: &mut [f32], g: &[f32], t: &[f32], s: &[f32]) {
+    for ((((da, db), &g), &t), &s) in da.iter_mut().zip(db).zip(g).zip(t).zip(s) {
+        *da = g * s * (1.0 - t * t);
+        *db = g * t * s * (1.0 - s);
+    }
+}
+
 #[derive(Debug)]
 struct GateBackward;
 
@@ -356,10 +366,7 @@ impl Backward<Flex, 1> for GateBackward {
             .for_each(|((dx, ts), g)| {
                 let (t, s) = ts.split_at(half);
                 let (da, db) = dx.split_at_mut(half);
-                for ((((da, db), &g), &t), &s) in da.iter_mut().zip(db).zip(g).zip(t).zip(s) {
-                    *da = g * s * (1.0 - t * t);
-                    *db = g * t * s * (1.0 - s);
-                }
+                with_wide_simd!(gate_gradient(da, db, g, t, s));
             });
         grads.register::<Flex>(parent.id, flex_f32(dx, dims));
     }
@@ -410,9 +417,7 @@ fn log_prob_forward(logits: &FlexTensor, x: &FlexTensor) -> (FlexTensor, Vec<f32
             }
             let mut sum = vec![0f32; positions];
             for row in z.chunks(positions) {
-                for ((s, &v), &m) in sum.iter_mut().zip(row).zip(&max) {
-                    *s += exp_approx(v - m);
-                }
+                with_wide_simd!(add_exps(&mut sum, row, &max));
             }
             for p in 0..positions {
                 assert!(x[p] < levels, "level {} out of range 0..{levels}", x[p]);
@@ -421,6 +426,23 @@ fn log_prob_forward(logits: &FlexTensor, x: &FlexTensor) -> (FlexTensor, Vec<f32
             }
         });
     (flex_f32(out, vec![batch, positions]), lse)
+}
+
+/// sum += e^(row − max), element by element.
+#[inline(always)]
+fn add_exps(sum: &mut [f32], row: &[f32], max: &[f32]) {
+    for ((s, &v), &m) in sum.iter_mut().zip(row).zip(max) {
+        *s += exp_approx(v - m);
+    }
+}
+
+/// ∂/∂z at level `l` of every position: g·([x = l] − e^(z − lse)).
+#[inline(always)]
+fn level_gradient(dz: &mut [f32], z: &[f32], g: &[f32], lse: &[f32], x: &[usize], l: usize) {
+    for ((((dz, &z), &g), &lse), &x) in dz.iter_mut().zip(z).zip(g).zip(lse).zip(x) {
+        let hit = if x == l { 1.0 } else { 0.0 };
+        *dz = g * (hit - exp_approx(z - lse));
+    }
 }
 
 #[derive(Debug)]
@@ -454,12 +476,7 @@ impl Backward<Flex, 1> for LogProbBackward {
                     .zip(z.chunks(positions))
                     .enumerate()
                 {
-                    for ((((dz, &z), &g), &lse), &x) in
-                        dz_row.iter_mut().zip(z_row).zip(g).zip(lse).zip(x)
-                    {
-                        let hit = if x == l { 1.0 } else { 0.0 };
-                        *dz = g * (hit - exp_approx(z - lse));
-                    }
+                    with_wide_simd!(level_gradient(dz_row, z_row, g, lse, x, l));
                 }
             });
         grads.register::<Flex>(parent.id, flex_f32(dz, dims));
