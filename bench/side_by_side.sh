@@ -12,6 +12,9 @@
 #           4,096 steps and naive at 4,096; both naive at 1,024 (bench/sequence_generation.rs,
 #           bench/sequence_generation_torch.py).
 #
+# BASELINE=path/to/throughput-binary (optional; `train` only): also runs an earlier build's
+#           bench/throughput.rs in each round, for a before/after figure in the same run.
+#
 # PYTHON must have torch (python3 -m venv /tmp/venv-torch && /tmp/venv-torch/bin/pip install torch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +29,10 @@ torch_images() { "$PYTHON" bench/gated_pixelcnn_torch.py "$@"; }
 if [[ $WHAT == train || $WHAT == all ]]; then
     for round in $(seq "$ROUNDS"); do
         echo "== train/eval round $round"
+        if [[ -n ${BASELINE:-} ]]; then
+            echo "baseline ($BASELINE):"
+            "$BASELINE" --data fashion-mnist --runs 1 --train-steps 4 --eval-images 256 --sample-images 0
+        fi
         argen_images --runs 1 --train-steps 4 --eval-images 256 --sample-images 0
         torch_images --runs 1 --train-steps 4 --eval-images 256 --sample-images 0
     done

@@ -1,18 +1,23 @@
-//! 2-D convolution (stride 1, no dilation, one group) with a weight gradient computed as
-//! one well-shaped matrix product per example.
+//! 2-D convolution (stride 1, no dilation, one group) as one well-shaped matrix product per
+//! example, in the forward pass and for both gradients.
 //!
-//! The forward pass and the input gradient are burn-flex's own (im2col and a matrix product;
-//! the transposed convolution). The weight gradient is where burn's generic backward is slow
-//! on the CPU: it computes ∂L/∂W as a convolution of the inputs with the output gradients
-//! used as a kernel as large as the image, which burn-flex runs as C_in matrix-*vector*
-//! products that each read the whole gradient again. Here, for each example n,
+//! With cols_n[(c, a, b), p] the input pixel that kernel tap (a, b) of channel c reads for
+//! output pixel p (im2col; the input itself for a 1x1 kernel without padding), a
+//! (C_in·kh·kw) × (H'·W') matrix per example n:
 //!
-//!   ∂L/∂W[o, (c, a, b)] += Σ_p ∂L/∂y[n, o, p] · cols_n[(c, a, b), p],
+//! - forward: y[n] = bias + W · cols_n, written in place in the output's [C_out, H', W'];
+//! - input gradient: ∂L/∂x[n] = col2im(Wᵀ · ∂L/∂y[n]) (direct for a 1x1 kernel);
+//! - weight gradient: ∂L/∂W += ∂L/∂y[n] · cols_nᵀ, a C_out × (C_in·kh·kw) × (H'·W') product;
+//! - bias gradient: Σ_{n,p} ∂L/∂y[n, o, p].
 //!
-//! where cols_n[(c, a, b), p] is the input pixel that kernel tap (a, b) of channel c reads for
-//! output pixel p (im2col; the input itself for a 1x1 kernel without padding): a
-//! C_out × (C_in·kh·kw) × (H·W) matrix product. The examples are split over the threads, each
-//! with its own sum. The bias gradient is Σ_{n,p} ∂L/∂y[n, o, p].
+//! The examples are split over the threads (each with its own weight-gradient sum). This
+//! replaces burn-flex's path (BENCHMARKS.md, "Where argen's training step spends its time"):
+//! its forward scatters each result back value by value, its input gradient is a transposed
+//! convolution, and burn's generic weight gradient is a convolution of the inputs with the
+//! output gradient as an image-sized kernel, which burn-flex runs as C_in matrix-*vector*
+//! products that each read the whole gradient again.
+
+use std::mem::MaybeUninit;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
@@ -20,13 +25,11 @@ use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::flex::FlexTensor;
 use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::ops::ConvOptions;
-use std::mem::MaybeUninit;
-
 use rayon::prelude::*;
 
 use super::{flex_f32, values_f32};
 
-/// Whether the fast weight gradient covers these options (otherwise burn's runs).
+/// Whether these options are covered (otherwise burn's convolution runs).
 pub(super) fn supported(options: &ConvOptions<2>) -> bool {
     options.stride == [1, 1] && options.dilation == [1, 1] && options.groups == 1
 }

@@ -1,17 +1,17 @@
-//! Fused operations: two hot spots of training, each computed in one pass over its data with
-//! its own backward pass, instead of a chain of standard tensor operations.
+//! Fused operations: the hot spots of training, each computed in as few passes over its data
+//! as possible, with its own backward pass, instead of a chain of standard tensor operations.
 //!
 //! - [`gated_activation`]: y = tanh(a) ⊙ σ(b), where a and b are the two halves of the
 //!   channel axis (the gate of the Gated PixelCNN and of WaveNet). Forward keeps tanh(a) and
 //!   σ(b); backward is ∂y/∂a = σ(b)(1 − tanh²(a)), ∂y/∂b = tanh(a) σ(b)(1 − σ(b)), no exp.
 //! - [`level_log_prob`]: log softmax over the level axis, picked at the observed level:
 //!   log p(x) = z_x − log Σ_l exp(z_l). Backward is ∂/∂z_l = g·([l = x] − p_l).
-//! - [`conv2d`]: burn-flex's 2-D convolution with the weight gradient computed as one
-//!   well-shaped matrix product per example ([`conv`]).
+//! - [`conv2d`]: 2-D convolution, forward and both gradients, as one well-shaped matrix
+//!   product per example ([`conv`]).
 //!
 //! Each matches the composition of standard burn operations it replaces (tested, values and
 //! gradients), which stays available: [`set_enabled`]`(false)` (the `--plain-ops` option)
-//! makes both functions use the standard operations. The kernels run on burn-flex's CPU
+//! makes every function here use the standard operations. The kernels run on burn-flex's CPU
 //! tensors through burn's backend extension; on any other backend the standard operations run.
 
 pub mod conv;
@@ -87,7 +87,7 @@ pub fn level_log_prob_plain(logits: Tensor<3>, x: Tensor<2, Int>) -> Tensor<2> {
 
 /// 2-D convolution of `x` [batch, C_in, H, W] with `weight` [C_out, C_in, kh, kw] and `bias`
 /// [C_out], as [`burn::tensor::module::conv2d`]; on burn-flex, with stride 1, no dilation and
-/// one group, its weight gradient is argen's (see [`conv`]).
+/// one group, computed by argen's kernels (see [`conv`]), else by burn's.
 pub fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
