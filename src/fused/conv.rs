@@ -109,25 +109,15 @@ pub(super) fn forward(
     y.par_chunks_mut(per_thread * out_plane)
         .zip(xs.par_chunks(per_thread * plane))
         .for_each(|(y, xs)| {
-            let mut cols = if direct {
-                Vec::new()
-            } else {
-                vec![0f32; taps * pixels]
-            };
+            let mut cols = Columns::new(
+                direct,
+                [c_in, height, width],
+                [kh, kw],
+                [top, left],
+                [out_height, out_width],
+            );
             for (y, input) in y.chunks_mut(out_plane).zip(xs.chunks(plane)) {
-                let rhs: &[f32] = if direct {
-                    input
-                } else {
-                    im2col(
-                        input,
-                        &mut cols,
-                        [c_in, height, width],
-                        [kh, kw],
-                        [top, left],
-                        [out_height, out_width],
-                    );
-                    &cols
-                };
+                let rhs = cols.of(input);
                 for (row, &b) in y.chunks_mut(pixels).zip(bs) {
                     row.fill(MaybeUninit::new(b));
                 }
@@ -227,26 +217,16 @@ pub(super) fn weight_gradient(
         .par_chunks(per_thread)
         .map(|chunk| {
             let mut sum = vec![0f32; c_out * taps];
-            let mut cols = if direct {
-                Vec::new()
-            } else {
-                vec![0f32; taps * pixels]
-            };
+            let mut cols = Columns::new(
+                direct,
+                [c_in, height, width],
+                [kh, kw],
+                [top, left],
+                [out_height, out_width],
+            );
             for &e in chunk {
                 let input = &xs[e * c_in * height * width..][..c_in * height * width];
-                let rhs: &[f32] = if direct {
-                    input
-                } else {
-                    im2col(
-                        input,
-                        &mut cols,
-                        [c_in, height, width],
-                        [kh, kw],
-                        [top, left],
-                        [out_height, out_width],
-                    );
-                    &cols
-                };
+                let rhs = cols.of(input);
                 let lhs = &gs[e * c_out * pixels..][..c_out * pixels];
                 // sum [C_out × taps] += lhs [C_out × pixels] · rhsᵀ [pixels × taps].
                 // SAFETY: each pointer spans the matrix its strides describe (row-major
@@ -431,6 +411,55 @@ fn col2im(
                 }
             }
         }
+    }
+}
+
+/// One example's im2col matrix at a time, in a buffer reused from example to example; a 1x1
+/// kernel without padding needs none (the input is its own matrix).
+struct Columns {
+    buffer: Vec<f32>,
+    direct: bool,
+    input: [usize; 3],
+    kernel: [usize; 2],
+    padding: [usize; 2],
+    output: [usize; 2],
+}
+
+impl Columns {
+    /// For inputs [C_in, H, W], a kh × kw kernel, `padding` [top, left] and an output of
+    /// [H', W'] pixels.
+    fn new(
+        direct: bool,
+        input: [usize; 3],
+        kernel: [usize; 2],
+        padding: [usize; 2],
+        output: [usize; 2],
+    ) -> Self {
+        let size = input[0] * kernel[0] * kernel[1] * output[0] * output[1];
+        Self {
+            buffer: if direct { Vec::new() } else { vec![0f32; size] },
+            direct,
+            input,
+            kernel,
+            padding,
+            output,
+        }
+    }
+
+    /// cols_n [(C_in·kh·kw) × (H'·W')] of the example `input` [C_in, H, W].
+    fn of<'a>(&'a mut self, input: &'a [f32]) -> &'a [f32] {
+        if self.direct {
+            return input;
+        }
+        im2col(
+            input,
+            &mut self.buffer,
+            self.input,
+            self.kernel,
+            self.padding,
+            self.output,
+        );
+        &self.buffer
     }
 }
 
