@@ -51,17 +51,10 @@ impl Backward<Flex, 3> for ConvBackward {
             grads.register::<Flex>(node.id, bias_gradient(&grad));
         }
         if let Some(node) = weight_node {
-            let dims = weight.shape().to_vec();
-            let [c_out, c_in, kh, kw] = [dims[0], dims[1], dims[2], dims[3]];
-            grads.register::<Flex>(
-                node.id,
-                weight_gradient(&x, &grad, [c_out, c_in, kh, kw], &options),
-            );
+            grads.register::<Flex>(node.id, weight_gradient(&x, &weight, &grad, &options));
         }
         if let Some(node) = x_node {
-            let dims = x.shape().to_vec();
-            let shape = [dims[0], dims[1], dims[2], dims[3]];
-            grads.register::<Flex>(node.id, input_gradient(&weight, &grad, shape, &options));
+            grads.register::<Flex>(node.id, input_gradient(&x, &weight, &grad, &options));
         }
     }
 }
@@ -80,20 +73,23 @@ pub(super) fn forward(
     let weight = values_f32(weight);
     let bias = values_f32(bias);
     let xd = x.shape().to_vec();
-    let wd = weight.shape().to_vec();
-    let (n, c_in, height, width) = (xd[0], xd[1], xd[2], xd[3]);
-    let (c_out, kh, kw) = (wd[0], wd[2], wd[3]);
-    assert_eq!(wd[1], c_in, "weight input channels");
     let [(top, bottom), (left, right)] = options.padding;
-    let out_height = (height + top + bottom + 1)
-        .checked_sub(kh)
+    let out_height = (xd[2] + top + bottom + 1)
+        .checked_sub(weight.shape()[2])
         .expect("kernel taller than the padded input");
-    let out_width = (width + left + right + 1)
-        .checked_sub(kw)
+    let out_width = (xd[3] + left + right + 1)
+        .checked_sub(weight.shape()[3])
         .expect("kernel wider than the padded input");
-    let taps = c_in * kh * kw;
-    let pixels = out_height * out_width;
-    let direct = kh == 1 && kw == 1 && pixels == height * width && top == 0 && left == 0;
+    let g = Geometry::new(&x, &weight, [out_height, out_width], options);
+    let Geometry {
+        n,
+        c_in,
+        height,
+        width,
+        c_out,
+        ..
+    } = g;
+    let (taps, pixels) = (g.taps(), g.pixels());
     let xs: &[f32] = x.as_slice().expect("contiguous");
     let ws: &[f32] = weight.as_slice().expect("contiguous");
     let bs: &[f32] = bias.as_slice().expect("contiguous");
@@ -109,13 +105,7 @@ pub(super) fn forward(
     y.par_chunks_mut(per_thread * out_plane)
         .zip(xs.par_chunks(per_thread * plane))
         .for_each(|(y, xs)| {
-            let mut cols = Columns::new(
-                direct,
-                [c_in, height, width],
-                [kh, kw],
-                [top, left],
-                [out_height, out_width],
-            );
+            let mut cols = Columns::new(&g);
             for (y, input) in y.chunks_mut(out_plane).zip(xs.chunks(plane)) {
                 let rhs = cols.of(input);
                 for (row, &b) in y.chunks_mut(pixels).zip(bs) {
@@ -187,27 +177,30 @@ fn row_sum(row: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + rest
 }
 
-/// ∂L/∂W [C_out, C_in, kh, kw] from the input `x` [N, C_in, H, W] and the output gradient
-/// `dy` [N, C_out, H', W'] (stride 1, no dilation, one group; `options.padding` as given).
+/// ∂L/∂W [C_out, C_in, kh, kw] (the shape of `weight`) from the input `x` [N, C_in, H, W] and
+/// the output gradient `dy` [N, C_out, H', W'] (stride 1, no dilation, one group).
 pub(super) fn weight_gradient(
     x: &FlexTensor,
+    weight: &FlexTensor,
     dy: &FlexTensor,
-    [c_out, c_in, kh, kw]: [usize; 4],
     options: &ConvOptions<2>,
 ) -> FlexTensor {
     let x = values_f32(x);
     let dy = values_f32(dy);
-    let xd = x.shape().to_vec();
     let gd = dy.shape().to_vec();
-    let (n, height, width) = (xd[0], xd[2], xd[3]);
-    let (out_height, out_width) = (gd[2], gd[3]);
-    assert_eq!(xd[1], c_in, "input channels");
-    assert_eq!(gd[1], c_out, "output channels");
-    let [(top, _), (left, _)] = options.padding;
-    let taps = c_in * kh * kw;
-    let pixels = out_height * out_width;
-    // A 1x1 kernel without padding reads the input as it is: no im2col.
-    let direct = kh == 1 && kw == 1 && top == 0 && left == 0 && pixels == height * width;
+    let g = Geometry::new(&x, weight, [gd[2], gd[3]], options);
+    assert_eq!(gd[1], g.c_out, "output channels");
+    let Geometry {
+        n,
+        c_in,
+        height,
+        width,
+        c_out,
+        kh,
+        kw,
+        ..
+    } = g;
+    let (taps, pixels) = (g.taps(), g.pixels());
     let xs: &[f32] = x.as_slice().expect("contiguous");
     let gs: &[f32] = dy.as_slice().expect("contiguous");
     let threads = rayon::current_num_threads().clamp(1, n.max(1));
@@ -217,13 +210,7 @@ pub(super) fn weight_gradient(
         .par_chunks(per_thread)
         .map(|chunk| {
             let mut sum = vec![0f32; c_out * taps];
-            let mut cols = Columns::new(
-                direct,
-                [c_in, height, width],
-                [kh, kw],
-                [top, left],
-                [out_height, out_width],
-            );
+            let mut cols = Columns::new(&g);
             for &e in chunk {
                 let input = &xs[e * c_in * height * width..][..c_in * height * width];
                 let rhs = cols.of(input);
@@ -268,26 +255,35 @@ pub(super) fn weight_gradient(
     flex_f32(dw, vec![c_out, c_in, kh, kw])
 }
 
-/// ∂L/∂x [N, C_in, H, W] from the weights [C_out, C_in, kh, kw] and the output gradient
+/// ∂L/∂x [N, C_in, H, W] (the shape of `x`) from the weights [C_out, C_in, kh, kw] and the
+/// output gradient
 /// `dy` [N, C_out, H', W']: per example, cols = Wᵀ · dy[n] ((C_in·kh·kw) × C_out × (H'·W')),
 /// then each tap's column added back to the input pixel it read (col2im; for a 1x1 kernel
 /// without padding, cols is the gradient itself). The examples are split over the threads.
 pub(super) fn input_gradient(
+    x: &FlexTensor,
     weight: &FlexTensor,
     dy: &FlexTensor,
-    [n, c_in, height, width]: [usize; 4],
     options: &ConvOptions<2>,
 ) -> FlexTensor {
     let weight = values_f32(weight);
     let dy = values_f32(dy);
-    let wd = weight.shape().to_vec();
     let gd = dy.shape().to_vec();
-    let (c_out, kh, kw) = (wd[0], wd[2], wd[3]);
-    let (out_height, out_width) = (gd[2], gd[3]);
-    let [(top, _), (left, _)] = options.padding;
-    let taps = c_in * kh * kw;
-    let pixels = out_height * out_width;
-    let direct = kh == 1 && kw == 1 && top == 0 && left == 0 && pixels == height * width;
+    let g = Geometry::new(x, &weight, [gd[2], gd[3]], options);
+    let Geometry {
+        n,
+        c_in,
+        height,
+        width,
+        c_out,
+        kh,
+        kw,
+        top,
+        left,
+        out_height,
+        out_width,
+    } = g;
+    let (taps, pixels, direct) = (g.taps(), g.pixels(), g.direct());
     let ws: &[f32] = weight.as_slice().expect("contiguous");
     let gs: &[f32] = dy.as_slice().expect("contiguous");
     let plane = c_in * height * width;
@@ -414,50 +410,103 @@ fn col2im(
     }
 }
 
-/// One example's im2col matrix at a time, in a buffer reused from example to example; a 1x1
-/// kernel without padding needs none (the input is its own matrix).
+/// The sizes of one convolution (stride 1, no dilation, one group): input [N, C_in, H, W],
+/// weights [C_out, C_in, kh, kw], padding before the first row and column, and output
+/// [N, C_out, H', W'].
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    n: usize,
+    c_in: usize,
+    height: usize,
+    width: usize,
+    c_out: usize,
+    kh: usize,
+    kw: usize,
+    top: usize,
+    left: usize,
+    out_height: usize,
+    out_width: usize,
+}
+
+impl Geometry {
+    /// From the input, the weights, the output's [H', W'] and the padding of `options`.
+    fn new(
+        x: &FlexTensor,
+        weight: &FlexTensor,
+        [out_height, out_width]: [usize; 2],
+        options: &ConvOptions<2>,
+    ) -> Self {
+        let (xd, wd) = (x.shape(), weight.shape());
+        assert_eq!(wd[1], xd[1], "weight input channels");
+        let [(top, _), (left, _)] = options.padding;
+        Self {
+            n: xd[0],
+            c_in: xd[1],
+            height: xd[2],
+            width: xd[3],
+            c_out: wd[0],
+            kh: wd[2],
+            kw: wd[3],
+            top,
+            left,
+            out_height,
+            out_width,
+        }
+    }
+
+    /// C_in·kh·kw: the rows of an example's im2col matrix.
+    fn taps(&self) -> usize {
+        self.c_in * self.kh * self.kw
+    }
+
+    /// H'·W': its columns.
+    fn pixels(&self) -> usize {
+        self.out_height * self.out_width
+    }
+
+    /// Whether the input is its own im2col matrix: a 1x1 kernel without padding.
+    fn direct(&self) -> bool {
+        self.kh == 1
+            && self.kw == 1
+            && self.top == 0
+            && self.left == 0
+            && self.pixels() == self.height * self.width
+    }
+}
+
+/// One example's im2col matrix at a time, in a buffer reused from example to example (none
+/// when the input is its own matrix).
 struct Columns {
     buffer: Vec<f32>,
-    direct: bool,
-    input: [usize; 3],
-    kernel: [usize; 2],
-    padding: [usize; 2],
-    output: [usize; 2],
+    geometry: Geometry,
 }
 
 impl Columns {
-    /// For inputs [C_in, H, W], a kh × kw kernel, `padding` [top, left] and an output of
-    /// [H', W'] pixels.
-    fn new(
-        direct: bool,
-        input: [usize; 3],
-        kernel: [usize; 2],
-        padding: [usize; 2],
-        output: [usize; 2],
-    ) -> Self {
-        let size = input[0] * kernel[0] * kernel[1] * output[0] * output[1];
+    fn new(geometry: &Geometry) -> Self {
+        let size = if geometry.direct() {
+            0
+        } else {
+            geometry.taps() * geometry.pixels()
+        };
         Self {
-            buffer: if direct { Vec::new() } else { vec![0f32; size] },
-            direct,
-            input,
-            kernel,
-            padding,
-            output,
+            buffer: vec![0f32; size],
+            geometry: *geometry,
         }
     }
 
     /// cols_n [(C_in·kh·kw) × (H'·W')] of the example `input` [C_in, H, W].
     fn of<'a>(&'a mut self, input: &'a [f32]) -> &'a [f32] {
-        if self.direct {
+        let g = &self.geometry;
+        if g.direct() {
             return input;
         }
         im2col(
             input,
             &mut self.buffer,
-            self.input,
-            self.kernel,
-            self.padding,
-            self.output,
+            [g.c_in, g.height, g.width],
+            [g.kh, g.kw],
+            [g.top, g.left],
+            [g.out_height, g.out_width],
         );
         &self.buffer
     }
