@@ -276,12 +276,7 @@ pub(super) fn input_gradient(
         height,
         width,
         c_out,
-        kh,
-        kw,
-        top,
-        left,
-        out_height,
-        out_width,
+        ..
     } = g;
     let (taps, pixels, direct) = (g.taps(), g.pixels(), g.direct());
     let ws: &[f32] = weight.as_slice().expect("contiguous");
@@ -302,7 +297,7 @@ pub(super) fn input_gradient(
             } else {
                 vec![0f32; taps * pixels]
             };
-            for (dx, g) in dx.chunks_mut(plane).zip(gs.chunks(c_out * pixels)) {
+            for (dx, dy) in dx.chunks_mut(plane).zip(gs.chunks(c_out * pixels)) {
                 let dst: *mut f32 = if direct {
                     dx.as_mut_ptr().cast()
                 } else {
@@ -324,7 +319,7 @@ pub(super) fn input_gradient(
                         ws.as_ptr(),
                         taps as isize,
                         1,
-                        g.as_ptr(),
+                        dy.as_ptr(),
                         1,
                         pixels as isize,
                         0.0,
@@ -339,14 +334,7 @@ pub(super) fn input_gradient(
                     dx.fill(MaybeUninit::new(0.0));
                     // SAFETY: every value was just initialised; MaybeUninit<f32> has f32's layout.
                     let dx = unsafe { &mut *(std::ptr::from_mut(dx) as *mut [f32]) };
-                    col2im(
-                        &cols,
-                        dx,
-                        [c_in, height, width],
-                        [kh, kw],
-                        [top, left],
-                        [out_height, out_width],
-                    );
+                    col2im(&cols, dx, &g);
                 }
             }
         });
@@ -374,40 +362,15 @@ unsafe fn assume_init(values: Vec<MaybeUninit<f32>>) -> Vec<f32> {
 
 /// The adjoint of [`im2col`]: x[c, i + a − top, j + b − left] += cols[(c, a, b), (i, j)] for
 /// the pixels inside the image.
-fn col2im(
-    cols: &[f32],
-    x: &mut [f32],
-    [channels, height, width]: [usize; 3],
-    [kh, kw]: [usize; 2],
-    [top, left]: [usize; 2],
-    [out_height, out_width]: [usize; 2],
-) {
-    let pixels = out_height * out_width;
-    for c in 0..channels {
-        let plane = &mut x[c * height * width..][..height * width];
-        for a in 0..kh {
-            for b in 0..kw {
-                let row = &cols[((c * kh + a) * kw + b) * pixels..][..pixels];
-                for i in 0..out_height {
-                    let r = (i + a).wrapping_sub(top);
-                    if r >= height {
-                        continue;
-                    }
-                    let first = left.saturating_sub(b).min(out_width);
-                    let last = (width + left).saturating_sub(b).min(out_width).max(first);
-                    if first < last {
-                        let line = &mut plane[r * width..][first + b - left..last + b - left];
-                        for (v, &g) in line
-                            .iter_mut()
-                            .zip(&row[i * out_width + first..][..last - first])
-                        {
-                            *v += g;
-                        }
-                    }
-                }
+fn col2im(cols: &[f32], x: &mut [f32], g: &Geometry) {
+    tap_rows(g, |start, span| {
+        if let Some((x_start, first, last)) = span {
+            let line = &mut x[x_start..][..last - first];
+            for (v, &c) in line.iter_mut().zip(&cols[start + first..][..last - first]) {
+                *v += c;
             }
         }
-    }
+    });
 }
 
 /// The sizes of one convolution (stride 1, no dilation, one group): input [N, C_in, H, W],
@@ -500,50 +463,48 @@ impl Columns {
         if g.direct() {
             return input;
         }
-        im2col(
-            input,
-            &mut self.buffer,
-            [g.c_in, g.height, g.width],
-            [g.kh, g.kw],
-            [g.top, g.left],
-            [g.out_height, g.out_width],
-        );
+        im2col(input, &mut self.buffer, g);
         &self.buffer
     }
 }
 
 /// cols[(c, a, b), (i, j)] = x[c, i + a − top, j + b − left] (0 outside the image), for
 /// output pixels (i, j) of an out_height × out_width grid.
-fn im2col(
-    x: &[f32],
-    cols: &mut [f32],
-    [channels, height, width]: [usize; 3],
-    [kh, kw]: [usize; 2],
-    [top, left]: [usize; 2],
-    [out_height, out_width]: [usize; 2],
-) {
-    let pixels = out_height * out_width;
-    for c in 0..channels {
-        let plane = &x[c * height * width..][..height * width];
-        for a in 0..kh {
-            for b in 0..kw {
-                let row = &mut cols[((c * kh + a) * kw + b) * pixels..][..pixels];
-                for i in 0..out_height {
-                    let out = &mut row[i * out_width..][..out_width];
-                    let r = (i + a).wrapping_sub(top);
-                    if r >= height {
-                        out.fill(0.0);
-                        continue;
-                    }
-                    let line = &plane[r * width..][..width];
-                    // Columns j with 0 <= j + b − left < width are copied, the rest are 0.
-                    let first = left.saturating_sub(b).min(out_width);
-                    let last = (width + left).saturating_sub(b).min(out_width).max(first);
-                    out[..first].fill(0.0);
-                    if first < last {
-                        out[first..last].copy_from_slice(&line[first + b - left..last + b - left]);
-                    }
-                    out[last..].fill(0.0);
+fn im2col(x: &[f32], cols: &mut [f32], g: &Geometry) {
+    tap_rows(g, |start, span| {
+        let out = &mut cols[start..][..g.out_width];
+        match span {
+            None => out.fill(0.0),
+            Some((x_start, first, last)) => {
+                out[..first].fill(0.0);
+                out[first..last].copy_from_slice(&x[x_start..][..last - first]);
+                out[last..].fill(0.0);
+            }
+        }
+    });
+}
+
+/// The traversal that [`im2col`] and [`col2im`] share: for every row (c, a, b) of the im2col
+/// matrix and every output row i, `visit(start, span)` with `start` the index of column
+/// (i, 0) in that row, and `span` Some((x_start, first, last)) when output columns
+/// first..last read input pixels x[x_start..x_start + last − first] (the row's other columns
+/// read the padding), None when the whole row reads padding.
+#[inline(always)]
+fn tap_rows(g: &Geometry, mut visit: impl FnMut(usize, Option<(usize, usize, usize)>)) {
+    let (height, width, out_width) = (g.height, g.width, g.out_width);
+    let pixels = g.pixels();
+    for c in 0..g.c_in {
+        for a in 0..g.kh {
+            for b in 0..g.kw {
+                let row = ((c * g.kh + a) * g.kw + b) * pixels;
+                for i in 0..g.out_height {
+                    let r = (i + a).wrapping_sub(g.top);
+                    // Columns j with 0 <= j + b − left < width read the image.
+                    let first = g.left.saturating_sub(b).min(out_width);
+                    let last = (width + g.left).saturating_sub(b).min(out_width);
+                    let span = (r < height && first < last)
+                        .then(|| ((c * height + r) * width + first + b - g.left, first, last));
+                    visit(row + i * out_width, span);
                 }
             }
         }
