@@ -297,10 +297,68 @@ fn cli_trains_evaluates_and_samples_a_sequence_run() {
         "{}",
         String::from_utf8_lossy(&sample.stderr)
     );
+    // A real series fitted by least squares (unit variance), with dropout: the run keeps both
+    // settings, and evaluation and forecasting read it back.
+    let out = argen(
+        &[
+            "train",
+            "--model",
+            "mlp",
+            "--data",
+            "sine",
+            "--fixed-variance",
+            "--dropout",
+            "0.1",
+            "--epochs",
+            "2",
+            "--out",
+            "run3",
+            "--quiet",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let saved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("run3/config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["model"]["dropout"], 0.1);
+    assert_eq!(saved["model"]["output"]["fixed_variance"], true);
+    let eval = argen(&["eval", "run3", "--json"], dir.path());
+    assert!(eval.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    assert!(v["metrics"]["mse"].as_f64().unwrap() > 0.0);
+    let forecast = argen(&["forecast", "run3", "--horizon", "4"], dir.path());
+    assert!(
+        forecast.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forecast.stderr)
+    );
     // Bad input: a clear error and exit status 1, no panic.
     for bad in [
         vec![
             "train", "--model", "mlp", "--data", "sine", "--window", "100", "--out", "r2",
+        ],
+        vec![
+            "train",
+            "--model",
+            "mlp",
+            "--data",
+            "digits",
+            "--fixed-variance",
+        ],
+        vec![
+            "train",
+            "--model",
+            "tcn",
+            "--data",
+            "sine",
+            "--dropout",
+            "1",
         ],
         vec![
             "train",

@@ -185,6 +185,52 @@ fn every_model_is_causal_and_its_measured_receptive_field_is_the_formula() {
     }
 }
 
+/// Dropout acts while training only: on the inference device the model with dropout gives
+/// the features of the same weights without it, on the autodiff device two passes differ, and
+/// whatever the dropped units, no output depends on its own or later inputs.
+#[test]
+fn dropout_acts_in_training_only_and_keeps_causality() {
+    use SequenceModelKind::*;
+    let time = 24;
+    let inputs = random_inputs(time, 5);
+    for (n, kind) in [Mlp, Gru, Lstm, Wavenet, Tcn].into_iter().enumerate() {
+        let plain = config(kind).with_layers(2).with_kernel(3);
+        let dropped = plain.clone().with_dropout(Some(0.5));
+        dropped.validate().unwrap();
+        let seed = 40 + n as u64;
+        let device = Device::flex();
+        let without = features(&plain.init_seeded(seed, &device), &inputs, time, None);
+        let with = features(&dropped.init_seeded(seed, &device), &inputs, time, None);
+        assert_eq!(without, with, "{kind:?}: dropout acted at inference");
+
+        let training = Device::flex().autodiff();
+        let model = dropped.init_seeded(seed, &training);
+        let pass = || -> Vec<f32> {
+            let x = Tensor::<3>::from_data(
+                TensorData::new(inputs.clone(), [1, CHANNELS, time]),
+                &training,
+            );
+            model
+                .forward(x, None)
+                .into_data()
+                .convert::<f32>()
+                .iter::<f32>()
+                .collect()
+        };
+        assert_ne!(pass(), pass(), "{kind:?}: dropout did not act in training");
+
+        for t in [0, 7, time - 1] {
+            let seen = dependencies(&dropped, seed, &inputs, time, t, None);
+            assert!(
+                seen.iter().all(|&s| s < t),
+                "{kind:?} with dropout: output {t} depends on {seen:?}"
+            );
+        }
+    }
+    let bad = config(Tcn).with_dropout(Some(1.0));
+    assert!(bad.validate().unwrap_err().contains("dropout"));
+}
+
 #[test]
 fn receptive_field_formula_examples() {
     let c = config(SequenceModelKind::Wavenet)

@@ -41,8 +41,9 @@ pub struct TrainArgs {
     /// cosine, `constant` keeps it.
     #[arg(long, value_enum, default_value = "cosine")]
     pub lr_schedule: LrSchedule,
-    /// Dropout probability on the residual branch of the Gated PixelCNN's horizontal stack, during training only
-    /// (default: 0.2 on the digits, whose 1,000 training images are easy to overfit; 0 otherwise).
+    /// Dropout probability, during training only. Gated PixelCNN: on the residual branch of
+    /// the horizontal stack (default: 0.2 on the digits, whose 1,000 training images are easy
+    /// to overfit; 0 otherwise). Sequence models: after each hidden activation (default 0).
     #[arg(long)]
     pub dropout: Option<f64>,
     /// Adam's epsilon (PyTorch's default).

@@ -51,6 +51,11 @@ pub struct SequenceArgs {
     /// ordered levels, such as the digits).
     #[arg(long)]
     pub mixture: Option<usize>,
+    /// Real series: predict the mean under a Gaussian of unit variance in standardised units
+    /// (least squares) instead of learning the variance too. The NLL is then that of the
+    /// fixed variance; the forecasts' MSE is often lower on short noisy series.
+    #[arg(long)]
+    pub fixed_variance: bool,
 }
 
 /// The sequence model named by `--model`, if it is one.
@@ -79,8 +84,13 @@ fn describe(config: &SequenceModelConfig) -> String {
         Some(r) => format!("receptive field {r} steps"),
         None => "receptive field: the whole past".into(),
     };
+    let dropout = if config.dropout_probability() > 0.0 {
+        format!(", dropout {}", config.dropout_probability())
+    } else {
+        String::new()
+    };
     format!(
-        "{:?} ({} hidden, depth {}, {:?}; {field})",
+        "{:?} ({} hidden, depth {}, {:?}{dropout}; {field})",
         config.kind, config.hidden, config.layers, config.output
     )
 }
@@ -120,7 +130,18 @@ pub fn run(args: TrainArgs) -> Result<()> {
         None => {
             let kind = kind(&args.model).expect("dispatched on a sequence model");
             let data = crate::data::sequences::load_sequences(&args.data)?;
-            let output = match (s.mixture, data.output) {
+            let output = match (s.fixed_variance, data.output) {
+                (false, output) => output,
+                (true, OutputDistribution::Gaussian { dims, .. }) => OutputDistribution::Gaussian {
+                    dims,
+                    fixed_variance: true,
+                },
+                (true, other) => bail!(
+                    "--fixed-variance needs a real-valued series; {} has {other:?} steps",
+                    data.name
+                ),
+            };
+            let output = match (s.mixture, output) {
                 (None, output) => output,
                 (Some(k), OutputDistribution::Categorical { levels }) => {
                     OutputDistribution::LogisticMixture {
@@ -144,6 +165,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 kernel: s.conv_kernel,
                 first_kernel: s.conv_first_kernel,
                 num_classes: args.conditional.then_some(data.num_classes),
+                dropout: args.dropout,
             };
             model.validate().map_err(anyhow::Error::msg)?;
             if !(args.lr > 0.0 && args.lr.is_finite()) {

@@ -30,7 +30,7 @@
 //! two per TCN block); see [`crate::models::SequenceModelConfig::receptive_field`].
 
 use burn::nn::conv::{Conv1d, Conv1dConfig};
-use burn::nn::{Embedding, PaddingConfig1d};
+use burn::nn::{Dropout, DropoutConfig, Embedding, PaddingConfig1d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
@@ -86,6 +86,8 @@ pub struct CausalConv {
     pub(crate) blocks: Vec<ConvBlock>,
     pub(crate) head_hidden: Conv1d,
     pub(crate) head_out: Conv1d,
+    /// Applied after each activation inside the blocks, during training only.
+    pub(crate) dropout: Dropout,
 }
 
 impl CausalConv {
@@ -122,6 +124,7 @@ impl CausalConv {
             blocks,
             head_hidden: Conv1dConfig::new(r, r, 1).init(device),
             head_out: Conv1dConfig::new(r, config.output.params(), 1).init(device),
+            dropout: DropoutConfig::new(config.dropout_probability()).init(),
         }
     }
 
@@ -136,7 +139,7 @@ impl CausalConv {
             match block {
                 ConvBlock::WaveNet(b) => {
                     let pre = add_class(b.dilated.forward(z.clone()), b.class.as_ref(), labels);
-                    let g = crate::fused::gated_activation(pre); // tanh(a) ⊙ σ(b)
+                    let g = self.dropout.forward(crate::fused::gated_activation(pre)); // tanh(a) ⊙ σ(b)
                     let skip = b.skip.forward(g.clone());
                     skips = Some(match skips {
                         Some(s) => s + skip,
@@ -145,16 +148,16 @@ impl CausalConv {
                     z = z + b.residual.forward(g);
                 }
                 ConvBlock::Tcn(b) => {
-                    let y = relu(add_class(
+                    let y = self.dropout.forward(relu(add_class(
                         b.first.forward(z.clone()),
                         b.class_first.as_ref(),
                         labels,
-                    ));
-                    let y = relu(add_class(
+                    )));
+                    let y = self.dropout.forward(relu(add_class(
                         b.second.forward(y),
                         b.class_second.as_ref(),
                         labels,
-                    ));
+                    )));
                     z = relu(z + y);
                 }
             }

@@ -16,7 +16,10 @@
 //! cut into chunks, each chunk starts from the previous chunk's final state (detached from
 //! the graph), and the optimiser steps after each chunk ([`Rnn::forward_chunk`]).
 
-use burn::nn::{Embedding, Gru, GruConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, Gru, GruConfig, Linear, LinearConfig, Lstm, LstmConfig,
+    LstmState,
+};
 use burn::prelude::*;
 
 use super::sequence::{SequenceModelConfig, SequenceModelKind, add_class, class_embedding};
@@ -59,6 +62,8 @@ pub struct Rnn {
     out: Linear,
     /// One class embedding per layer (empty when unconditional).
     class: Vec<Embedding>,
+    /// On each layer's output (the input of the next layer or of `out`), in training only.
+    dropout: Dropout,
 }
 
 impl Rnn {
@@ -78,6 +83,7 @@ impl Rnn {
             class: (0..config.layers)
                 .filter_map(|_| class_embedding(config.num_classes, h, device))
                 .collect(),
+            dropout: DropoutConfig::new(config.dropout_probability()).init(),
         }
     }
 
@@ -117,7 +123,7 @@ impl Rnn {
                 }
             };
             finals.push(last);
-            z = out.swap_dims(1, 2);
+            z = self.dropout.forward(out.swap_dims(1, 2));
         }
         let features = self.out.forward(z.swap_dims(1, 2)).swap_dims(1, 2);
         (features, RnnState { layers: finals })

@@ -72,6 +72,12 @@ pub struct SequenceModelConfig {
     /// Number of classes (series ids) for the conditional model; `None` for p(x).
     #[config(default = "None")]
     pub num_classes: Option<usize>,
+    /// Dropout probability during training (0: none): on each hidden layer's output (MLP),
+    /// between the recurrent layers and before the output layer (RNN), and after each
+    /// activation inside the blocks (WaveNet: the gate; TCN: both ReLUs), as in Bai et al.
+    /// `None` (as in runs saved before the option existed) means 0.
+    #[config(default = "None")]
+    pub dropout: Option<f64>,
 }
 
 impl SequenceModelConfig {
@@ -103,10 +109,21 @@ impl SequenceModelConfig {
             }
             _ => {}
         }
+        if !(0.0..1.0).contains(&self.dropout_probability()) {
+            return Err(format!(
+                "dropout must be in [0, 1), got {}",
+                self.dropout_probability()
+            ));
+        }
         if self.num_classes == Some(0) {
             return Err("a conditional model needs at least one class".into());
         }
         Ok(())
+    }
+
+    /// The dropout probability during training (0 when unset).
+    pub fn dropout_probability(&self) -> f64 {
+        self.dropout.unwrap_or(0.0)
     }
 
     /// The dilations of the convolution layers, in order: 1, 2, ..., 2^(layers−1), `blocks`

@@ -13,9 +13,9 @@
 //! Steps before the start of the sequence read zeros. The later layers are 1x1 convolutions,
 //! the same dense layer at every step.
 
-use burn::nn::Embedding;
 use burn::nn::PaddingConfig1d;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
+use burn::nn::{Dropout, DropoutConfig, Embedding};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
@@ -32,6 +32,8 @@ pub struct WindowMlp {
     out: Conv1d,
     /// One class embedding per hidden layer (empty when unconditional).
     class: Vec<Embedding>,
+    /// On each hidden layer's output, in training only.
+    dropout: Dropout,
     /// τ.
     tau: usize,
 }
@@ -51,6 +53,7 @@ impl WindowMlp {
             class: (0..config.layers)
                 .filter_map(|_| class_embedding(config.num_classes, h, device))
                 .collect(),
+            dropout: DropoutConfig::new(config.dropout_probability()).init(),
             tau,
         }
     }
@@ -64,9 +67,12 @@ impl WindowMlp {
     pub fn forward(&self, inputs: Tensor<3>, labels: Option<&Tensor<1, Int>>) -> Tensor<3> {
         let time = inputs.dims()[2];
         let mut z = self.window.forward(inputs).narrow(2, 0, time);
-        z = relu(add_class(z, self.class.first(), labels));
+        z = self
+            .dropout
+            .forward(relu(add_class(z, self.class.first(), labels)));
         for (i, layer) in self.hidden.iter().enumerate() {
-            z = relu(add_class(layer.forward(z), self.class.get(i + 1), labels));
+            let pre = add_class(layer.forward(z), self.class.get(i + 1), labels);
+            z = self.dropout.forward(relu(pre));
         }
         self.out.forward(z)
     }

@@ -293,6 +293,19 @@ pub fn load_data(config: &SequenceTrainingConfig) -> Result<SequenceData> {
     {
         data.output = config.model.output;
     }
+    // A Gaussian of unit variance (least squares) replaces the one with a learned variance.
+    if let OutputDistribution::Gaussian {
+        dims,
+        fixed_variance: true,
+    } = config.model.output
+        && data.output
+            == (OutputDistribution::Gaussian {
+                dims,
+                fixed_variance: false,
+            })
+    {
+        data.output = config.model.output;
+    }
     if data.output != config.model.output || data.input_channels() != config.model.input_channels {
         bail!(
             "the data {} no longer fits the run's model (its alphabet or format changed)",
