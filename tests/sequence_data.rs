@@ -378,3 +378,39 @@ fn cli_trains_evaluates_and_samples_a_sequence_run() {
         );
     }
 }
+
+/// The NLL "after the first step" is the NLL of the same sequences with step 0 not scored.
+#[test]
+fn nats_after_the_first_step_leave_out_exactly_the_first_steps() {
+    use argen::train::sequence::evaluate_sequences;
+    use burn::prelude::Device;
+    let data = digits_as_sequences().unwrap();
+    let config =
+        SequenceModelConfig::new(SequenceModelKind::Tcn, data.input_channels(), data.output)
+            .with_hidden(8);
+    let device = Device::flex();
+    let model = config.init_seeded(3, &device);
+    // Ragged batches: 13 sequences in batches of 5.
+    let set: Vec<_> = data.test[..13].to_vec();
+    let all = evaluate_sequences(&config, &model, &data, &set, 5, &device);
+    let without_first: Vec<_> = set
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            let mut mask = vec![1.0; e.targets.len()];
+            mask[0] = 0.0;
+            e.mask = Some(mask);
+            e
+        })
+        .collect();
+    let rest = evaluate_sequences(&config, &model, &data, &without_first, 5, &device);
+    assert_eq!(rest.steps, all.steps - 13);
+    assert!(
+        (rest.nats_per_step - all.nats_per_step_after_first).abs() < 1e-5,
+        "{} vs {}",
+        rest.nats_per_step,
+        all.nats_per_step_after_first
+    );
+    assert!((rest.nats_per_step_after_first - rest.nats_per_step).abs() < 1e-9);
+    assert!((all.nats_per_step - all.nats_per_step_after_first).abs() > 1e-4);
+}

@@ -100,6 +100,12 @@ fn metrics_line(m: &SequenceMetrics) -> String {
         "{:.4} nats/step, {:.3} nats/sequence ({} sequences, {} steps)",
         m.nats_per_step, m.nats_per_sequence, m.sequences, m.steps
     );
+    if (m.nats_per_step_after_first - m.nats_per_step).abs() > 1e-9 {
+        line += &format!(
+            " ({:.4} nats/step after each sequence's first step)",
+            m.nats_per_step_after_first
+        );
+    }
     if let Some(mse) = m.mse {
         line += &format!(", MSE {mse:.5}");
     }
