@@ -51,6 +51,16 @@ fn configurations() -> Vec<SequenceModelConfig> {
             );
         }
     }
+    for kind in [Wavenet, Tcn] {
+        all.push(
+            config(kind)
+                .with_kernel(3)
+                .with_first_kernel(2)
+                .with_layers(3)
+                .with_blocks(2)
+                .with_weight_norm(Some(true)),
+        );
+    }
     let conditional: Vec<_> = all
         .iter()
         .step_by(3)

@@ -56,6 +56,10 @@ pub struct SequenceArgs {
     /// fixed variance; the forecasts' MSE is often lower on short noisy series.
     #[arg(long)]
     pub fixed_variance: bool,
+    /// WaveNet, TCN: weight normalisation of the dilated convolutions (w = g · v / ‖v‖ per
+    /// output channel, as in Bai et al.'s TCN).
+    #[arg(long)]
+    pub weight_norm: bool,
 }
 
 /// The sequence model named by `--model`, if it is one.
@@ -84,11 +88,14 @@ fn describe(config: &SequenceModelConfig) -> String {
         Some(r) => format!("receptive field {r} steps"),
         None => "receptive field: the whole past".into(),
     };
-    let dropout = if config.dropout_probability() > 0.0 {
+    let mut dropout = if config.dropout_probability() > 0.0 {
         format!(", dropout {}", config.dropout_probability())
     } else {
         String::new()
     };
+    if config.uses_weight_norm() {
+        dropout += ", weight-normalised";
+    }
     format!(
         "{:?} ({} hidden, depth {}, {:?}{dropout}; {field})",
         config.kind, config.hidden, config.layers, config.output
@@ -172,6 +179,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 first_kernel: s.conv_first_kernel,
                 num_classes: args.conditional.then_some(data.num_classes),
                 dropout: args.dropout,
+                weight_norm: s.weight_norm.then_some(true),
             };
             model.validate().map_err(anyhow::Error::msg)?;
             if !(args.lr > 0.0 && args.lr.is_finite()) {

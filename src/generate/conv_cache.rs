@@ -15,11 +15,12 @@
 
 use std::collections::VecDeque;
 
+use burn::module::Param;
 use burn::nn::conv::Conv1d;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use crate::models::causal_conv::{CausalConv, ConvBlock};
+use crate::models::causal_conv::{CausalConv, ConvBlock, effective_weight};
 use crate::models::sequence::class_vectors;
 
 /// The last `span` inputs of one convolution, oldest first; zeros before the sequence starts
@@ -55,12 +56,16 @@ struct StepConv {
 
 impl StepConv {
     fn new(conv: &Conv1d) -> Self {
+        Self::normalised(conv, None)
+    }
+
+    /// The step form of a convolution computing with [`effective_weight`] (its own weight, or
+    /// its weight-normalised one when `gain` is given).
+    fn normalised(conv: &Conv1d, gain: Option<&Param<Tensor<1>>>) -> Self {
         let [c_out, c_in, kernel] = conv.weight.dims();
         let dilation = conv.dilation;
         Self {
-            weight: conv
-                .weight
-                .val()
+            weight: effective_weight(conv, gain)
                 .reshape([c_out, c_in * kernel])
                 .transpose(),
             bias: conv.bias.as_ref().map(|b| b.val().reshape([1, c_out])),
@@ -153,7 +158,7 @@ impl ConvCache {
             .iter()
             .map(|block| match block {
                 ConvBlock::WaveNet(b) => {
-                    let dilated = StepConv::new(&b.dilated);
+                    let dilated = StepConv::normalised(&b.dilated, b.dilated_gain.as_ref());
                     BlockState::WaveNet {
                         queue: queue(&dilated),
                         dilated,
@@ -163,7 +168,8 @@ impl ConvCache {
                     }
                 }
                 ConvBlock::Tcn(b) => {
-                    let (first, second) = (StepConv::new(&b.first), StepConv::new(&b.second));
+                    let first = StepConv::normalised(&b.first, b.first_gain.as_ref());
+                    let second = StepConv::normalised(&b.second, b.second_gain.as_ref());
                     BlockState::Tcn {
                         first_queue: queue(&first),
                         second_queue: queue(&second),

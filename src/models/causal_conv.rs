@@ -28,11 +28,19 @@
 //!
 //! Receptive field: k₀ + Σ (k − 1) d over the dilated convolutions (one per WaveNet block,
 //! two per TCN block); see [`crate::models::SequenceModelConfig::receptive_field`].
+//!
+//! **Weight normalisation** (Salimans and Kingma 2016, used by Bai et al.'s TCN), an option:
+//! each dilated convolution's weight is w_o = g_o · v_o / ‖v_o‖ for every output channel o,
+//! with the direction v (the convolution's own weight) and the length g learned apart; g
+//! starts at ‖v‖, so the initial weights are those of the plain stack.
 
+use burn::module::Param;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Dropout, DropoutConfig, Embedding, PaddingConfig1d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
+use burn::tensor::module::conv1d;
+use burn::tensor::ops::ConvOptions;
 
 use super::sequence::{SequenceModelConfig, SequenceModelKind, add_class, class_embedding};
 
@@ -50,10 +58,50 @@ pub fn causal_conv1d(
         .init(device)
 }
 
+/// The lengths g of a weight-normalised convolution, one per output channel, set to ‖v_o‖ so
+/// that the normalised weight starts equal to the plain one.
+fn initial_gain(conv: &Conv1d) -> Param<Tensor<1>> {
+    let [c_out, _, _] = conv.weight.dims();
+    Param::from_tensor(channel_norms(conv.weight.val()).reshape([c_out]).detach())
+}
+
+/// ‖v_o‖ for each output channel o of a weight [C_out, C_in, k], shape [C_out, 1, 1].
+fn channel_norms(v: Tensor<3>) -> Tensor<3> {
+    v.powi_scalar(2).sum_dim(2).sum_dim(1).sqrt()
+}
+
+/// The weight a convolution computes with: its own, or under weight normalisation with the
+/// lengths `gain`, w_o = g_o · v_o / ‖v_o‖.
+pub fn effective_weight(conv: &Conv1d, gain: Option<&Param<Tensor<1>>>) -> Tensor<3> {
+    let v = conv.weight.val();
+    match gain {
+        None => v,
+        Some(g) => {
+            let [c_out, _, _] = v.dims();
+            let scale = g.val().reshape([c_out, 1, 1]) / channel_norms(v.clone());
+            v * scale
+        }
+    }
+}
+
+/// A causal convolution ([`causal_conv1d`]) applied with its [`effective_weight`].
+fn apply_causal(conv: &Conv1d, gain: Option<&Param<Tensor<1>>>, x: Tensor<3>) -> Tensor<3> {
+    if gain.is_none() {
+        return conv.forward(x);
+    }
+    let left = (conv.kernel_size - 1) * conv.dilation;
+    let options =
+        ConvOptions::new_with_padding([conv.stride], [(left, 0)], [conv.dilation], conv.groups);
+    let bias = conv.bias.as_ref().map(|b| b.val());
+    conv1d(x, effective_weight(conv, gain), bias, options)
+}
+
 /// One gated residual block of WaveNet.
 #[derive(Module, Debug)]
 pub struct WaveNetBlock {
     pub(crate) dilated: Conv1d,
+    /// Weight normalisation of `dilated`: its lengths g (absent without the option).
+    pub(crate) dilated_gain: Option<Param<Tensor<1>>>,
     pub(crate) residual: Conv1d,
     pub(crate) skip: Conv1d,
     pub(crate) class: Option<Embedding>,
@@ -64,6 +112,9 @@ pub struct WaveNetBlock {
 pub struct TcnBlock {
     pub(crate) first: Conv1d,
     pub(crate) second: Conv1d,
+    /// Weight normalisation of `first` and `second`: their lengths g (absent without it).
+    pub(crate) first_gain: Option<Param<Tensor<1>>>,
+    pub(crate) second_gain: Option<Param<Tensor<1>>>,
     pub(crate) class_first: Option<Embedding>,
     pub(crate) class_second: Option<Embedding>,
 }
@@ -98,22 +149,33 @@ impl CausalConv {
         let k = config.kernel;
         let k0 = config.first_kernel;
         let classes = config.num_classes;
+        let gain = |conv: &Conv1d| config.uses_weight_norm().then(|| initial_gain(conv));
         let blocks = config
             .dilations()
             .into_iter()
             .map(|d| match config.kind {
-                SequenceModelKind::Tcn => ConvBlock::Tcn(TcnBlock {
-                    first: causal_conv1d(r, r, k, d, device),
-                    second: causal_conv1d(r, r, k, d, device),
-                    class_first: class_embedding(classes, r, device),
-                    class_second: class_embedding(classes, r, device),
-                }),
-                _ => ConvBlock::WaveNet(WaveNetBlock {
-                    dilated: causal_conv1d(r, 2 * r, k, d, device),
-                    residual: Conv1dConfig::new(r, r, 1).init(device),
-                    skip: Conv1dConfig::new(r, r, 1).init(device),
-                    class: class_embedding(classes, 2 * r, device),
-                }),
+                SequenceModelKind::Tcn => {
+                    let first = causal_conv1d(r, r, k, d, device);
+                    let second = causal_conv1d(r, r, k, d, device);
+                    ConvBlock::Tcn(TcnBlock {
+                        first_gain: gain(&first),
+                        second_gain: gain(&second),
+                        first,
+                        second,
+                        class_first: class_embedding(classes, r, device),
+                        class_second: class_embedding(classes, r, device),
+                    })
+                }
+                _ => {
+                    let dilated = causal_conv1d(r, 2 * r, k, d, device);
+                    ConvBlock::WaveNet(WaveNetBlock {
+                        dilated_gain: gain(&dilated),
+                        dilated,
+                        residual: Conv1dConfig::new(r, r, 1).init(device),
+                        skip: Conv1dConfig::new(r, r, 1).init(device),
+                        class: class_embedding(classes, 2 * r, device),
+                    })
+                }
             })
             .collect();
         Self {
@@ -138,7 +200,8 @@ impl CausalConv {
         for block in &self.blocks {
             match block {
                 ConvBlock::WaveNet(b) => {
-                    let pre = add_class(b.dilated.forward(z.clone()), b.class.as_ref(), labels);
+                    let dilated = apply_causal(&b.dilated, b.dilated_gain.as_ref(), z.clone());
+                    let pre = add_class(dilated, b.class.as_ref(), labels);
                     let g = self.dropout.forward(crate::fused::gated_activation(pre)); // tanh(a) ⊙ σ(b)
                     let skip = b.skip.forward(g.clone());
                     skips = Some(match skips {
@@ -149,12 +212,12 @@ impl CausalConv {
                 }
                 ConvBlock::Tcn(b) => {
                     let y = self.dropout.forward(relu(add_class(
-                        b.first.forward(z.clone()),
+                        apply_causal(&b.first, b.first_gain.as_ref(), z.clone()),
                         b.class_first.as_ref(),
                         labels,
                     )));
                     let y = self.dropout.forward(relu(add_class(
-                        b.second.forward(y),
+                        apply_causal(&b.second, b.second_gain.as_ref(), y),
                         b.class_second.as_ref(),
                         labels,
                     )));
@@ -165,5 +228,92 @@ impl CausalConv {
         let features = skips.unwrap_or(z);
         self.head_out
             .forward(relu(self.head_hidden.forward(relu(features))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distributions::OutputDistribution;
+
+    fn weight_normalised_tcn(device: &Device) -> CausalConv {
+        let config = SequenceModelConfig::new(
+            SequenceModelKind::Tcn,
+            2,
+            OutputDistribution::Categorical { levels: 3 },
+        )
+        .with_hidden(5)
+        .with_kernel(3)
+        .with_layers(2)
+        .with_weight_norm(Some(true));
+        CausalConv::new(&config, device)
+    }
+
+    fn max_difference(a: Tensor<3>, b: Tensor<3>) -> f32 {
+        (a - b).abs().max().into_scalar::<f32>()
+    }
+
+    /// g starts at ‖v‖, so the normalised weight starts equal to the plain weight v.
+    #[test]
+    fn weight_normalisation_starts_at_the_plain_weights() {
+        let device = Device::flex();
+        let model = weight_normalised_tcn(&device);
+        for block in &model.blocks {
+            let ConvBlock::Tcn(b) = block else {
+                panic!("a TCN block")
+            };
+            for (conv, gain) in [(&b.first, &b.first_gain), (&b.second, &b.second_gain)] {
+                let gain = gain.as_ref().expect("weight-normalised");
+                let w = effective_weight(conv, Some(gain));
+                assert!(max_difference(w, conv.weight.val()) < 1e-6);
+            }
+        }
+    }
+
+    /// w = g · v / ‖v‖ does not change when v is scaled (per output channel): the output of the
+    /// stack is the same, and each channel's weight has length g.
+    #[test]
+    fn weight_normalised_outputs_ignore_the_scale_of_v() {
+        let device = Device::flex();
+        let mut model = weight_normalised_tcn(&device);
+        let x = Tensor::<3>::random([2, 2, 9], burn::tensor::Distribution::Default, &device);
+        let before = model.forward(x.clone(), None);
+        for block in &mut model.blocks {
+            let ConvBlock::Tcn(b) = block else {
+                panic!("a TCN block")
+            };
+            for (conv, gain) in [
+                (&mut b.first, &mut b.first_gain),
+                (&mut b.second, &mut b.second_gain),
+            ] {
+                let [c_out, _, _] = conv.weight.dims();
+                let factors: Vec<f32> = (0..c_out).map(|o| 0.2 + o as f32).collect();
+                let factors = Tensor::<1>::from_floats(factors.as_slice(), &device);
+                let v = conv.weight.val() * factors.reshape([c_out, 1, 1]);
+                conv.weight = Param::from_tensor(v);
+                let g = gain.as_ref().expect("weight-normalised").val() * 2.0;
+                *gain = Some(Param::from_tensor(g.clone()));
+                let lengths = channel_norms(effective_weight(conv, gain.as_ref()));
+                let diff = (lengths.reshape([c_out]) - g)
+                    .abs()
+                    .max()
+                    .into_scalar::<f32>();
+                assert!(diff < 1e-5, "lengths differ from g by {diff}");
+            }
+        }
+        // The lengths were doubled, so the output changed; put them back and compare.
+        let doubled = model.forward(x.clone(), None);
+        assert!(max_difference(doubled, before.clone()) > 1e-3);
+        for block in &mut model.blocks {
+            let ConvBlock::Tcn(b) = block else {
+                panic!("a TCN block")
+            };
+            for gain in [&mut b.first_gain, &mut b.second_gain] {
+                let g = gain.as_ref().expect("weight-normalised").val() / 2.0;
+                *gain = Some(Param::from_tensor(g));
+            }
+        }
+        let after = model.forward(x, None);
+        assert!(max_difference(after, before) < 1e-5);
     }
 }

@@ -78,6 +78,10 @@ pub struct SequenceModelConfig {
     /// `None` (as in runs saved before the option existed) means 0.
     #[config(default = "None")]
     pub dropout: Option<f64>,
+    /// Convolutions: weight normalisation of the dilated convolutions, w = g · v / ‖v‖ per
+    /// output channel (as in Bai et al.'s TCN). `None` (older runs) means off.
+    #[config(default = "None")]
+    pub weight_norm: Option<bool>,
 }
 
 impl SequenceModelConfig {
@@ -115,6 +119,17 @@ impl SequenceModelConfig {
                 self.dropout_probability()
             ));
         }
+        let convolutional = matches!(
+            self.kind,
+            SequenceModelKind::Wavenet | SequenceModelKind::Tcn
+        );
+        if self.uses_weight_norm() && !convolutional {
+            return Err(format!(
+                "weight normalisation applies to the dilated convolutions of wavenet and tcn, \
+                 not to {:?}",
+                self.kind
+            ));
+        }
         if self.num_classes == Some(0) {
             return Err("a conditional model needs at least one class".into());
         }
@@ -124,6 +139,11 @@ impl SequenceModelConfig {
     /// The dropout probability during training (0 when unset).
     pub fn dropout_probability(&self) -> f64 {
         self.dropout.unwrap_or(0.0)
+    }
+
+    /// Whether the dilated convolutions are weight-normalised.
+    pub fn uses_weight_norm(&self) -> bool {
+        self.weight_norm.unwrap_or(false)
     }
 
     /// The dilations of the convolution layers, in order: 1, 2, ..., 2^(layers−1), `blocks`
