@@ -199,6 +199,17 @@ fn argen(args: &[&str], cwd: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs `argen` and checks that it succeeded (its error output otherwise).
+fn argen_ok(args: &[&str], cwd: &Path) -> std::process::Output {
+    let out = argen(args, cwd);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 #[test]
 fn cli_trains_evaluates_and_samples_a_sequence_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -259,7 +270,7 @@ fn cli_trains_evaluates_and_samples_a_sequence_run() {
         "cached and naive samples differ"
     );
     // A class-conditional recurrent model with a mixture of logistics over the levels.
-    let out = argen(
+    argen_ok(
         &[
             "train",
             "--model",
@@ -281,25 +292,15 @@ fn cli_trains_evaluates_and_samples_a_sequence_run() {
         ],
         dir.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let sample = argen(
+    argen_ok(
         &[
             "sample", "run2", "--n", "3", "--class", "3", "--out", "s2.png",
         ],
         dir.path(),
     );
-    assert!(
-        sample.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sample.stderr)
-    );
     // A real series fitted by least squares (unit variance), with dropout: the run keeps both
     // settings, and evaluation and forecasting read it back.
-    let out = argen(
+    argen_ok(
         &[
             "train",
             "--model",
@@ -316,11 +317,6 @@ fn cli_trains_evaluates_and_samples_a_sequence_run() {
             "--quiet",
         ],
         dir.path(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
     let saved: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("run3/config.json")).unwrap(),
