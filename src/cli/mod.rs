@@ -77,6 +77,16 @@ pub fn devices() -> Devices {
         .unwrap_or_else(Devices::cpu)
 }
 
+/// The devices a training command runs on, said on stderr when they are not just this
+/// machine's CPU.
+pub fn training_devices() -> Devices {
+    let devices = devices();
+    if !devices.is_cpu_only() || devices.devices.len() > 1 {
+        eprintln!("devices: {devices}");
+    }
+    devices
+}
+
 /// The device that holds the model (the first of [`devices`]).
 pub fn device() -> Device {
     devices().main().clone()

@@ -233,10 +233,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         run.0.display()
     );
     let start = std::time::Instant::now();
-    let devices = crate::cli::devices();
-    if !devices.is_cpu_only() || devices.devices.len() > 1 {
-        eprintln!("devices: {devices}");
-    }
+    let devices = crate::cli::training_devices();
     let reports = train::train_on(&config, &data, &run, resume, progress, &devices.devices)?;
     if progress == Progress::Silent {
         for r in &reports {

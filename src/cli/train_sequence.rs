@@ -228,10 +228,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         run.0.display()
     );
     let start = std::time::Instant::now();
-    let devices = crate::cli::devices();
-    if !devices.is_cpu_only() || devices.devices.len() > 1 {
-        eprintln!("devices: {devices}");
-    }
+    let devices = crate::cli::training_devices();
     train_sequences_on(&config, &data, &run, resume, !args.quiet, &devices.devices)?;
     let minutes = start.elapsed().as_secs_f64() / 60.0;
     let (_, test) = evaluate(&run, Split::Test, false, 256)?;
