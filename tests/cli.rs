@@ -2,34 +2,9 @@
 //! errors a user sees for bad input (a clear message and a non-zero exit, never a panic).
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn argen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_argen"))
-        .args(args)
-        .output()
-        .expect("the argen binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A failure that the program reported itself: exit code 1 (a panic exits with 101).
-fn assert_clean_failure(out: &Output, phrase: &str) {
-    let err = stderr(out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "expected a reported error, got {:?}: {err}",
-        out.status
-    );
-    assert!(
-        err.contains(phrase),
-        "stderr does not mention `{phrase}`: {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-}
+mod common;
+use common::{argen, assert_clean_failure, stderr};
 
 #[test]
 fn train_eval_sample_through_the_binary() {

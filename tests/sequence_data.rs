@@ -8,6 +8,9 @@ use argen::data::sequences::{
 use argen::distributions::OutputDistribution;
 use argen::models::{SequenceModelConfig, SequenceModelKind};
 use argen::train::RunFolder;
+mod common;
+use common::{argen_in, argen_ok};
+
 use argen::train::sequence::{RUN_KIND, SequenceTrainingConfig, is_sequence_run, train_sequences};
 
 #[test]
@@ -191,29 +194,10 @@ fn training_writes_a_run_folder_that_resumes() {
     assert_eq!(metrics.lines().count(), 3, "{metrics}");
 }
 
-fn argen(args: &[&str], cwd: &Path) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_argen"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
-}
-
-/// Runs `argen` and checks that it succeeded (its error output otherwise).
-fn argen_ok(args: &[&str], cwd: &Path) -> std::process::Output {
-    let out = argen(args, cwd);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 #[test]
 fn cli_trains_evaluates_and_samples_a_sequence_run() {
     let dir = tempfile::tempdir().unwrap();
-    let out = argen(
+    let out = argen_in(
         &[
             "train",
             "--model",
@@ -237,13 +221,13 @@ fn cli_trains_evaluates_and_samples_a_sequence_run() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("receptive field 5 steps"), "{stderr}");
     assert!(stdout.contains("nats/sequence"), "{stdout}");
-    let eval = argen(&["eval", "run", "--json"], dir.path());
+    let eval = argen_in(&["eval", "run", "--json"], dir.path());
     assert!(eval.status.success());
     let v: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
     let nats = v["metrics"]["nats_per_sequence"].as_f64().unwrap();
     // Better than nothing learned would be below 64 ln 17 = 181.3; just check the scale.
     assert!(nats > 0.0 && nats < 400.0, "{nats}");
-    let sample = argen(&["sample", "run", "--n", "4", "--out", "s.png"], dir.path());
+    let sample = argen_in(&["sample", "run", "--n", "4", "--out", "s.png"], dir.path());
     assert!(
         sample.status.success(),
         "{}",
@@ -251,7 +235,7 @@ fn cli_trains_evaluates_and_samples_a_sequence_run() {
     );
     assert!(dir.path().join("s.png").exists());
     // The WaveNet samples through its queues by default; `--naive` draws the same digits.
-    let naive = argen(
+    let naive = argen_in(
         &[
             "sample",
             "run",
@@ -324,11 +308,11 @@ fn cli_trains_evaluates_and_samples_a_sequence_run() {
     .unwrap();
     assert_eq!(saved["model"]["dropout"], 0.1);
     assert_eq!(saved["model"]["output"]["fixed_variance"], true);
-    let eval = argen(&["eval", "run3", "--json"], dir.path());
+    let eval = argen_in(&["eval", "run3", "--json"], dir.path());
     assert!(eval.status.success());
     let v: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
     assert!(v["metrics"]["mse"].as_f64().unwrap() > 0.0);
-    let forecast = argen(&["forecast", "run3", "--horizon", "4"], dir.path());
+    let forecast = argen_in(&["forecast", "run3", "--horizon", "4"], dir.path());
     assert!(
         forecast.status.success(),
         "{}",
@@ -365,7 +349,7 @@ fn cli_trains_evaluates_and_samples_a_sequence_run() {
         ],
         vec!["train", "--model", "tcn", "--data", "copy:1"],
     ] {
-        let out = argen(&bad, dir.path());
+        let out = argen_in(&bad, dir.path());
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{bad:?}: {err}");
         assert!(

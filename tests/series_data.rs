@@ -3,38 +3,14 @@
 //! the classical commands end to end: fit → eval → forecast → sample.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use argen::data::series::{
     LoadOptions, SeriesData, SeriesSource, load_real, load_series, parse_csv_column, sine,
     split_point,
 };
 
-fn argen(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_argen"))
-        .args(args)
-        .output()
-        .expect("the argen binary runs")
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn assert_clean_failure(out: &Output, phrase: &str) {
-    let err = stderr(out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "expected exit 1, got {:?}: {err}",
-        out.status
-    );
-    assert!(
-        err.contains(phrase),
-        "stderr does not mention `{phrase}`: {err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-}
+mod common;
+use common::{argen, assert_clean_failure, stderr};
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);

@@ -1,0 +1,55 @@
+//! Helpers for the tests that run the `argen` binary (each test file uses some of them).
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `argen` with `args` in the current folder.
+pub fn argen(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_argen"))
+        .args(args)
+        .output()
+        .expect("the argen binary runs")
+}
+
+/// Runs `argen` with `args` in the folder `cwd`.
+pub fn argen_in(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_argen"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the argen binary runs")
+}
+
+/// Runs `argen` in `cwd` and checks that it succeeded (showing its error output otherwise).
+pub fn argen_ok(args: &[&str], cwd: &Path) -> Output {
+    let out = argen_in(args, cwd);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The error output of a run, as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A failure that the program reported itself: exit code 1 (a panic exits with 101), with
+/// `phrase` in its message.
+pub fn assert_clean_failure(out: &Output, phrase: &str) {
+    let err = stderr(out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "expected a reported error, got {:?}: {err}",
+        out.status
+    );
+    assert!(
+        err.contains(phrase),
+        "stderr does not mention `{phrase}`: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
