@@ -170,3 +170,36 @@ fn samplers_follow_their_probabilities() {
     let p = bernoulli::probability(1.0, 1.0);
     assert!((f64::from(ones) / n as f64 - p).abs() < 0.015);
 }
+
+/// Which model distributions a run may use for data of another: a logistic mixture over the
+/// same levels for a softmax, a unit-variance Gaussian for a learned-variance one, and nothing
+/// else that differs.
+#[test]
+fn a_model_distribution_stands_only_for_its_own_kind_of_data() {
+    use OutputDistribution::*;
+    let softmax = Categorical { levels: 17 };
+    let mixture = LogisticMixture {
+        levels: 17,
+        components: 3,
+    };
+    let learned = Gaussian {
+        dims: 1,
+        fixed_variance: false,
+    };
+    let fixed = Gaussian {
+        dims: 1,
+        fixed_variance: true,
+    };
+    assert!(softmax.can_stand_for(softmax));
+    assert!(mixture.can_stand_for(softmax));
+    assert!(fixed.can_stand_for(learned));
+    assert!(learned.can_stand_for(learned));
+    assert!(!softmax.can_stand_for(mixture));
+    assert!(!learned.can_stand_for(fixed));
+    assert!(!mixture.can_stand_for(Categorical { levels: 16 }));
+    assert!(!fixed.can_stand_for(Gaussian {
+        dims: 2,
+        fixed_variance: false
+    }));
+    assert!(!fixed.can_stand_for(softmax));
+}

@@ -88,16 +88,15 @@ fn describe(config: &SequenceModelConfig) -> String {
         Some(r) => format!("receptive field {r} steps"),
         None => "receptive field: the whole past".into(),
     };
-    let mut dropout = if config.dropout_probability() > 0.0 {
-        format!(", dropout {}", config.dropout_probability())
-    } else {
-        String::new()
-    };
+    let mut options = String::new();
+    if config.dropout_probability() > 0.0 {
+        options += &format!(", dropout {}", config.dropout_probability());
+    }
     if config.uses_weight_norm() {
-        dropout += ", weight-normalised";
+        options += ", weight-normalised";
     }
     format!(
-        "{:?} ({} hidden, depth {}, {:?}{dropout}; {field})",
+        "{:?} ({} hidden, depth {}, {:?}{options}; {field})",
         config.kind, config.hidden, config.layers, config.output
     )
 }

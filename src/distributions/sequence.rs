@@ -61,6 +61,26 @@ pub enum Target {
 }
 
 impl OutputDistribution {
+    /// Whether a model may use this distribution for data whose own distribution is `data`:
+    /// the same one, a mixture of logistics over the same ordered levels as a softmax, or a
+    /// Gaussian of unit variance (least squares) in place of one with a learned variance.
+    pub fn can_stand_for(self, data: OutputDistribution) -> bool {
+        match (self, data) {
+            (Self::LogisticMixture { levels, .. }, Self::Categorical { levels: l }) => levels == l,
+            (
+                Self::Gaussian {
+                    dims,
+                    fixed_variance: true,
+                },
+                Self::Gaussian {
+                    dims: d,
+                    fixed_variance: false,
+                },
+            ) => dims == d,
+            _ => self == data,
+        }
+    }
+
     /// Checks the settings.
     pub fn validate(&self) -> Result<(), String> {
         match *self {

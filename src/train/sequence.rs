@@ -298,23 +298,9 @@ pub fn load_run(
 /// Loads the data set of a config, checking that it fits the model.
 pub fn load_data(config: &SequenceTrainingConfig) -> Result<SequenceData> {
     let mut data = load_sequences(&config.data)?;
-    // A mixture of logistics replaces the softmax over the same ordered levels.
-    if let OutputDistribution::LogisticMixture { levels, .. } = config.model.output
-        && data.output == (OutputDistribution::Categorical { levels })
-    {
-        data.output = config.model.output;
-    }
-    // A Gaussian of unit variance (least squares) replaces the one with a learned variance.
-    if let OutputDistribution::Gaussian {
-        dims,
-        fixed_variance: true,
-    } = config.model.output
-        && data.output
-            == (OutputDistribution::Gaussian {
-                dims,
-                fixed_variance: false,
-            })
-    {
+    // The model's distribution replaces the data's own where it may stand for it (a mixture
+    // of logistics for a softmax, a unit-variance Gaussian for a learned-variance one).
+    if config.model.output.can_stand_for(data.output) {
         data.output = config.model.output;
     }
     if data.output != config.model.output || data.input_channels() != config.model.input_channels {
