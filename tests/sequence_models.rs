@@ -4,7 +4,7 @@
 
 use argen::distributions::OutputDistribution;
 use argen::models::{SequenceModel, SequenceModelConfig, SequenceModelKind};
-use argen::rng::seeded;
+use argen::rng::{seeded, with_device_seed};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use rand::RngExt;
@@ -79,12 +79,22 @@ fn random_inputs(time: usize, seed: u64) -> Vec<f32> {
 
 /// The features [P][time] of one sequence of inputs laid out [channel][time].
 fn features(model: &SequenceModel, inputs: &[f32], time: usize, label: Option<i64>) -> Vec<f64> {
-    let device = Device::flex();
+    features_on(&Device::flex(), model, inputs, time, label)
+}
+
+/// [`features`] on `device` (the autodiff device: training mode, dropout active).
+fn features_on(
+    device: &Device,
+    model: &SequenceModel,
+    inputs: &[f32],
+    time: usize,
+    label: Option<i64>,
+) -> Vec<f64> {
     let x = Tensor::from_data(
         TensorData::new(inputs.to_vec(), [1, CHANNELS, time]),
-        &device,
+        device,
     );
-    let labels = label.map(|l| Tensor::from_data(TensorData::new(vec![l], [1]), &device));
+    let labels = label.map(|l| Tensor::from_data(TensorData::new(vec![l], [1]), device));
     model
         .forward(x, labels)
         .into_data()
@@ -215,19 +225,18 @@ fn dropout_acts_in_training_only_and_keeps_causality() {
 
         let training = Device::flex().autodiff();
         let model = dropped.init_seeded(seed, &training);
-        let pass = || -> Vec<f32> {
-            let x = Tensor::<3>::from_data(
-                TensorData::new(inputs.clone(), [1, CHANNELS, time]),
-                &training,
-            );
-            model
-                .forward(x, None)
-                .into_data()
-                .convert::<f32>()
-                .iter::<f32>()
-                .collect()
+        // The masks come from burn-flex's one process-wide generator, which other tests
+        // reseed while this one runs: each pass draws under the lock, from its own seed.
+        let pass = |s| {
+            with_device_seed(&training, s, || {
+                features_on(&training, &model, &inputs, time, None)
+            })
         };
-        assert_ne!(pass(), pass(), "{kind:?}: dropout did not act in training");
+        assert_ne!(
+            pass(1),
+            pass(2),
+            "{kind:?}: dropout did not act in training"
+        );
 
         for t in [0, 7, time - 1] {
             let seen = dependencies(&dropped, seed, &inputs, time, t, None);
