@@ -18,10 +18,9 @@
 //! - [`rng`]: seeded randomness.
 //! - [`viz`]: PNG grids of images, receptive-field maps, charts.
 //! - [`classic`]: models with finite memory fitted in closed form: AR(p), Markov chains of order k.
-//! - [`cli`]: the `argen` command line.
+//! - [`run`]: a run folder of any family: [`run::Run::open`], evaluation, sampling.
 
 pub mod classic;
-pub mod cli;
 pub mod data;
 pub mod device;
 pub mod distributions;
@@ -31,6 +30,7 @@ pub mod layers;
 pub mod memory;
 pub mod models;
 pub mod receptive_field;
+pub mod run;
 pub mod rng;
 pub mod train;
 pub mod viz;

@@ -1,5 +1,7 @@
 use clap::Parser;
 
+mod cli;
+
 fn main() -> std::process::ExitCode {
     // Rust ignores SIGPIPE, which turns `argen ... | head` into a panic when the pipe closes;
     // the default action ends the program quietly, as command-line tools do.
@@ -18,8 +20,8 @@ fn main() -> std::process::ExitCode {
     }
     // Freed training buffers stay with the process for the next step (no page faults).
     argen::memory::keep_freed_memory();
-    let cli = argen::cli::Cli::parse();
-    match argen::cli::run(cli) {
+    let cli = cli::Cli::parse();
+    match cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

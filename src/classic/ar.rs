@@ -29,7 +29,7 @@ use super::linalg::Cholesky;
 use crate::data::series::standard_normal;
 
 /// How the coefficients are estimated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ArMethod {
     /// Conditional least squares (ordinary least squares on the lagged values).
@@ -52,7 +52,7 @@ impl std::fmt::Display for ArMethod {
 }
 
 /// The information criterion used to choose an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Criterion {
     /// Akaike: -2ℓ + 2k, k = p + 1.

@@ -14,7 +14,11 @@ pub mod markov;
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+
+use crate::data::series::{
+    LoadOptions, Series, SeriesData, SeriesSource, encode_chars, load_real, load_series,
+};
 use serde::{Deserialize, Serialize};
 
 pub use linalg::Cholesky;
@@ -85,6 +89,66 @@ impl ClassicRun {
             .with_context(|| format!("cannot read {}", path.display()))?;
         serde_json::from_str(&text)
             .with_context(|| format!("{} is not a valid classical run", path.display()))
+    }
+
+    /// The values of an AR run's series, reloaded from its data source.
+    pub fn values(&self) -> Result<Series> {
+        let run = self;
+        let source: SeriesSource = run.data.parse()?;
+        let series = load_real(
+            &source,
+            LoadOptions {
+                skip_missing: run.skip_missing,
+                seed: run.data_seed,
+            },
+        )?;
+        if series.values.len() != run.length {
+            bail!(
+                "{} now has {} values, but the run was fitted when it had {}",
+                run.data,
+                series.values.len(),
+                run.length
+            );
+        }
+        Ok(series)
+    }
+
+    /// The symbols of a chain run's sequence, reloaded and encoded with the run's alphabet.
+    pub fn symbols(&self, alphabet: &Alphabet) -> Result<Vec<u32>> {
+        let run = self;
+        let source: SeriesSource = run.data.parse()?;
+        let options = LoadOptions {
+            skip_missing: run.skip_missing,
+            seed: run.data_seed,
+        };
+        let symbols = match (load_series(&source, options)?, alphabet) {
+            (SeriesData::Symbols(s), Alphabet::Chars { chars }) => {
+                let alphabet: Vec<char> = chars.chars().collect();
+                let text: String = s.symbols.iter().map(|&i| s.alphabet[i as usize]).collect();
+                encode_chars(&text, &alphabet).with_context(|| {
+                    format!(
+                        "{} holds characters that were not there when the run was fitted",
+                        run.data
+                    )
+                })?
+            }
+            (SeriesData::Real(s), Alphabet::Bins { binning }) => {
+                s.values.iter().map(|&x| binning.symbol(x)).collect()
+            }
+            _ => bail!(
+                "{} no longer holds the kind of data the run was fitted on",
+                run.data
+            ),
+        };
+        if symbols.len() != run.length {
+            bail!(
+                "{} now has {} symbols, but the run was fitted when it had {}",
+                run.data,
+                symbols.len(),
+                run.length
+            );
+        }
+        Ok(symbols)
     }
 
     /// Writes `RUN/classic.json` atomically, creating the folder.

@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::generate::{SampleRequest, sample_cached, sample_naive};
-use crate::train::{self, RunFolder};
-use crate::viz;
+use argen::generate::{SampleRequest, sample_cached, sample_naive};
+use argen::run::{Run, Weights, check_class};
+use argen::viz;
+
+use crate::cli::args::DeviceArgs;
 
 /// Options of `argen complete`.
 #[derive(Args, Debug)]
 pub struct CompleteArgs {
-    /// The run folder written by `argen train`.
+    /// An image run folder written by `argen train`.
     pub run: PathBuf,
     /// Number of test images to complete (the first ones of the test split).
     #[arg(long, default_value_t = 8)]
@@ -34,8 +36,8 @@ pub struct CompleteArgs {
     /// Seed of the random draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Softmax temperature.
-    #[arg(long, default_value_t = 1.0)]
+    /// Softmax temperature (finite, >= 0).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub temperature: f64,
     /// Rerun the whole network per value instead of the cached path (same images).
     #[arg(long)]
@@ -43,6 +45,8 @@ pub struct CompleteArgs {
     /// Output PNG (default: RUN/completions.png).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub devices: DeviceArgs,
 }
 
 /// Reads a PNG as levels [colour][row][column] for a model of `colours` channels and `levels`
@@ -87,9 +91,10 @@ fn read_png(
 
 /// Runs `argen complete`.
 pub fn run(args: CompleteArgs) -> Result<()> {
-    let device = crate::cli::device();
-    let run = RunFolder(args.run.clone());
-    let (config, model) = run.load_model(true, &device)?;
+    let device = args.devices.device("complete")?;
+    let run = Run::open(&args.run)?.into_image("argen complete")?;
+    let model = run.model(Weights::Best, &device)?;
+    let config = &run.config;
     let (colours, height, width, levels) = (
         config.model.colours(),
         config.height,
@@ -98,7 +103,7 @@ pub fn run(args: CompleteArgs) -> Result<()> {
     );
     let size = colours * height * width;
     let (originals, labels): (Vec<u8>, Vec<usize>) = if args.png.is_empty() {
-        let data = train::load_data(&config.data)?;
+        let data = run.data()?;
         let n = args.n.min(data.test.len());
         if n == 0 {
             bail!("nothing to complete: --n is 0 or the test split is empty");
@@ -124,16 +129,18 @@ pub fn run(args: CompleteArgs) -> Result<()> {
         bail!("--samples must be at least 1");
     }
     let classes = config.model.num_classes();
-    if let (Some(c), Some(k)) = (args.class, classes)
-        && c >= k
-    {
+    check_class(args.class, classes)?;
+    if !(args.temperature >= 0.0 && args.temperature.is_finite()) {
         bail!(
-            "--class {c} is out of range: the run has classes 0..{}",
-            k - 1
+            "--temperature must be a finite number >= 0, got {}",
+            args.temperature
         );
     }
-    if args.class.is_some() && classes.is_none() {
-        bail!("--class needs a class-conditional run");
+    if let Some(k) = classes
+        && args.class.is_none()
+        && let Some(&label) = labels.iter().find(|&&l| l >= k)
+    {
+        bail!("a test image has class {label}, but the run has classes 0..{}", k - 1);
     }
 
     // Each image repeated `samples` times, its top rows given.

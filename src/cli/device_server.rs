@@ -10,6 +10,8 @@ use std::net::SocketAddr;
 use anyhow::Result;
 use clap::Args;
 
+use crate::cli::args::DeviceArgs;
+
 /// Options of `argen device-server`.
 #[derive(Args, Debug)]
 pub struct DeviceServerArgs {
@@ -17,9 +19,13 @@ pub struct DeviceServerArgs {
     /// needs a token in ARGEN_REMOTE_TOKEN. Port 0 picks a free port (printed at start).
     #[arg(long, default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
+    /// The devices served (`--device` for one, `--devices` for several).
+    #[command(flatten)]
+    pub devices: DeviceArgs,
 }
 
 /// Whether a server on `addr` may run without a token: only on loopback.
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
 pub fn needs_token(addr: &SocketAddr) -> bool {
     !addr.ip().is_loopback()
 }
@@ -32,7 +38,7 @@ pub fn run(args: DeviceServerArgs) -> Result<()> {
     use anyhow::{Context, bail};
     use burn::server::{RemoteServer, TokenAuthorizer, WebSocketTransport};
 
-    use crate::device::TOKEN_VARIABLE;
+    use argen::device::TOKEN_VARIABLE;
 
     let token = std::env::var(TOKEN_VARIABLE).ok().filter(|t| !t.is_empty());
     if token.is_none() && needs_token(&args.listen) {
@@ -42,7 +48,7 @@ pub fn run(args: DeviceServerArgs) -> Result<()> {
             args.listen
         );
     }
-    let devices = crate::cli::devices();
+    let devices = args.devices.connect("device-server", true)?;
     let listener = std::net::TcpListener::bind(args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;

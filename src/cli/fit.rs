@@ -1,5 +1,5 @@
 //! `argen fit ar|markov`: fit a classical sequence model in closed form and save it as
-//! `RUN/classic.json`; also `argen sample` and `argen eval` for such runs.
+//! `RUN/classic.json` (which `argen eval`, `argen sample` and `argen forecast` read).
 //!
 //! The model is fitted on the first part of the sequence; the last `--holdout` fraction
 //! (20% by default) is held out for `argen eval --split test` and shown by `argen forecast`.
@@ -8,17 +8,53 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 
-use crate::classic::ar::{self, ArMethod, Criterion};
-use crate::classic::markov::{Binning, MarkovChain};
-use crate::classic::{Alphabet, ClassicModel, ClassicRun};
-use crate::cli::eval::{EvalArgs, Split};
-use crate::cli::sample::SampleArgs;
-use crate::data::series::{
-    self, LoadOptions, SeriesData, SeriesSource, encode_chars, load_series, split_point,
+use argen::classic::ar::{self, ArMethod, Criterion};
+use argen::classic::markov::{Binning, MarkovChain};
+use argen::classic::{Alphabet, ClassicModel, ClassicRun};
+use argen::data::series::{
+    self, LoadOptions, SeriesData, SeriesSource, load_series, split_point,
 };
-use crate::viz::chart::{Chart, Line};
+
+/// How AR coefficients are estimated, as an option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// Conditional least squares (ordinary least squares on the lagged values).
+    Ols,
+    /// Yule-Walker equations with biased ("mle") autocovariances.
+    YuleWalker,
+    /// Burg's method.
+    Burg,
+}
+
+impl From<MethodArg> for ArMethod {
+    fn from(m: MethodArg) -> ArMethod {
+        match m {
+            MethodArg::Ols => ArMethod::Ols,
+            MethodArg::YuleWalker => ArMethod::YuleWalker,
+            MethodArg::Burg => ArMethod::Burg,
+        }
+    }
+}
+
+/// The information criterion that chooses an AR order, as an option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CriterionArg {
+    /// Akaike: -2ℓ + 2k, k = p + 1.
+    Aic,
+    /// Bayesian (Schwarz): -2ℓ + ln(N) k, k = p + 1.
+    Bic,
+}
+
+impl From<CriterionArg> for Criterion {
+    fn from(c: CriterionArg) -> Criterion {
+        match c {
+            CriterionArg::Aic => Criterion::Aic,
+            CriterionArg::Bic => Criterion::Bic,
+        }
+    }
+}
 
 /// Options of `argen fit`.
 #[derive(Args, Debug)]
@@ -74,10 +110,10 @@ pub struct ArArgs {
     pub max_order: Option<usize>,
     /// The criterion that chooses the order.
     #[arg(long, value_enum, default_value = "aic")]
-    pub criterion: Criterion,
+    pub criterion: CriterionArg,
     /// How the coefficients are estimated.
     #[arg(long, value_enum, default_value = "ols")]
-    pub method: ArMethod,
+    pub method: MethodArg,
 }
 
 /// Options of `argen fit markov`.
@@ -125,7 +161,7 @@ fn load(common: &CommonFitArgs) -> Result<(SeriesSource, SeriesData)> {
 fn run_folder(common: &CommonFitArgs, kind: &str) -> Result<PathBuf> {
     Ok(match &common.out {
         Some(out) => out.clone(),
-        None => crate::train::new_run_folder(Path::new("runs"), kind),
+        None => argen::train::new_run_folder(Path::new("runs"), kind),
     })
 }
 
@@ -139,7 +175,7 @@ fn fit_ar(args: &ArArgs) -> Result<()> {
     let train = &series.values[..train_length];
     let selection = match args.max_order {
         Some(p) => Some(
-            ar::select_order(train, p, args.criterion)
+            ar::select_order(train, p, args.criterion.into())
                 .with_context(|| format!("on the {train_length} training values of {source}"))?,
         ),
         None => None,
@@ -149,14 +185,14 @@ fn fit_ar(args: &ArArgs) -> Result<()> {
         (None, Some(p)) => p,
         (None, None) => bail!("give --order P or --max-order P"),
     };
-    let model = ar::fit(train, order, args.method)
+    let model = ar::fit(train, order, args.method.into())
         .with_context(|| format!("on the {train_length} training values of {source}"))?;
     let (ll, steps) = model.log_likelihood(train, 0);
     let mut report = String::new();
     writeln!(
         report,
         "AR({order}) by {} on {source}: {train_length} training values, {} held out",
-        args.method,
+        ArMethod::from(args.method),
         n - train_length
     )?;
     if let Some(s) = &selection {
@@ -273,238 +309,3 @@ fn fit_markov(args: &MarkovArgs) -> Result<()> {
     Ok(())
 }
 
-/// The values of an AR run's series, reloaded from its data source.
-pub fn run_values(run: &ClassicRun) -> Result<series::Series> {
-    let source: SeriesSource = run.data.parse()?;
-    let series = series::load_real(
-        &source,
-        LoadOptions {
-            skip_missing: run.skip_missing,
-            seed: run.data_seed,
-        },
-    )?;
-    if series.values.len() != run.length {
-        bail!(
-            "{} now has {} values, but the run was fitted when it had {}",
-            run.data,
-            series.values.len(),
-            run.length
-        );
-    }
-    Ok(series)
-}
-
-/// The symbols of a chain run's sequence, reloaded and encoded with the run's alphabet.
-pub fn run_symbols(run: &ClassicRun, alphabet: &Alphabet) -> Result<Vec<u32>> {
-    let source: SeriesSource = run.data.parse()?;
-    let options = LoadOptions {
-        skip_missing: run.skip_missing,
-        seed: run.data_seed,
-    };
-    let symbols = match (load_series(&source, options)?, alphabet) {
-        (SeriesData::Symbols(s), Alphabet::Chars { chars }) => {
-            let alphabet: Vec<char> = chars.chars().collect();
-            let text: String = s.symbols.iter().map(|&i| s.alphabet[i as usize]).collect();
-            encode_chars(&text, &alphabet).with_context(|| {
-                format!(
-                    "{} holds characters that were not there when the run was fitted",
-                    run.data
-                )
-            })?
-        }
-        (SeriesData::Real(s), Alphabet::Bins { binning }) => {
-            s.values.iter().map(|&x| binning.symbol(x)).collect()
-        }
-        _ => bail!(
-            "{} no longer holds the kind of data the run was fitted on",
-            run.data
-        ),
-    };
-    if symbols.len() != run.length {
-        bail!(
-            "{} now has {} symbols, but the run was fitted when it had {}",
-            run.data,
-            symbols.len(),
-            run.length
-        );
-    }
-    Ok(symbols)
-}
-
-/// `argen sample RUN` for a classical run: a chain writes text (or, for bins, CSV values);
-/// an AR model writes a simulated continuation of the series as CSV and a PNG chart.
-pub fn sample_classic(args: &SampleArgs) -> Result<()> {
-    let run = ClassicRun::load(&args.run)?;
-    if !(args.temperature >= 0.0 && args.temperature.is_finite()) {
-        bail!(
-            "--temperature must be a finite number >= 0, got {}",
-            args.temperature
-        );
-    }
-    match &run.model {
-        ClassicModel::Markov { chain, alphabet } => {
-            let length = args.length.unwrap_or(1000);
-            let start = chain.draw_context(args.seed);
-            let drawn = chain.sample(&start, length, args.seed, args.temperature)?;
-            let all = start.iter().chain(&drawn);
-            let text = match alphabet {
-                Alphabet::Chars { chars } => {
-                    let chars: Vec<char> = chars.chars().collect();
-                    all.map(|&s| chars[s as usize]).collect::<String>()
-                }
-                Alphabet::Bins { binning } => {
-                    let mut csv = String::from("t,value\n");
-                    for (t, &s) in all.enumerate() {
-                        writeln!(csv, "{t},{}", binning.centre(s))?;
-                    }
-                    csv
-                }
-            };
-            match &args.out {
-                Some(path) => {
-                    std::fs::write(path, &text)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                    eprintln!(
-                        "wrote {} symbols ({} of start context) to {}",
-                        start.len() + drawn.len(),
-                        start.len(),
-                        path.display()
-                    );
-                }
-                None => println!("{text}"),
-            }
-        }
-        ClassicModel::Ar { model, .. } => {
-            if args.temperature != 1.0 {
-                bail!("--temperature applies to Markov chains, not to AR runs");
-            }
-            let length = args.length.unwrap_or(200);
-            let series = run_values(&run)?;
-            let values = &series.values;
-            let path = model.simulate(values, length, args.seed);
-            let csv_path = args
-                .out
-                .clone()
-                .unwrap_or_else(|| args.run.join("sample.csv"));
-            let mut csv = String::from("t,value\n");
-            for (i, v) in path.iter().enumerate() {
-                writeln!(csv, "{},{v}", values.len() + i)?;
-            }
-            std::fs::write(&csv_path, csv)
-                .with_context(|| format!("cannot write {}", csv_path.display()))?;
-            let png = csv_path.with_extension("png");
-            let shown = values.len().saturating_sub(length.max(50));
-            let n = values.len();
-            let chart = Chart {
-                title: format!(
-                    "{} simulated steps of AR({}) after {}",
-                    length,
-                    model.order(),
-                    run.data
-                ),
-                x_label: "t".into(),
-                y_label: "value".into(),
-                lines: vec![
-                    Line {
-                        label: "observed".into(),
-                        colour: (40, 40, 40),
-                        points: (shown..n).map(|t| (t as f64, values[t])).collect(),
-                        width: 1,
-                    },
-                    Line {
-                        label: format!("simulated (seed {})", args.seed),
-                        colour: (200, 80, 20),
-                        points: std::iter::once((n as f64 - 1.0, values[n - 1]))
-                            .chain(path.iter().enumerate().map(|(i, v)| ((n + i) as f64, *v)))
-                            .collect(),
-                        width: 1,
-                    },
-                ],
-                bands: vec![],
-                x_ticks: series.dates.clone().unwrap_or_default(),
-            };
-            chart.save_png(&png, 900, 450)?;
-            println!(
-                "wrote {length} simulated values to {} and a chart to {}",
-                csv_path.display(),
-                png.display()
-            );
-        }
-    }
-    Ok(())
-}
-
-/// `argen eval RUN` for a classical run: the exact log-likelihood per step of the held-out
-/// part (`--split test`, each value given the ones before it, the first ones from the
-/// training part) or of the training part (`--split train`).
-pub fn eval_classic(args: &EvalArgs) -> Result<()> {
-    let run = ClassicRun::load(&args.run)?;
-    let from = match args.split {
-        Split::Train => 0,
-        Split::Test => run.train_length,
-        Split::Valid => bail!("classical runs have a train and a test split only"),
-    };
-    let (ll, steps, end, extra) = match &run.model {
-        ClassicModel::Ar { model, .. } => {
-            let values = run_values(&run)?.values;
-            let end = if args.split == Split::Train {
-                run.train_length
-            } else {
-                values.len()
-            };
-            let (ll, steps) = model.log_likelihood(&values[..end], from);
-            (ll, steps, end, None)
-        }
-        ClassicModel::Markov { chain, alphabet } => {
-            let symbols = run_symbols(&run, alphabet)?;
-            let end = if args.split == Split::Train {
-                run.train_length
-            } else {
-                symbols.len()
-            };
-            let (ll, steps) = chain.log_likelihood(&symbols[..end], from)?;
-            (ll, steps, end, Some(()))
-        }
-    };
-    if steps == 0 {
-        bail!(
-            "the {:?} split of {} has no step to score ({} values, held out from {})",
-            args.split,
-            run.data,
-            end,
-            from
-        );
-    }
-    let per_step = ll / steps as f64;
-    let split = format!("{:?}", args.split).to_lowercase();
-    if args.json {
-        let mut value = serde_json::json!({
-            "run": args.run.display().to_string(),
-            "data": run.data,
-            "split": split,
-            "steps": steps,
-            "log_likelihood": ll,
-            "nats_per_step": -per_step,
-        });
-        if extra.is_some() {
-            value["bits_per_symbol"] = serde_json::json!(-per_step / std::f64::consts::LN_2);
-            value["perplexity"] = serde_json::json!((-per_step).exp());
-        }
-        println!("{}", serde_json::to_string_pretty(&value)?);
-    } else {
-        let mut line = format!(
-            "{} {split} ({steps} steps): log-likelihood {ll:.4}, negative log-likelihood {:.4} nats/step",
-            run.data, -per_step
-        );
-        if extra.is_some() {
-            write!(
-                line,
-                ", {:.4} bits/symbol, perplexity {:.4}",
-                -per_step / std::f64::consts::LN_2,
-                (-per_step).exp()
-            )?;
-        }
-        println!("{line}");
-    }
-    Ok(())
-}

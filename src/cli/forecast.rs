@@ -14,11 +14,14 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::classic::ar::normal_quantile;
-use crate::classic::markov::MarkovChain;
-use crate::classic::{Alphabet, ClassicModel, ClassicRun};
-use crate::cli::fit::{run_symbols, run_values};
-use crate::viz::chart::{Band, Chart, Line};
+use argen::classic::ar::normal_quantile;
+use argen::classic::markov::MarkovChain;
+use argen::classic::{Alphabet, ClassicModel, ClassicRun};
+use argen::generate::sequence::k_step_predictions;
+use argen::run::{Run, SequenceRun, Weights};
+use argen::viz::chart::{Band, Chart, Line};
+
+use crate::cli::args::DeviceArgs;
 
 /// Options of `argen forecast`.
 #[derive(Args, Debug)]
@@ -52,6 +55,8 @@ pub struct ForecastArgs {
     /// `\n` for a newline, or a bin number) appears within h steps, for each h.
     #[arg(long)]
     pub within: Option<String>,
+    #[command(flatten)]
+    pub devices: DeviceArgs,
 }
 
 fn fmt_opt(v: Option<f64>) -> String {
@@ -60,10 +65,14 @@ fn fmt_opt(v: Option<f64>) -> String {
 
 /// Runs `argen forecast`.
 pub fn run(args: ForecastArgs) -> Result<()> {
-    if crate::train::sequence::is_sequence_run(&args.run) {
-        return crate::cli::train_sequence::forecast(&args);
-    }
-    let run = ClassicRun::load(&args.run)?;
+    let run = match Run::open(&args.run)? {
+        Run::Classic(fit) => fit.fit,
+        Run::Sequence(run) => return forecast_sequence(&args, &run),
+        Run::Image(_) => bail!(
+            "{} is an image run; argen forecast works on classical fits and sequence runs",
+            args.run.display()
+        ),
+    };
     let model = match &run.model {
         ClassicModel::Ar { model, .. } => model,
         ClassicModel::Markov { chain, alphabet } => {
@@ -76,7 +85,7 @@ pub fn run(args: ForecastArgs) -> Result<()> {
     if !(args.level > 0.0 && args.level < 1.0) {
         bail!("--level must be in (0, 1), got {}", args.level);
     }
-    let series = run_values(&run)?;
+    let series = run.values()?;
     let x = &series.values;
     let n = x.len();
     let p = model.order();
@@ -290,7 +299,7 @@ fn forecast_chain(
     if args.horizon == 0 {
         bail!("--horizon must be at least 1");
     }
-    let symbols = run_symbols(run, alphabet)?;
+    let symbols = run.symbols(alphabet)?;
     let k = chain.order();
     let origin = args.origin.unwrap_or(run.train_length);
     if origin < k || origin > symbols.len() {
@@ -373,5 +382,84 @@ fn forecast_chain(
     std::fs::write(&csv_path, csv)
         .with_context(|| format!("cannot write {}", csv_path.display()))?;
     println!("wrote {}", csv_path.display());
+    Ok(())
+}
+
+/// `argen forecast RUN` for a sequence run on a real series: the chart of 1-, 4-, 16- and
+/// 64-step-ahead dynamic predictions over the whole series (as in the Dive into Deep
+/// Learning sequence chapter) and the mean squared error of each on the held-out part.
+fn forecast_sequence(args: &ForecastArgs, run: &SequenceRun) -> Result<()> {
+    let device = args.devices.device("forecast")?;
+    let config = &run.config;
+    let model = run.model(Weights::Best, &device)?;
+    let data = run.data()?;
+    let (Some((mean, std)), Some(test)) = (data.scale, data.test.first()) else {
+        bail!(
+            "forecasting needs a run on a real-valued series; {} is not one",
+            data.name
+        );
+    };
+    if config.model.num_classes.is_some() {
+        bail!("forecasting a class-conditional sequence run is not supported");
+    }
+    let values = &test.targets;
+    let n = values.len();
+    let split = argen::data::sequences::series_split(&data.name, n);
+    let horizons: Vec<usize> = [1, 4, 16, 64]
+        .into_iter()
+        .filter(|&k| k <= args.horizon.max(1))
+        .collect();
+    let predictions = k_step_predictions(&model, &config.model, values, &horizons, &device);
+    let original = |v: f64| v * std + mean;
+    let first = config.model.receptive_field().unwrap_or(0);
+    let colours = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)];
+    let mut lines = vec![Line {
+        label: "observed".into(),
+        colour: (140, 140, 140),
+        points: (0..n)
+            .map(|t| (t as f64, original(f64::from(values[t]))))
+            .collect(),
+        width: 1,
+    }];
+    for (h, &k) in horizons.iter().enumerate() {
+        let scored: Vec<usize> = (split.max(first + k - 1)..n)
+            .filter(|&t| predictions[h][t].is_finite())
+            .collect();
+        let mse = scored
+            .iter()
+            .map(|&t| (original(predictions[h][t]) - original(f64::from(values[t]))).powi(2))
+            .sum::<f64>()
+            / scored.len().max(1) as f64;
+        println!(
+            "{k}-step-ahead: MSE {mse:.5} on the held-out steps {}..{n}",
+            scored.first().copied().unwrap_or(n)
+        );
+        lines.push(Line {
+            label: format!("{k}-step preds"),
+            colour: colours[h % colours.len()],
+            points: (first + k - 1..n)
+                .filter(|&t| predictions[h][t].is_finite())
+                .map(|t| (t as f64, original(predictions[h][t])))
+                .collect(),
+            width: 2,
+        });
+    }
+    let chart = Chart {
+        title: format!(
+            "{}: {:?}, k-step-ahead dynamic predictions (training part ends at {split})",
+            data.name, config.model.kind
+        ),
+        x_label: "t".into(),
+        y_label: "value".into(),
+        lines,
+        bands: Vec::new(),
+        x_ticks: Vec::new(),
+    };
+    let out = args
+        .chart
+        .clone()
+        .unwrap_or_else(|| args.run.join("forecast.png"));
+    chart.save_png(&out, 1000, 420)?;
+    println!("chart: {}", out.display());
     Ok(())
 }

@@ -6,32 +6,30 @@ use std::path::PathBuf;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use crate::models::{GatedPixelCnnConfig, ImageModelConfig, PixelCnnConfig};
-use crate::receptive_field::measure;
-use crate::train::RunFolder;
-use crate::viz;
+use argen::models::ImageFormat;
+use argen::receptive_field::measure;
+use argen::run::{Run, Weights};
+use argen::train::load_data;
+use argen::viz;
+use burn::module::Module;
+
+use crate::cli::args::{DeviceArgs, ImageModelArgs};
 
 /// Options of `argen receptive-field`.
 #[derive(Args, Debug)]
 pub struct ReceptiveFieldArgs {
-    /// A trained run; without it, a freshly initialised model of the configuration below.
+    /// A trained image run; without it, a freshly initialised model of the options below
+    /// (the same options as `argen train`, which build the same network).
     pub run: Option<PathBuf>,
     /// Model of a fresh configuration: `gated-pixelcnn` or `pixelcnn`.
     #[arg(long, default_value = "gated-pixelcnn")]
     pub model: String,
-    /// Layers (Gated PixelCNN) or residual blocks (PixelCNN) of a fresh configuration.
-    #[arg(long, default_value_t = 5)]
-    pub layers: usize,
-    /// Kernel size of the first layer of a fresh configuration.
-    #[arg(long, default_value_t = 7)]
-    pub first_kernel: usize,
-    /// Kernel size of the later layers of a fresh configuration.
-    #[arg(long, default_value_t = 3)]
-    pub kernel: usize,
-    /// Channels of a fresh configuration.
-    #[arg(long, default_value_t = 16)]
-    pub channels: usize,
-    /// Image height and width of a fresh configuration (a run uses its own).
+    /// Data whose levels, colours and classes a fresh configuration models (as for
+    /// `argen train`).
+    #[arg(long, default_value = "digits")]
+    pub data: String,
+    /// Image height and width of a fresh configuration (a run uses its own): the network
+    /// is convolutional, so it runs at any size.
     #[arg(long, default_value_t = 21)]
     pub size: usize,
     /// Row of the target pixel (default: the centre).
@@ -46,7 +44,7 @@ pub struct ReceptiveFieldArgs {
     /// Random input images the influence is averaged over.
     #[arg(long, default_value_t = 8)]
     pub images: usize,
-    /// Seed of the fresh model's weights and of the random inputs.
+    /// Seed of the fresh model's weights (as `argen train --seed`) and of the random inputs.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Output PNG (default: receptive-field.png, or RUN/receptive-field.png).
@@ -55,54 +53,53 @@ pub struct ReceptiveFieldArgs {
     /// Pixel size of the map.
     #[arg(long, default_value_t = 16)]
     pub scale: usize,
-    /// Also print the target, its dependencies, its blind spot and any leak as JSON.
+    /// Also print the model's config and parameter count, the target, its dependencies, its
+    /// blind spot and any leak as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub image: ImageModelArgs,
+    #[command(flatten)]
+    pub devices: DeviceArgs,
 }
+
+/// The largest image side a fresh configuration is probed at.
+const MAX_SIZE: usize = 256;
+
+/// The most random input images the influence is averaged over.
+const MAX_IMAGES: usize = 1024;
 
 /// Runs `argen receptive-field`.
 pub fn run(args: ReceptiveFieldArgs) -> Result<()> {
-    let device = crate::cli::device();
+    let device = args.devices.device("receptive-field")?;
+    if args.images == 0 || args.images > MAX_IMAGES {
+        bail!("--images must be in 1..={MAX_IMAGES}, got {}", args.images);
+    }
     let (config, model, height, width, default_out) = match &args.run {
-        Some(run) => {
-            let folder = RunFolder(run.clone());
-            let (config, model) = folder.load_model(true, &device)?;
+        Some(path) => {
+            let run = Run::open(path)?.into_image("argen receptive-field")?;
+            let model = run.model(Weights::Best, &device)?;
             (
-                config.model,
+                run.config.model,
                 model,
-                config.height,
-                config.width,
-                run.join("receptive-field.png"),
+                run.config.height,
+                run.config.width,
+                path.join("receptive-field.png"),
             )
         }
         None => {
-            let config = match args.model.as_str() {
-                "gated-pixelcnn" => ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
-                    levels: 4,
-                    channels: args.channels,
-                    layers: args.layers,
-                    first_kernel: args.first_kernel,
-                    kernel: args.kernel,
-                    head: 32,
-                    num_classes: None,
-                    dropout: 0.0,
-                    colours: 1,
-                }),
-                "pixelcnn" => ImageModelConfig::Pixelcnn(PixelCnnConfig {
-                    levels: 4,
-                    colours: 1,
-                    channels: 2 * args.channels,
-                    blocks: args.layers,
-                    first_kernel: args.first_kernel,
-                    kernel: args.kernel,
-                    head: 32,
-                    num_classes: None,
-                }),
-                other => bail!("unknown --model {other}: use gated-pixelcnn or pixelcnn"),
+            let data = load_data(&args.data)?;
+            let format = ImageFormat {
+                levels: data.levels,
+                colours: data.train.channels,
+                classes: data.num_classes,
             };
-            config.validate().map_err(anyhow::Error::msg)?;
-            if args.size == 0 {
-                bail!("--size must be at least 1");
+            let config = args
+                .image
+                .options(&args.model, None, false)
+                .build(format, &args.data)?;
+            if args.size == 0 || args.size > MAX_SIZE {
+                bail!("--size must be in 1..={MAX_SIZE}, got {}", args.size);
             }
             let model = config.init_seeded(args.seed, &device);
             (
@@ -146,6 +143,8 @@ pub fn run(args: ReceptiveFieldArgs) -> Result<()> {
     if args.json {
         let value = serde_json::json!({
             "model": config.name(),
+            "config": config,
+            "parameters": model.num_params(),
             "height": height,
             "width": width,
             "target": {"row": row, "col": col, "colour": args.colour},

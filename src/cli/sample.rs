@@ -1,140 +1,253 @@
-//! `argen sample RUN`: ancestral sampling to a PNG grid.
+//! `argen sample RUN`: draw from a run of any family. Images go to a PNG grid; sequences
+//! are printed (text, values) or drawn (digits, piano rolls); a classical fit writes its
+//! continuation (a chain's text, an AR simulation as CSV with a chart).
 
-use std::path::{Path, PathBuf};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+use argen::classic::{Alphabet, ClassicModel, ClassicRun};
+use argen::run::{Run, SampleOptions, SequenceSamples};
+use argen::viz::chart::{Chart, Line};
+use argen::viz::{self, save_png};
 use clap::Args;
 
-use crate::generate::{SampleRequest, sample_cached, sample_naive};
-use crate::train::RunFolder;
-use crate::viz;
+use crate::cli::args::{DeviceArgs, weights};
 
 /// Options of `argen sample`.
 #[derive(Args, Debug)]
 pub struct SampleArgs {
-    /// The run folder written by `argen train`.
+    /// The run folder (written by `argen train` or `argen fit`).
     pub run: PathBuf,
-    /// Number of images.
-    #[arg(long, default_value_t = 64)]
+    /// Trained runs: the number of images or sequences.
+    #[arg(long, default_value_t = SampleOptions::default().n)]
     pub n: usize,
-    /// Seed of the random draws: the same seed gives the same images.
+    /// Seed of the random draws: the same seed gives the same samples.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Softmax temperature: 1 samples the model, below 1 favours likely levels, 0 is greedy.
-    #[arg(long, default_value_t = 1.0)]
+    /// Temperature: 1 samples the model, below 1 favours likely values, 0 is greedy (images,
+    /// sequences over levels, Markov chains).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub temperature: f64,
-    /// For a class-conditional run: generate only this class (default: one row per class).
+    /// A class-conditional run: draw only this class (default: one row per class for
+    /// images, the classes in turn for sequences).
     #[arg(long)]
     pub class: Option<usize>,
-    /// Images (or sequences) generated at once (bounds memory; does not change them).
-    #[arg(long, default_value_t = 64)]
+    /// Trained runs: images or sequences drawn at once (bounds memory; does not change them).
+    #[arg(long, default_value_t = SampleOptions::default().batch)]
     pub batch: usize,
-    /// Use the weights of the last epoch instead of the best validation weights.
+    /// Trained runs: the weights of the last epoch instead of the best validation weights.
     #[arg(long)]
     pub last: bool,
-    /// Rerun the whole network for every pixel or step (the slow reference path) instead
-    /// of the cached path (Gated PixelCNN, WaveNet, TCN); both give the same samples for the
-    /// same seed.
+    /// Trained runs: rerun the whole network for every pixel or step (the slow reference
+    /// path) instead of the cached path (Gated PixelCNN, WaveNet, TCN); both give the same
+    /// samples for the same seed.
     #[arg(long)]
     pub naive: bool,
-    /// Output PNG (default: RUN/samples.png). For a classical run: the text file of a
-    /// chain's sample (default: stdout), or the CSV of an AR simulation (default:
-    /// RUN/sample.csv, with a chart beside it).
+    /// Output file: the PNG of images, digits or piano rolls (default: RUN/samples.png); the
+    /// text or values of other sequences (default: stdout only); a chain's text (default:
+    /// stdout); the CSV of an AR simulation (default: RUN/sample.csv, with a chart beside it).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// For a classical run: the number of symbols or values to generate.
+    /// Sequences and classical fits: the number of steps, symbols or values to generate.
     #[arg(long)]
     pub length: Option<usize>,
+    #[command(flatten)]
+    pub devices: DeviceArgs,
 }
 
-/// Generates images from a run and writes them to `out`; returns the levels.
-pub fn sample_run(args: &SampleArgs, out: &Path) -> Result<Vec<u8>> {
-    if args.n == 0 {
-        bail!("--n must be at least 1");
+impl SampleArgs {
+    /// The library's sampling options.
+    fn options(&self) -> SampleOptions {
+        SampleOptions {
+            n: self.n,
+            seed: self.seed,
+            temperature: self.temperature,
+            class: self.class,
+            batch: self.batch,
+            weights: weights(self.last),
+            naive: self.naive,
+            length: self.length,
+        }
     }
+}
+
+/// Runs `argen sample`.
+pub fn run(args: SampleArgs) -> Result<()> {
+    let run = Run::open(&args.run)?;
+    let out_png = || args.out.clone().unwrap_or_else(|| args.run.join("samples.png"));
+    match run {
+        Run::Image(run) => {
+            let device = args.devices.device("sample")?;
+            let start = Instant::now();
+            let samples = run.sample(&args.options(), &device)?;
+            let seconds = start.elapsed().as_secs_f64();
+            let out = out_png();
+            save_png(&samples.grid(), &out)?;
+            println!(
+                "wrote {} images to {} ({seconds:.1}s, {:.1} images/s)",
+                samples.len(),
+                out.display(),
+                samples.len() as f64 / seconds
+            );
+        }
+        Run::Sequence(run) => {
+            let device = args.devices.device("sample")?;
+            match run.sample(&args.options(), &device)? {
+                SequenceSamples::Digits(images) => {
+                    let out = out_png();
+                    save_png(&images.grid(), &out)?;
+                    println!("wrote {} digits to {}", images.len(), out.display());
+                }
+                SequenceSamples::PianoRolls {
+                    values,
+                    length,
+                    keys,
+                } => {
+                    let out = out_png();
+                    save_png(&viz::piano_rolls(&values, length, keys, 3), &out)?;
+                    println!(
+                        "wrote {} piano rolls of {length} steps to {}",
+                        values.len() / (length * keys).max(1),
+                        out.display()
+                    );
+                }
+                SequenceSamples::Text(lines) => print_lines(&args, lines)?,
+                SequenceSamples::Values(rows) => {
+                    let lines = rows
+                        .iter()
+                        .map(|row| {
+                            row.iter()
+                                .map(|v| format!("{v:.4}"))
+                                .collect::<Vec<_>>()
+                                .join(",")
+                        })
+                        .collect();
+                    print_lines(&args, lines)?;
+                }
+            }
+        }
+        Run::Classic(fit) => {
+            if args.last || args.naive || args.class.is_some() {
+                bail!("--last, --naive and --class apply to trained runs, not to a classical fit");
+            }
+            sample_classic(&args, &fit.fit)?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints one sample per line, and writes them to `--out` when given.
+fn print_lines(args: &SampleArgs, lines: Vec<String>) -> Result<()> {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    print!("{text}");
+    if let Some(out) = &args.out {
+        argen::train::write_atomically(out, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `argen sample RUN` for a classical run: a chain writes text (or, for bins, CSV values);
+/// an AR model writes a simulated continuation of the series as CSV and a PNG chart.
+fn sample_classic(args: &SampleArgs, run: &ClassicRun) -> Result<()> {
     if !(args.temperature >= 0.0 && args.temperature.is_finite()) {
         bail!(
             "--temperature must be a finite number >= 0, got {}",
             args.temperature
         );
     }
-    let device = crate::cli::device();
-    let run = RunFolder(args.run.clone());
-    let (config, model) = run.load_model(!args.last, &device)?;
-    let (height, width) = (config.height, config.width);
-    let (labels, columns) = match (config.model.num_classes(), args.class) {
-        (None, Some(_)) => bail!(
-            "--class needs a class-conditional run; {} is unconditional",
-            args.run.display()
-        ),
-        (None, None) => (vec![None; args.n], (args.n as f64).sqrt().ceil() as usize),
-        (Some(k), Some(c)) if c >= k => bail!(
-            "--class {c} is out of range: the run has classes 0..{}",
-            k - 1
-        ),
-        (Some(_), Some(c)) => (
-            vec![Some(c); args.n],
-            (args.n as f64).sqrt().ceil() as usize,
-        ),
-        (Some(k), None) => {
-            // One row per class: n / k images each (at least one).
-            let per_class = (args.n / k).max(1);
-            let labels = (0..k)
-                .flat_map(|c| std::iter::repeat_n(Some(c), per_class))
-                .collect();
-            (labels, per_class)
+    match &run.model {
+        ClassicModel::Markov { chain, alphabet } => {
+            let length = args.length.unwrap_or(1000);
+            let start = chain.draw_context(args.seed);
+            let drawn = chain.sample(&start, length, args.seed, args.temperature)?;
+            let all = start.iter().chain(&drawn);
+            let text = match alphabet {
+                Alphabet::Chars { chars } => {
+                    let chars: Vec<char> = chars.chars().collect();
+                    all.map(|&s| chars[s as usize]).collect::<String>()
+                }
+                Alphabet::Bins { binning } => {
+                    let mut csv = String::from("t,value\n");
+                    for (t, &s) in all.enumerate() {
+                        writeln!(csv, "{t},{}", binning.centre(s))?;
+                    }
+                    csv
+                }
+            };
+            match &args.out {
+                Some(path) => {
+                    std::fs::write(path, &text)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    eprintln!(
+                        "wrote {} symbols ({} of start context) to {}",
+                        start.len() + drawn.len(),
+                        start.len(),
+                        path.display()
+                    );
+                }
+                None => println!("{text}"),
+            }
         }
-    };
-    let request = SampleRequest {
-        height,
-        width,
-        colours: config.model.colours(),
-        labels,
-        temperature: args.temperature,
-        seed: args.seed,
-        batch: args.batch,
-        given: None,
-        given_positions: 0,
-    };
-    let images = if args.naive {
-        sample_naive(&model, &request, &device)
-    } else {
-        sample_cached(&model, &request, &device)
-    };
-    let shape = viz::ImageShape {
-        colours: config.model.colours(),
-        height,
-        width,
-        levels: config.model.levels(),
-    };
-    let grid = viz::image_grid(&images, shape, columns, viz::default_scale(width), None);
-    viz::save_png(&grid, out)?;
-    Ok(images)
-}
-
-/// Runs `argen sample`.
-pub fn run(args: SampleArgs) -> Result<()> {
-    if crate::train::sequence::is_sequence_run(&args.run) {
-        return crate::cli::train_sequence::sample(&args);
+        ClassicModel::Ar { model, .. } => {
+            if args.temperature != 1.0 {
+                bail!("--temperature applies to Markov chains, not to AR runs");
+            }
+            let length = args.length.unwrap_or(200);
+            let series = run.values()?;
+            let values = &series.values;
+            let path = model.simulate(values, length, args.seed);
+            let csv_path = args
+                .out
+                .clone()
+                .unwrap_or_else(|| args.run.join("sample.csv"));
+            let mut csv = String::from("t,value\n");
+            for (i, v) in path.iter().enumerate() {
+                writeln!(csv, "{},{v}", values.len() + i)?;
+            }
+            std::fs::write(&csv_path, csv)
+                .with_context(|| format!("cannot write {}", csv_path.display()))?;
+            let png = csv_path.with_extension("png");
+            let shown = values.len().saturating_sub(length.max(50));
+            let n = values.len();
+            let chart = Chart {
+                title: format!(
+                    "{} simulated steps of AR({}) after {}",
+                    length,
+                    model.order(),
+                    run.data
+                ),
+                x_label: "t".into(),
+                y_label: "value".into(),
+                lines: vec![
+                    Line {
+                        label: "observed".into(),
+                        colour: (40, 40, 40),
+                        points: (shown..n).map(|t| (t as f64, values[t])).collect(),
+                        width: 1,
+                    },
+                    Line {
+                        label: format!("simulated (seed {})", args.seed),
+                        colour: (200, 80, 20),
+                        points: std::iter::once((n as f64 - 1.0, values[n - 1]))
+                            .chain(path.iter().enumerate().map(|(i, v)| ((n + i) as f64, *v)))
+                            .collect(),
+                        width: 1,
+                    },
+                ],
+                bands: vec![],
+                x_ticks: series.dates.clone().unwrap_or_default(),
+            };
+            chart.save_png(&png, 900, 450)?;
+            println!(
+                "wrote {length} simulated values to {} and a chart to {}",
+                csv_path.display(),
+                png.display()
+            );
+        }
     }
-    if args.run.join(crate::classic::RUN_FILE).exists() {
-        return crate::cli::fit::sample_classic(&args);
-    }
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| args.run.join("samples.png"));
-    let start = std::time::Instant::now();
-    let count = sample_run(&args, &out)?.len() / {
-        let config = RunFolder(args.run.clone()).read_config()?;
-        config.height * config.width
-    };
-    let seconds = start.elapsed().as_secs_f64();
-    println!(
-        "wrote {} images to {} ({seconds:.1}s, {:.1} images/s)",
-        count,
-        out.display(),
-        count as f64 / seconds
-    );
     Ok(())
 }
+

@@ -1,271 +1,293 @@
-//! `argen train`: train a Gated PixelCNN, then evaluate it and write samples.
+//! `argen train`: train an image or sequence model into a run folder, then evaluate it on
+//! the test split (and draw a grid of samples from an image model).
 
-use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{Result, bail};
+use argen::data::sequences::load_sequences;
+use argen::models::{ImageFormat, SequenceModelKind, options::is_image_model};
+use argen::run::{ImageRun, Run, SampleOptions, Split, Weights};
+use argen::train::sequence::{self, SequenceTrainingConfig};
+use argen::train::{self, RunFolder, TrainOptions, TrainingConfig, image};
 use burn::module::Module;
+use burn::prelude::Device;
 use clap::Args;
 
-use crate::cli::eval::{Split, evaluate_run};
-use crate::cli::sample::{SampleArgs, sample_run};
-use crate::models::{GatedPixelCnnConfig, ImageModelConfig, PixelCnnConfig};
-use crate::train::{self, LrSchedule, Progress, RunFolder, TrainingConfig};
+use crate::cli::args::{DeviceArgs, ImageModelArgs, ScheduleArg, SequenceModelArgs, progress};
 
 /// Options of `argen train`. With none, it trains a small Gated PixelCNN on the embedded
-/// 8x8 digits in a few minutes on two CPU cores.
+/// 8x8 digits in about a minute on two CPU cores.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Data set: `digits` (embedded 8x8 digits, 17 levels), `fashion-mnist`
-    /// (/usr/share/datasets/fashion-mnist, Debian package dataset-fashion-mnist), or
-    /// `idx:DIR` (a folder with the four MNIST-format IDX files, gzipped or not).
+    /// The model. Images: `gated-pixelcnn` (vertical and horizontal stacks, no blind spot) or
+    /// `pixelcnn` (masked convolutions). Sequences: `mlp` (window MLP), `gru`, `lstm`,
+    /// `wavenet`, `tcn`.
+    #[arg(long, default_value = "gated-pixelcnn")]
+    pub model: String,
+    /// Data. Images: `digits` (embedded 8x8 digits, 17 levels), `fashion-mnist`
+    /// (/usr/share/datasets/fashion-mnist), `idx:DIR`, `cifar10:DIR`, `png:DIR`. Sequences:
+    /// `digits` (as 64-step sequences), `sine`, `sunspots`, `stocks:SYMBOL`, `csv:FILE:COLUMN`,
+    /// `text:FILE`, `pianoroll:FILE`, `adding:T`, `copy:T`.
     #[arg(long, default_value = "digits")]
     pub data: String,
-    /// Run folder to create (default: runs/gated-<data>-N, the first unused N).
+    /// Run folder to create (default: runs/<model>-<data>-N, the first unused N).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Continue the run in this folder where it stopped (same settings, its saved weights
-    /// and optimiser state); `--epochs` may raise the number of epochs.
-    #[arg(long, conflicts_with_all = ["out", "data"])]
+    /// Continue the run in this folder where it stopped (its settings, saved weights and
+    /// optimiser state); `--epochs` may raise the number of epochs.
+    #[arg(long, conflicts_with_all = ["out", "data", "model"])]
     pub resume: Option<PathBuf>,
-    /// Passes over the training set.
+    /// Model p(x | class) (images: the digit or garment class; sequences: the series id).
     #[arg(long)]
-    pub epochs: Option<usize>,
-    /// Images per optimiser step.
-    #[arg(long, default_value_t = 32)]
-    pub batch_size: usize,
-    /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
-    pub lr: f64,
-    /// Learning-rate schedule over the whole run: `cosine` decays it to 0 along a half
-    /// cosine, `constant` keeps it.
-    #[arg(long, value_enum, default_value = "cosine")]
-    pub lr_schedule: LrSchedule,
+    pub conditional: bool,
     /// Dropout probability, during training only. Gated PixelCNN: on the residual branch of
     /// the horizontal stack (default: 0.2 on the digits, whose 1,000 training images are easy
     /// to overfit; 0 otherwise). Sequence models: after each hidden activation (default 0).
     #[arg(long)]
     pub dropout: Option<f64>,
-    /// Adam's epsilon (PyTorch's default).
-    #[arg(long, default_value_t = 1e-8)]
-    pub adam_epsilon: f64,
-    /// Clip the gradient to this global L2 norm (off by default).
-    #[arg(long)]
-    pub clip_norm: Option<f64>,
-    /// Seed of the initial weights, the batch order and the samples.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// The model. Images: `gated-pixelcnn` (vertical and horizontal stacks, no blind spot) or
-    /// `pixelcnn` (masked convolutions). Sequences: `mlp` (window MLP), `gru`, `lstm`,
-    /// `wavenet`, `tcn` (see the sequence options below).
-    #[arg(long, default_value = "gated-pixelcnn")]
-    pub model: String,
-    /// Feature maps per stack (Gated PixelCNN) or of the residual stream (PixelCNN, 2h).
-    #[arg(long, default_value_t = 32)]
-    pub channels: usize,
-    /// Gated layers (Gated PixelCNN) or residual blocks (PixelCNN).
-    #[arg(long, default_value_t = 5)]
-    pub layers: usize,
-    /// Kernel size of the first layer (odd).
-    #[arg(long, default_value_t = 7)]
-    pub first_kernel: usize,
-    /// Kernel size of the later layers (odd).
-    #[arg(long, default_value_t = 3)]
-    pub kernel: usize,
-    /// Width of the hidden layer of the output head.
-    #[arg(long, default_value_t = 256)]
-    pub head: usize,
-    /// Train the class-conditional model p(x | class).
-    #[arg(long)]
-    pub conditional: bool,
-    /// Use only the first N training images (quick trials).
-    #[arg(long)]
-    pub train_limit: Option<usize>,
-    /// Images in the sample grid written at the end (0: none).
+    /// Images: the number of images in the sample grid written at the end (0: none).
     #[arg(long, default_value_t = 64)]
     pub samples: usize,
-    /// Do not draw the progress bar.
+    /// Do not draw the progress bar or the per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
     #[command(flatten)]
-    pub sequence: crate::cli::train_sequence::SequenceArgs,
+    pub training: TrainingArgs,
+    #[command(flatten)]
+    pub image: ImageModelArgs,
+    #[command(flatten)]
+    pub sequence: SequenceModelArgs,
+    #[command(flatten)]
+    pub devices: DeviceArgs,
 }
 
-/// The prefix of default run folder names.
-fn model_short_name(model: &str) -> &str {
-    if model == "gated-pixelcnn" {
-        "gated"
-    } else {
-        model
+/// The options of the training loop, the same for every family.
+#[derive(Args, Debug)]
+#[command(next_help_heading = "Training")]
+pub struct TrainingArgs {
+    /// Passes over the training set (default: 20 for images on the digits, 1 for other
+    /// images, 10 for sequences).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Examples per optimiser step.
+    #[arg(long, default_value_t = TrainOptions::default().batch_size)]
+    pub batch_size: usize,
+    /// Adam's learning rate.
+    #[arg(long, default_value_t = TrainOptions::default().learning_rate, allow_negative_numbers = true)]
+    pub lr: f64,
+    /// Learning-rate schedule over the whole run.
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub lr_schedule: ScheduleArg,
+    /// Adam's epsilon (PyTorch's default).
+    #[arg(long, default_value_t = TrainOptions::default().adam_epsilon, allow_negative_numbers = true)]
+    pub adam_epsilon: f64,
+    /// Clip the gradient to this global L2 norm (default: 1 for GRU and LSTM, off otherwise).
+    #[arg(long, allow_negative_numbers = true)]
+    pub clip_norm: Option<f64>,
+    /// Seed of the initial weights, the batch order, the dropout draws and the samples.
+    #[arg(long, default_value_t = TrainOptions::default().seed)]
+    pub seed: u64,
+    /// Use only the first N training examples (quick trials).
+    #[arg(long)]
+    pub train_limit: Option<usize>,
+}
+
+impl TrainingArgs {
+    /// The loop's options, with `epochs` when `--epochs` is not given and `clip_norm` when
+    /// `--clip-norm` is not.
+    fn options(&self, epochs: usize, clip_norm: Option<f64>) -> Result<TrainOptions> {
+        let options = TrainOptions {
+            epochs: self.epochs.unwrap_or(epochs),
+            batch_size: self.batch_size,
+            learning_rate: self.lr,
+            adam_epsilon: self.adam_epsilon,
+            clip_norm: self.clip_norm.or(clip_norm),
+            seed: self.seed,
+            train_limit: self.train_limit,
+            lr_schedule: self.lr_schedule.into(),
+        };
+        options.validate()?;
+        Ok(options)
     }
 }
 
-/// A one-line description of a model's size.
-fn describe(model: &ImageModelConfig) -> String {
-    match model {
-        ImageModelConfig::GatedPixelcnn(c) => format!(
-            "Gated PixelCNN ({} channels, {} layers)",
-            c.channels, c.layers
-        ),
-        ImageModelConfig::Pixelcnn(c) => {
-            format!(
-                "PixelCNN ({} channels, {} residual blocks, {} colours)",
-                c.channels, c.blocks, c.colours
-            )
+/// A new run folder: `--out`, or the first unused runs/<model>-<data>-N.
+fn new_folder(out: &Option<PathBuf>, model: &str, data: &str) -> Result<RunFolder> {
+    Ok(RunFolder(match out {
+        Some(out) => {
+            if out.join("config.json").exists() || out.join(argen::classic::RUN_FILE).exists() {
+                bail!(
+                    "{} already holds a run; use --resume {} to continue it, or another --out",
+                    out.display(),
+                    out.display()
+                );
+            }
+            out.clone()
         }
-    }
-}
-
-/// Default number of epochs for a data set.
-fn default_epochs(data: &str) -> usize {
-    if data == "digits" { 20 } else { 1 }
+        None => {
+            let short = if model == "gated-pixelcnn" { "gated" } else { model };
+            let name = data.replace(['/', ':', '.'], "_");
+            train::new_run_folder(Path::new("runs"), &format!("{short}-{name}"))
+        }
+    }))
 }
 
 /// Runs `argen train`.
 pub fn run(args: TrainArgs) -> Result<()> {
-    if crate::cli::train_sequence::handles(&args) {
-        return crate::cli::train_sequence::run(args);
+    let devices = args.devices.connect("train", true)?;
+    if !devices.is_cpu_only() || devices.devices.len() > 1 {
+        eprintln!("devices: {devices}");
     }
-    let progress = match (args.quiet, std::io::stderr().is_terminal()) {
-        (true, _) => Progress::Silent,
-        (false, true) => Progress::Bar,
-        (false, false) => Progress::Lines,
-    };
-    let (config, run, resume) = match &args.resume {
+    match &args.resume {
         Some(folder) => {
-            let run = RunFolder(folder.clone());
-            let mut config = run.read_config()?;
-            if let Some(epochs) = args.epochs {
-                config.epochs = epochs;
-            }
-            (config, run, true)
-        }
-        None => {
-            let data_data = train::load_data(&args.data)?;
-            let num_classes = args.conditional.then_some(data_data.num_classes);
-            let colours = data_data.train.channels;
-            let model = match args.model.as_str() {
-                "gated-pixelcnn" => ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
-                    levels: data_data.levels,
-                    channels: args.channels,
-                    layers: args.layers,
-                    first_kernel: args.first_kernel,
-                    kernel: args.kernel,
-                    head: args.head,
-                    num_classes,
-                    dropout: args
-                        .dropout
-                        .unwrap_or(if args.data == "digits" { 0.2 } else { 0.0 }),
-                    colours,
-                }),
-                "pixelcnn" => ImageModelConfig::Pixelcnn(PixelCnnConfig {
-                    levels: data_data.levels,
-                    colours,
-                    channels: args.channels,
-                    blocks: args.layers,
-                    first_kernel: args.first_kernel,
-                    kernel: args.kernel,
-                    head: args.head,
-                    num_classes,
-                }),
-                other => bail!(
-                    "unknown --model {other}: the image models are gated-pixelcnn and pixelcnn"
-                ),
-            };
-            model.validate().map_err(anyhow::Error::msg)?;
-            if args.batch_size == 0 {
-                bail!("--batch-size must be at least 1");
-            }
-            if args.epochs == Some(0) {
+            if let Some(e) = args.training.epochs
+                && e == 0
+            {
                 bail!("--epochs must be at least 1");
             }
-            if !(args.lr > 0.0 && args.lr.is_finite()) {
-                bail!("--lr must be a positive number, got {}", args.lr);
-            }
-            let config = TrainingConfig {
-                model,
-                data: args.data.clone(),
-                height: data_data.train.height,
-                width: data_data.train.width,
-                epochs: args.epochs.unwrap_or_else(|| default_epochs(&args.data)),
-                batch_size: args.batch_size,
-                learning_rate: args.lr,
-                adam_epsilon: args.adam_epsilon,
-                clip_norm: args.clip_norm,
-                seed: args.seed,
-                train_limit: args.train_limit,
-                lr_schedule: args.lr_schedule,
-            };
-            let folder = match &args.out {
-                Some(out) => {
-                    if out.join("config.json").exists() {
-                        bail!(
-                            "{} already holds a run; use --resume {} to continue it, or another --out",
-                            out.display(),
-                            out.display()
-                        );
+            match Run::open(folder)? {
+                Run::Image(mut run) => {
+                    if let Some(epochs) = args.training.epochs {
+                        run.config.training.epochs = epochs;
                     }
-                    out.clone()
+                    train_images(&args, run.config, run.folder, true, &devices.devices)
                 }
-                None => {
-                    let name = args.data.replace(['/', ':', '.'], "_");
-                    let prefix = format!("{}-{name}", model_short_name(&args.model));
-                    train::new_run_folder(std::path::Path::new("runs"), &prefix)
+                Run::Sequence(mut run) => {
+                    if let Some(epochs) = args.training.epochs {
+                        run.config.training.epochs = epochs;
+                    }
+                    train_sequences(&args, run.config, run.folder, true, &devices.devices)
                 }
-            };
-            (config, RunFolder(folder), false)
+                Run::Classic(_) => bail!(
+                    "{} is a classical fit, fitted in closed form: there is nothing to resume",
+                    folder.display()
+                ),
+            }
         }
-    };
-    let data = train::load_data(&config.data)?;
+        None if is_image_model(&args.model) => {
+            let data = image::load_data(&args.data)?;
+            let format = ImageFormat {
+                levels: data.levels,
+                colours: data.train.channels,
+                classes: data.num_classes,
+            };
+            let model = args
+                .image
+                .options(&args.model, args.dropout, args.conditional)
+                .build(format, &args.data)?;
+            let training = args.training.options(image::default_epochs(&args.data), None)?;
+            let config = TrainingConfig::new(
+                model,
+                args.data.clone(),
+                data.train.height,
+                data.train.width,
+                training,
+            );
+            let folder = new_folder(&args.out, &args.model, &args.data)?;
+            train_images(&args, config, folder, false, &devices.devices)
+        }
+        None => {
+            let Some(kind) = SequenceModelKind::from_name(&args.model) else {
+                bail!(
+                    "unknown --model {}: the image models are gated-pixelcnn and pixelcnn, the \
+                     sequence models mlp, gru, lstm, wavenet and tcn",
+                    args.model
+                );
+            };
+            let data = load_sequences(&args.data)?;
+            let model = args
+                .sequence
+                .options(args.dropout, args.conditional)
+                .build(
+                    kind,
+                    data.input_channels(),
+                    data.output,
+                    data.num_classes,
+                    &data.name,
+                )?;
+            let training = args
+                .training
+                .options(sequence::DEFAULT_EPOCHS, sequence::default_clip_norm(&model))?;
+            let config = SequenceTrainingConfig::new(model, args.data.clone(), training)
+                .with_tbptt(args.sequence.tbptt);
+            let folder = new_folder(&args.out, &args.model, &args.data)?;
+            train_sequences(&args, config, folder, false, &devices.devices)
+        }
+    }
+}
+
+/// Trains an image run, scores its test split and draws a grid of samples.
+fn train_images(
+    args: &TrainArgs,
+    config: TrainingConfig,
+    folder: RunFolder,
+    resume: bool,
+    devices: &[Device],
+) -> Result<()> {
+    let data = image::load_data(&config.data)?;
     eprintln!(
         "training a {} with {} parameters on {} ({} training images) for {} epochs into {}",
-        describe(&config.model),
-        config
-            .model
-            .init(&burn::prelude::Device::flex())
-            .num_params(),
+        config.model.describe(),
+        config.model.init(&Device::flex()).num_params(),
         data.name,
         config
+            .training
             .train_limit
             .unwrap_or(data.train.len())
             .min(data.train.len()),
-        config.epochs,
-        run.0.display()
+        config.training.epochs,
+        folder.0.display()
     );
-    let start = std::time::Instant::now();
-    let devices = crate::cli::training_devices();
-    let reports = train::train_on(&config, &data, &run, resume, progress, &devices.devices)?;
-    if progress == Progress::Silent {
-        for r in &reports {
-            eprintln!(
-                "epoch {}: train {:.4} bits/dim, valid {:.4} bits/dim, {:.1}s",
-                r.epoch, r.train.bits_per_dim, r.valid.bits_per_dim, r.seconds
-            );
-        }
-    }
+    let start = Instant::now();
+    let progress = progress(args.quiet);
+    image::fit(&config, &data, Some(&folder), resume, progress, devices)?;
     let minutes = start.elapsed().as_secs_f64() / 60.0;
-    let (_, test) = evaluate_run(&run, Split::Test, false, 256)?;
+    let device = devices[0].clone();
+    let run = ImageRun { folder, config };
+    let test = run.evaluate(Split::Test, Weights::Best, 256, &device)?;
     println!(
         "test NLL ({} images, best validation weights): {:.4} nats/image, {:.4} bits/dim; trained in {minutes:.1} min",
-        test.images, test.nats_per_image, test.bits_per_dim
+        test.examples, test.nats_per_example, test.bits_per_dim
     );
     if args.samples > 0 {
-        let sample_args = SampleArgs {
-            run: run.0.clone(),
-            n: args.samples,
-            seed: config.seed,
-            temperature: 1.0,
-            class: None,
-            batch: 64,
-            last: false,
-            naive: false,
-            out: None,
-            length: None,
-        };
-        let out = run.0.join("samples.png");
-        sample_run(&sample_args, &out)?;
+        let options = SampleOptions::new(args.samples).seed(run.config.training.seed);
+        let samples = run.sample(&options, &device)?;
+        let out = run.folder.0.join("samples.png");
+        argen::viz::save_png(&samples.grid(), &out)?;
         println!("samples: {}", out.display());
     }
-    println!("run folder: {}", run.0.display());
+    println!("run folder: {}", run.folder.0.display());
+    Ok(())
+}
+
+/// Trains a sequence run and scores its test split.
+fn train_sequences(
+    args: &TrainArgs,
+    config: SequenceTrainingConfig,
+    folder: RunFolder,
+    resume: bool,
+    devices: &[Device],
+) -> Result<()> {
+    let data = sequence::load_data(&config)?;
+    eprintln!(
+        "training {} on {} ({} training sequences) for {} epochs into {}",
+        config.model.describe(),
+        data.name,
+        data.train.len(),
+        config.training.epochs,
+        folder.0.display()
+    );
+    let start = Instant::now();
+    let progress = progress(args.quiet);
+    sequence::fit(&config, &data, Some(&folder), resume, progress, devices)?;
+    let minutes = start.elapsed().as_secs_f64() / 60.0;
+    let run = argen::run::SequenceRun { folder, config };
+    let metrics = run.metrics(Split::Test, Weights::Best, 256, &devices[0])?;
+    println!(
+        "test ({}, best validation weights): {metrics}; trained in {minutes:.1} min",
+        data.name
+    );
+    println!("run folder: {}", run.folder.0.display());
     Ok(())
 }

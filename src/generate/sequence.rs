@@ -15,7 +15,7 @@ use burn::prelude::*;
 
 use super::conv_cache::ConvCache;
 use crate::distributions::OutputDistribution;
-use crate::models::SequenceModel;
+use crate::models::{SequenceModel, SequenceModelConfig};
 use crate::rng::SeededRng;
 
 /// What to generate.
@@ -208,4 +208,57 @@ fn encoded_column(
         output.encode_step(&steps.values[at..at + steps.dims], &mut inputs);
     }
     Tensor::from_data(TensorData::new(inputs, [n, channels]), device)
+}
+
+/// k-step-ahead dynamic predictions of a single series: for every origin o, the model reads
+/// the observed x_{<o} (at most its receptive field; 256 steps for a recurrent model), then
+/// predicts x_o, x_{o+1}, ... feeding each predicted mean back as the next input. The
+/// prediction of x_t made k steps ahead is the k-th step of the roll-out from o = t − k + 1.
+/// Returns, for each k of `horizons`, the predictions (NaN where the series has no origin).
+pub fn k_step_predictions(
+    model: &SequenceModel,
+    config: &SequenceModelConfig,
+    values: &[f32],
+    horizons: &[usize],
+    device: &Device,
+) -> Vec<Vec<f64>> {
+    let n = values.len();
+    let max_k = horizons.iter().copied().max().unwrap_or(1);
+    let context = config.receptive_field().unwrap_or(256);
+    let length = context + max_k;
+    let mut out = vec![vec![f64::NAN; n]; horizons.len()];
+    let origins: Vec<usize> = (1..n).collect();
+    for chunk in origins.chunks(128) {
+        let b = chunk.len();
+        let mut rows = vec![0f32; b * length];
+        for (i, &o) in chunk.iter().enumerate() {
+            for c in 0..context {
+                if let Some(s) = (o + c).checked_sub(context) {
+                    rows[i * length + c] = values[s];
+                }
+            }
+        }
+        for j in 0..max_k {
+            let x = Tensor::from_data(TensorData::new(rows.clone(), [b, 1, length]), device);
+            let means: Vec<f32> = model
+                .forward(x, None)
+                .narrow(1, 0, 1)
+                .narrow(2, context + j, 1)
+                .reshape([b])
+                .into_data()
+                .convert::<f32>()
+                .iter::<f32>()
+                .collect();
+            for (i, &o) in chunk.iter().enumerate() {
+                rows[i * length + context + j] = means[i];
+                let t = o + j;
+                if t < n
+                    && let Some(h) = horizons.iter().position(|&k| k == j + 1)
+                {
+                    out[h][t] = f64::from(means[i]);
+                }
+            }
+        }
+    }
+    out
 }

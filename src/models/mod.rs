@@ -6,12 +6,14 @@
 
 pub mod causal_conv;
 pub mod gated_pixelcnn;
+pub mod options;
 pub mod pixelcnn;
 pub mod rnn;
 pub mod sequence;
 pub mod window_mlp;
 
 pub use gated_pixelcnn::{GatedPixelCnn, GatedPixelCnnConfig};
+pub use options::{ImageFormat, ImageModelOptions, SequenceModelOptions};
 pub use pixelcnn::{PixelCnn, PixelCnnConfig};
 pub use sequence::{SequenceModel, SequenceModelConfig, SequenceModelKind};
 
@@ -42,6 +44,20 @@ impl ImageModelConfig {
         match self {
             Self::GatedPixelcnn(_) => "gated-pixelcnn",
             Self::Pixelcnn(_) => "pixelcnn",
+        }
+    }
+
+    /// A one-line description of the architecture and its size.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::GatedPixelcnn(c) => format!(
+                "Gated PixelCNN ({} channels, {} layers)",
+                c.channels, c.layers
+            ),
+            Self::Pixelcnn(c) => format!(
+                "PixelCNN ({} channels, {} residual blocks, {} colours)",
+                c.channels, c.blocks, c.colours
+            ),
         }
     }
 

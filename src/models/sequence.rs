@@ -26,7 +26,7 @@ use super::window_mlp::WindowMlp;
 use crate::distributions::OutputDistribution;
 
 /// Which network parameterises the conditionals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SequenceModelKind {
     /// MLP over the last τ steps.
@@ -84,6 +84,30 @@ pub struct SequenceModelConfig {
     pub weight_norm: Option<bool>,
 }
 
+impl SequenceModelKind {
+    /// Every network, by its `--model` name.
+    pub const ALL: [(&'static str, SequenceModelKind); 5] = [
+        ("mlp", SequenceModelKind::Mlp),
+        ("gru", SequenceModelKind::Gru),
+        ("lstm", SequenceModelKind::Lstm),
+        ("wavenet", SequenceModelKind::Wavenet),
+        ("tcn", SequenceModelKind::Tcn),
+    ];
+
+    /// The network named `name` (`mlp`, `gru`, `lstm`, `wavenet`, `tcn`), if it is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, k)| *k)
+    }
+
+    /// The `--model` name of the network.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
 impl SequenceModelConfig {
     /// Checks that the settings describe a model that can be built.
     pub fn validate(&self) -> Result<(), String> {
@@ -134,6 +158,35 @@ impl SequenceModelConfig {
             return Err("a conditional model needs at least one class".into());
         }
         Ok(())
+    }
+
+    /// A one-line description: the network, its size, its output and its receptive field.
+    pub fn describe(&self) -> String {
+        let field = match self.receptive_field() {
+            Some(r) => format!("receptive field {r} steps"),
+            None => "receptive field: the whole past".into(),
+        };
+        let mut options = String::new();
+        if self.dropout_probability() > 0.0 {
+            options += &format!(", dropout {}", self.dropout_probability());
+        }
+        if self.uses_weight_norm() {
+            options += ", weight-normalised";
+        }
+        format!(
+            "{:?} ({} hidden, depth {}, {:?}{options}; {field})",
+            self.kind, self.hidden, self.layers, self.output
+        )
+    }
+
+    /// The window τ of a window MLP (`None` for the other networks).
+    pub fn window(&self) -> Option<usize> {
+        (self.kind == SequenceModelKind::Mlp).then_some(self.window)
+    }
+
+    /// Whether the network is recurrent (GRU or LSTM).
+    pub fn is_recurrent(&self) -> bool {
+        matches!(self.kind, SequenceModelKind::Gru | SequenceModelKind::Lstm)
     }
 
     /// The dropout probability during training (0 when unset).

@@ -1,26 +1,35 @@
-//! Training: the loop, its settings, the run folder and its checkpoints.
+//! Training: one loop for every family.
 //!
-//! A run folder holds everything about one run:
+//! A family (images, sequences) describes what it trains as a [`Task`]: the model, the loss
+//! of a shard of a batch, the evaluation of the validation split, the lines it writes. The
+//! loop, [`train`], does the rest once for all of them: batches in a seeded order, one
+//! optimiser step per batch (or per piece of a batch, for truncated BPTT), data parallelism
+//! over devices, global-norm clipping, the learning-rate schedule, per-epoch reseeding of
+//! every random draw, the NaN stop, best and last weights, `metrics.csv`, `state.json`,
+//! `--resume` and the progress bar.
+//!
+//! A run folder (optional: a program may train in memory only) holds everything about one run:
 //!
 //! | file | what |
 //! |---|---|
-//! | `config.json` | every setting ([`TrainingConfig`]), enough to rebuild the model |
+//! | `config.json` | every setting, enough to rebuild the model; `"kind"` names the family |
 //! | `model.safetensors` | the weights after the last finished epoch |
-//! | `best.safetensors` | the weights with the lowest validation NLL so far |
+//! | `best.safetensors` | the weights with the lowest validation loss so far |
 //! | `optimizer.bpk` | Adam's state (burnpack), for `--resume` |
-//! | `state.json` | epochs done, optimiser steps, best validation bits/dim |
-//! | `metrics.csv` | one line per epoch: training and validation NLL, time, images/s |
+//! | `state.json` | epochs done, optimiser steps, best validation loss |
+//! | `metrics.csv` | one line per epoch: training and validation loss, time |
 //!
-//! Every file is written atomically (temporary file, then rename): a run stopped at any
-//! moment keeps its last complete checkpoint.
+//! Every file is written atomically (temporary file, then rename).
 
 pub mod batch;
 pub mod checkpoint;
+pub mod folder;
+pub mod image;
 pub mod parallel;
 pub mod sequence;
 
+use std::fmt::Debug;
 use std::fs;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -30,51 +39,134 @@ use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{self, DataSource, ImageData, ImageSet};
-use crate::distributions::categorical;
-use crate::models::{ImageModel, ImageModelConfig};
 pub use batch::image_batch;
 pub use checkpoint::{load_weights, save_weights, write_atomically};
+pub use folder::{RunFolder, new_run_folder};
+pub use image::{EpochReport, Nll, TrainingConfig, evaluate, load_data};
 
-/// Every setting of a training run; saved as `config.json` in the run folder.
-#[derive(Config, Debug)]
-pub struct TrainingConfig {
-    /// The network.
-    pub model: ImageModelConfig,
-    /// The data set, as given to `--data` (`digits`, `fashion-mnist`, `idx:DIR`).
-    pub data: String,
-    /// Image height of the data set (what `argen sample` generates).
-    pub height: usize,
-    /// Image width of the data set.
-    pub width: usize,
+/// The settings of the training loop, the same for every family (saved, flattened, in
+/// `config.json`). [`TrainOptions::default`] gives the command line's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
     /// Passes over the training set.
-    #[config(default = 30)]
     pub epochs: usize,
-    /// Images per optimiser step.
-    #[config(default = 32)]
+    /// Examples per optimiser step.
     pub batch_size: usize,
     /// Adam's learning rate.
-    #[config(default = 1e-3)]
     pub learning_rate: f64,
     /// Adam's epsilon (PyTorch's default 1e-8; burn's own default is 1e-5).
-    #[config(default = 1e-8)]
+    #[serde(default = "default_adam_epsilon")]
     pub adam_epsilon: f64,
     /// Clip the gradient to this global L2 norm (over all parameters together).
-    #[config(default = "None")]
+    #[serde(default)]
     pub clip_norm: Option<f64>,
-    /// Seed of the initial weights and the order of the batches.
-    #[config(default = 0)]
+    /// Seed of the initial weights, the order of the batches and the dropout draws.
+    #[serde(default)]
     pub seed: u64,
-    /// Train on the first N training images only (quick runs and tests).
-    #[config(default = "None")]
+    /// Train on the first N training examples only (quick runs and tests).
+    #[serde(default)]
     pub train_limit: Option<usize>,
     /// How the learning rate changes over the run.
-    #[config(default = "LrSchedule::Constant")]
+    #[serde(default = "constant_schedule")]
     pub lr_schedule: LrSchedule,
 }
 
+fn default_adam_epsilon() -> f64 {
+    1e-8
+}
+
+fn constant_schedule() -> LrSchedule {
+    LrSchedule::Constant
+}
+
+impl Default for TrainOptions {
+    /// The command line's defaults: 10 epochs, batches of 32, Adam at 1e-3 (ε = 1e-8) on a
+    /// cosine schedule, no clipping, seed 0, every training example.
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 32,
+            learning_rate: 1e-3,
+            adam_epsilon: 1e-8,
+            clip_norm: None,
+            seed: 0,
+            train_limit: None,
+            lr_schedule: LrSchedule::Cosine,
+        }
+    }
+}
+
+impl TrainOptions {
+    /// The same options with `epochs` passes.
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+    /// The same options with batches of `batch_size`.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+    /// The same options with learning rate `lr`.
+    pub fn learning_rate(mut self, lr: f64) -> Self {
+        self.learning_rate = lr;
+        self
+    }
+    /// The same options with `schedule`.
+    pub fn lr_schedule(mut self, schedule: LrSchedule) -> Self {
+        self.lr_schedule = schedule;
+        self
+    }
+    /// The same options with `seed`.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// The same options clipping at global norm `max_norm`.
+    pub fn clip_norm(mut self, max_norm: Option<f64>) -> Self {
+        self.clip_norm = max_norm;
+        self
+    }
+    /// The same options training on the first `n` examples only.
+    pub fn train_limit(mut self, n: Option<usize>) -> Self {
+        self.train_limit = n;
+        self
+    }
+
+    /// Checks that the options can be meant.
+    pub fn validate(&self) -> Result<()> {
+        if self.epochs == 0 {
+            bail!("the number of epochs must be at least 1");
+        }
+        if self.batch_size == 0 {
+            bail!("the batch size must be at least 1");
+        }
+        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+            bail!(
+                "the learning rate must be a positive number, got {}",
+                self.learning_rate
+            );
+        }
+        if !(self.adam_epsilon > 0.0 && self.adam_epsilon.is_finite()) {
+            bail!(
+                "Adam's epsilon must be a positive number, got {}",
+                self.adam_epsilon
+            );
+        }
+        if let Some(c) = self.clip_norm
+            && !(c > 0.0 && c.is_finite())
+        {
+            bail!("the clipping norm must be a positive number, got {c}");
+        }
+        if self.train_limit == Some(0) {
+            bail!("the training limit must be at least 1 example");
+        }
+        Ok(())
+    }
+}
+
 /// How the learning rate changes over a run of T optimiser steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LrSchedule {
     /// The same rate at every step.
@@ -103,51 +195,130 @@ pub struct RunState {
     pub epochs_done: usize,
     /// Optimiser steps taken.
     pub steps: usize,
-    /// Lowest validation bits/dim seen so far (at the end of an epoch).
-    pub best_valid_bits_per_dim: Option<f64>,
+    /// Lowest validation loss seen so far at the end of an epoch, in the task's unit
+    /// ([`Task::score`]: bits/dim for images, nats/step for sequences).
+    #[serde(
+        default,
+        alias = "best_valid_bits_per_dim",
+        alias = "best_valid_nats_per_step"
+    )]
+    pub best_valid: Option<f64>,
 }
 
-/// Negative log-likelihood of a set of images.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct Nll {
-    /// Mean over the images of −log p(x), in nats per image.
-    pub nats_per_image: f64,
-    /// The same divided by the number of dimensions (pixels × channels) and by ln 2.
-    pub bits_per_dim: f64,
-    /// Number of images scored.
-    pub images: usize,
+/// How training reports its progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Nothing.
+    Silent,
+    /// A line per epoch only.
+    Epochs,
+    /// A progress bar on the terminal, and a line per epoch.
+    Bar,
+    /// A line every 30 seconds and per epoch, for logs.
+    Lines,
 }
 
-impl Nll {
-    /// From a total over `images` images of `dims` dimensions each.
-    pub fn from_total(total_nats: f64, images: usize, dims: usize) -> Self {
-        let nats_per_image = total_nats / images.max(1) as f64;
-        Self {
-            nats_per_image,
-            bits_per_dim: nats_per_image / (dims as f64 * std::f64::consts::LN_2),
-            images,
-        }
+/// What the training loop needs from a family: its model, its loss and its evaluation.
+///
+/// The loss of a batch B is Σ_{e ∈ B} ℓ(e) / w(B), with w(B) = [`Task::batch_weight`] (the
+/// number of dimensions or of scored steps in the batch): the shards of a batch split over
+/// devices each return their part, Σ_{e ∈ shard} ℓ(e) / w(B), and the parts add up to it.
+pub trait Task: Sync {
+    /// The network trained.
+    type Model: Module + Sync + 'static;
+    /// What an evaluation of the validation split reports.
+    type Metrics: Clone + Debug;
+    /// What one piece of a batch hands to the next (the recurrent state under truncated
+    /// BPTT; `()` for tasks that train a batch in one piece).
+    type Carry: Default;
+
+    /// The loop's settings.
+    fn options(&self) -> &TrainOptions;
+    /// The contents of `config.json` (written when a run folder starts).
+    fn config_json(&self) -> String;
+    /// A name of the architecture, written into the weights' metadata.
+    fn model_name(&self) -> &str;
+    /// The model with its initial weights (seeded by [`TrainOptions::seed`]) on `device`.
+    fn init_model(&self, device: &Device) -> Self::Model;
+    /// The model with unset weights, to load saved ones into.
+    fn empty_model(&self, device: &Device) -> Self::Model;
+    /// Number of training examples (before [`TrainOptions::train_limit`]).
+    fn train_len(&self) -> usize;
+    /// Checks that the task can train on `devices` devices (model, data, options agree).
+    fn check(&self, _devices: usize) -> Result<()> {
+        Ok(())
+    }
+    /// w(B): what the loss of the batch of training examples `batch` is divided by.
+    fn batch_weight(&self, batch: &[usize]) -> f64;
+    /// The shard's part of the batch loss, Σ_{e ∈ shard} ℓ(e) / `batch_weight`, as a scalar
+    /// on `device` (an autodiff device).
+    fn shard_loss(
+        &self,
+        model: &Self::Model,
+        shard: &[usize],
+        batch_weight: f64,
+        device: &Device,
+    ) -> Tensor<1>;
+    /// The chunking hook: how many optimiser steps the batch takes (1 unless the task cuts
+    /// it, as truncated BPTT cuts long sequences into chunks).
+    fn pieces(&self, _model: &Self::Model, _batch: &[usize]) -> usize {
+        1
+    }
+    /// Piece `piece` of a batch cut into [`Task::pieces`]: its loss and its weight, or
+    /// `None` when it scores nothing. `carry` holds what the previous piece left.
+    fn piece_loss(
+        &self,
+        _model: &Self::Model,
+        _batch: &[usize],
+        _piece: usize,
+        _carry: &mut Self::Carry,
+        _device: &Device,
+    ) -> Result<Option<(Tensor<1>, f64)>> {
+        bail!("this task trains every batch in one piece")
+    }
+    /// Scores the validation split with `model` (no autodiff) on `device`.
+    fn evaluate(&self, model: &Self::Model, device: &Device) -> Self::Metrics;
+    /// The validation loss that picks the best weights (lower is better).
+    fn score(&self, metrics: &Self::Metrics) -> f64;
+    /// The header line of `metrics.csv` (with its newline).
+    fn metrics_header(&self) -> &'static str;
+    /// One epoch's line of `metrics.csv` (with its newline).
+    fn metrics_row(&self, epoch: &Epoch<Self::Metrics>) -> String;
+    /// One epoch's line on the terminal.
+    fn epoch_summary(&self, epoch: &Epoch<Self::Metrics>) -> String;
+    /// The progress bar's message after a step of mean loss `loss` (per unit of weight).
+    fn step_message(&self, loss: f64, examples_per_second: f64) -> String {
+        format!("loss {loss:.4}, {examples_per_second:.1} examples/s")
     }
 }
 
-/// The labels to condition on, when the model is conditional.
-fn conditioning(model: &ImageModel, labels: Tensor<1, Int>) -> Option<Tensor<1, Int>> {
-    model.is_conditional().then_some(labels)
+/// What one epoch measured.
+#[derive(Debug, Clone)]
+pub struct Epoch<M> {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Of how many.
+    pub epochs: usize,
+    /// Mean training loss over the epoch, per unit of batch weight (nats per dimension or
+    /// per scored step).
+    pub train_loss: f64,
+    /// Training examples seen.
+    pub examples: usize,
+    /// Validation metrics at the end of the epoch.
+    pub valid: M,
+    /// Seconds of training (without validation).
+    pub seconds: f64,
 }
 
-/// Exact NLL of every image of `set` under `model`, in batches of `batch_size`.
-pub fn evaluate(model: &ImageModel, set: &ImageSet, batch_size: usize, device: &Device) -> Nll {
-    let indices: Vec<usize> = (0..set.len()).collect();
-    let mut total = 0.0f64;
-    for chunk in indices.chunks(batch_size.max(1)) {
-        let (x, labels) = image_batch(set, chunk, device);
-        let logits = model.forward(x.clone(), conditioning(model, labels));
-        let log_p = categorical::log_prob(logits, x)
-            .into_data()
-            .convert::<f64>();
-        total -= log_p.iter::<f64>().sum::<f64>();
-    }
-    Nll::from_total(total, set.len(), set.image_size())
+/// What [`train`] gives back.
+#[derive(Debug)]
+pub struct Trained<M, R> {
+    /// The model with the best validation weights (no autodiff), on the model's device.
+    pub model: M,
+    /// The model after the last epoch.
+    pub last: M,
+    /// The epochs of this call.
+    pub epochs: Vec<Epoch<R>>,
 }
 
 /// Squared L2 norm of all gradients together.
@@ -197,286 +368,155 @@ pub fn clip_global_norm<M: Module>(model: &M, grads: &mut GradientsParams, max_n
 }
 
 /// The Adam optimiser of a run.
-fn optimizer(config: &TrainingConfig) -> ModuleOptimizer {
+fn optimizer(options: &TrainOptions) -> ModuleOptimizer {
     AdamConfig::new()
-        .with_epsilon(config.adam_epsilon as f32)
+        .with_epsilon(options.adam_epsilon as f32)
         .init()
 }
 
-/// The files of a run folder.
-#[derive(Debug, Clone)]
-pub struct RunFolder(pub PathBuf);
-
-impl RunFolder {
-    /// `config.json`.
-    pub fn config(&self) -> PathBuf {
-        self.0.join("config.json")
-    }
-    /// `model.safetensors`: the last epoch's weights.
-    pub fn last_weights(&self) -> PathBuf {
-        self.0.join("model.safetensors")
-    }
-    /// `best.safetensors`: the best validation weights.
-    pub fn best_weights(&self) -> PathBuf {
-        self.0.join("best.safetensors")
-    }
-    /// `optimizer.bpk`.
-    pub fn optimizer(&self) -> PathBuf {
-        self.0.join("optimizer.bpk")
-    }
-    /// `state.json`.
-    pub fn state(&self) -> PathBuf {
-        self.0.join("state.json")
-    }
-    /// `metrics.csv`.
-    pub fn metrics(&self) -> PathBuf {
-        self.0.join("metrics.csv")
-    }
-
-    /// Reads `config.json` as a `T`; `what` names the kind of run in the error message.
-    pub fn read_config_as<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T> {
-        let path = self.config();
-        let text = fs::read_to_string(&path).with_context(|| {
-            format!(
-                "cannot read {} (is {} a run folder?)",
-                path.display(),
-                self.0.display()
-            )
-        })?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a valid {what} config", path.display()))
-    }
-
-    /// Reads `config.json` of an image run.
-    pub fn read_config(&self) -> Result<TrainingConfig> {
-        let config: TrainingConfig = self.read_config_as("argen run")?;
-        config
-            .model
-            .validate()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", self.config().display()))?;
-        Ok(config)
-    }
-
-    /// Restores Adam's state from `optimizer.bpk` into `optim`.
-    pub fn load_optimizer(&self, optim: ModuleOptimizer) -> Result<ModuleOptimizer> {
-        let path = self.optimizer();
-        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        optim
-            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-            .map_err(|e| anyhow::anyhow!("{} is corrupt: {e}", path.display()))
-    }
-
-    /// Writes Adam's state to `optimizer.bpk` atomically.
-    pub fn save_optimizer(&self, optim: &ModuleOptimizer) -> Result<()> {
-        let bytes = optim
-            .into_bytes()
-            .map_err(|e| anyhow::anyhow!("cannot serialise the optimiser: {e}"))?;
-        write_atomically(&self.optimizer(), &bytes)
-    }
-
-    /// Appends `line` to `metrics.csv` (rewriting the file atomically; a missing file starts
-    /// with `header`).
-    pub fn append_metrics(&self, header: &str, line: &str) -> Result<()> {
-        let mut text = fs::read_to_string(self.metrics()).unwrap_or_else(|_| header.to_string());
-        text.push_str(line);
-        write_atomically(&self.metrics(), text.as_bytes())
-    }
-
-    /// Reads `state.json` (a fresh state if the run has not finished an epoch yet).
-    pub fn read_state(&self) -> Result<RunState> {
-        let path = self.state();
-        if !path.exists() {
-            return Ok(RunState::default());
-        }
-        let text =
-            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is corrupt", path.display()))
-    }
-
-    /// Builds the model of the run and loads the chosen weights (`best` or last).
-    pub fn load_model(&self, best: bool, device: &Device) -> Result<(TrainingConfig, ImageModel)> {
-        let config = self.read_config()?;
-        let path = if best && self.best_weights().exists() {
-            self.best_weights()
-        } else {
-            self.last_weights()
-        };
-        let model = load_weights(config.model.init(device), &path)?;
-        Ok((config, model))
-    }
+/// The seed of every device's generator in epoch `epoch`: a resumed run draws its dropout
+/// masks as the run that never stopped did.
+fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64)
 }
 
-/// How training reports its progress.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// Nothing.
-    Silent,
-    /// A progress bar on the terminal, and a line per epoch.
-    Bar,
-    /// A line every 30 seconds and per epoch, for logs.
-    Lines,
-}
-
-/// What one epoch measured.
-#[derive(Debug, Clone, Copy)]
-pub struct EpochReport {
-    /// Epoch number, from 1.
-    pub epoch: usize,
-    /// Mean training NLL over the epoch's batches.
-    pub train: Nll,
-    /// Validation NLL at the end of the epoch.
-    pub valid: Nll,
-    /// Seconds of training (without validation).
-    pub seconds: f64,
-}
-
-/// Trains `config` into `run` on this machine's CPU: [`train_on`] with the CPU only.
-pub fn train(
-    config: &TrainingConfig,
-    data: &ImageData,
-    run: &RunFolder,
-    resume: bool,
-    progress: Progress,
-) -> Result<Vec<EpochReport>> {
-    train_on(config, data, run, resume, progress, &[Device::flex()])
-}
-
-/// Trains `config` into `run` (a new folder, or an existing one when `resume` is true),
-/// epoch after epoch, writing checkpoints and metrics after each. Returns the per-epoch
-/// reports of this call.
+/// Trains `task`, epoch after epoch, on `devices` (the model lives on the first; with
+/// several, each batch is split over them and their gradients are added). With a run folder
+/// it writes a checkpoint and a metrics line after each epoch, and `resume` continues the run
+/// the folder holds; without one the run lives in memory only. Returns the best and the last
+/// model and the epochs of this call.
 ///
-/// The model lives on `devices[0]`; with several devices each batch is split over them and
-/// their gradients are added ([`parallel::batch_gradients`]). The initial weights are drawn
-/// on the CPU, so a seed gives the same model whatever the devices.
-pub fn train_on(
-    config: &TrainingConfig,
-    data: &ImageData,
-    run: &RunFolder,
+/// The initial weights are drawn on the CPU, so a seed gives the same model whatever the
+/// devices.
+pub fn train<T: Task>(
+    task: &T,
+    run: Option<&RunFolder>,
     resume: bool,
     progress: Progress,
     devices: &[Device],
-) -> Result<Vec<EpochReport>> {
-    let show_progress = progress == Progress::Bar;
-    let log_progress = progress == Progress::Lines;
-    config.model.validate().map_err(anyhow::Error::msg)?;
-    if config.batch_size == 0 {
-        bail!("the batch size must be at least 1");
+) -> Result<Trained<T::Model, T::Metrics>> {
+    let options = task.options();
+    options.validate()?;
+    if task.train_len() == 0 {
+        bail!("the training part of the data is empty");
     }
-    if data.train.is_empty() || data.valid.is_empty() {
-        bail!(
-            "the data set {} has an empty training or validation part",
-            data.name
-        );
-    }
-    if (data.train.height, data.train.width) != (config.height, config.width) {
-        bail!(
-            "the run was configured for {}x{} images but {} has {}x{}",
-            config.height,
-            config.width,
-            data.name,
-            data.train.height,
-            data.train.width
-        );
-    }
-    if data.train.channels != config.model.colours() {
-        bail!(
-            "the {} models images of {} channels; {} has {}",
-            config.model.name(),
-            config.model.colours(),
-            data.name,
-            data.train.channels
-        );
-    }
+    task.check(devices.len())?;
     let devices = parallel::training_devices(devices)?;
     let device = devices[0].clone();
-    fs::create_dir_all(&run.0).with_context(|| format!("cannot create {}", run.0.display()))?;
+    let inner = device.clone().inner();
 
-    let mut model = config
-        .model
-        .init_seeded(config.seed, &Device::flex().autodiff())
-        .fork(&device);
-    let mut optim = optimizer(config);
+    let mut model = task.init_model(&Device::flex().autodiff()).fork(&device);
+    let mut optim = optimizer(options);
     let mut state = RunState::default();
-    if resume {
-        state = run.read_state()?;
-        model = load_weights(model, &run.last_weights())?;
-        optim = run.load_optimizer(optim)?;
-    } else {
-        write_atomically(&run.config(), config.to_string().as_bytes())?;
-        write_atomically(&run.metrics(), METRICS_HEADER.as_bytes())?;
-    }
-
-    let train_set = match config.train_limit {
-        Some(n) => data
-            .train
-            .subset(&(0..n.min(data.train.len())).collect::<Vec<_>>()),
-        None => data.train.clone(),
-    };
-    let dims = train_set.image_size();
-    let steps_per_epoch = train_set.len().div_ceil(config.batch_size);
-    let total_steps = steps_per_epoch * config.epochs;
-    let mut reports = Vec::new();
-
-    for epoch in state.epochs_done + 1..=config.epochs {
-        let bar = progress_bar(show_progress, steps_per_epoch, epoch, config.epochs);
-        let start = Instant::now();
-        // Dropout draws come from the device generator: seeding it per epoch makes a resumed
-        // run draw what the uninterrupted one would have drawn. (Replicas sharing one device
-        // share its generator, in thread order: with dropout, such a run is not repeatable.)
-        for device in &devices {
-            device.seed(
-                config
-                    .seed
-                    .wrapping_mul(1_000_003)
-                    .wrapping_add(epoch as u64),
-            );
-        }
-        let order = data::shuffled_indices(train_set.len(), config.seed.wrapping_add(epoch as u64));
-        let (mut total_nats, mut seen) = (0.0f64, 0usize);
-        let mut last_line = Instant::now();
-        for chunk in order.chunks(config.batch_size) {
-            // Minimise nats per dimension: the same optimum, a scale that does not depend on
-            // the image size. Each shard adds its images' NLL over the whole batch's size.
-            let per_batch = (dims * chunk.len()) as f64;
-            let (mut grads, loss_value) =
-                parallel::batch_gradients(&model, &devices, chunk, |model, shard, device| {
-                    let (x, labels) = image_batch(&train_set, shard, device);
-                    let logits = model.forward(x.clone(), conditioning(model, labels));
-                    categorical::log_prob(logits, x)
-                        .sum()
-                        .neg()
-                        .div_scalar(per_batch)
-                });
-            if !loss_value.is_finite() {
-                bar.abandon();
+    if let Some(run) = run {
+        if resume {
+            state = run.read_state()?;
+            if state.epochs_done > 0 {
+                model = load_weights(model, &run.last_weights())?;
+                optim = run.load_optimizer(optim)?;
+            }
+        } else {
+            if run.config().exists() {
                 bail!(
-                    "the training loss became {loss_value} at epoch {epoch}, step {}; training stopped. \
-                     The last good checkpoint (end of epoch {}) is kept in {}. \
-                     Try a lower --lr or --clip-norm.",
-                    state.steps + 1,
-                    state.epochs_done,
+                    "{} already holds a run; resume it, or choose another folder",
                     run.0.display()
                 );
             }
-            if let Some(max_norm) = config.clip_norm {
-                clip_global_norm(&model, &mut grads, max_norm);
+            fs::create_dir_all(&run.0)
+                .with_context(|| format!("cannot create {}", run.0.display()))?;
+            write_atomically(&run.config(), task.config_json().as_bytes())?;
+            write_atomically(&run.metrics(), task.metrics_header().as_bytes())?;
+        }
+    } else if resume {
+        bail!("resuming needs a run folder");
+    }
+
+    let n_train = options
+        .train_limit
+        .unwrap_or(usize::MAX)
+        .min(task.train_len());
+    let steps_per_epoch = n_train.div_ceil(options.batch_size);
+    let total_steps = steps_per_epoch * options.epochs;
+    let mut best: Option<T::Model> = None;
+    let mut epochs = Vec::new();
+
+    for epoch in state.epochs_done + 1..=options.epochs {
+        let bar = progress_bar(
+            progress == Progress::Bar,
+            steps_per_epoch,
+            epoch,
+            options.epochs,
+        );
+        let start = Instant::now();
+        // Dropout draws come from the device generator. (Replicas sharing one device share
+        // its generator, in thread order: with dropout, such a run is not repeatable.)
+        for device in &devices {
+            device.seed(epoch_seed(options.seed, epoch));
+        }
+        let order = crate::data::shuffled_indices(n_train, options.seed.wrapping_add(epoch as u64));
+        let (mut total, mut weight_seen, mut examples) = (0.0f64, 0.0f64, 0usize);
+        let mut last_line = Instant::now();
+        for batch in order.chunks(options.batch_size) {
+            let pieces = task.pieces(&model, batch);
+            let mut carry = T::Carry::default();
+            for piece in 0..pieces {
+                let (mut grads, value, weight) = if pieces == 1 {
+                    let weight = task.batch_weight(batch);
+                    if weight == 0.0 {
+                        continue;
+                    }
+                    let (grads, value) = parallel::batch_gradients(
+                        &model,
+                        &devices,
+                        batch,
+                        |model, shard, device| task.shard_loss(model, shard, weight, device),
+                    );
+                    (grads, value, weight)
+                } else {
+                    let Some((loss, weight)) =
+                        task.piece_loss(&model, batch, piece, &mut carry, &device)?
+                    else {
+                        continue;
+                    };
+                    let value = loss.clone().into_scalar::<f64>();
+                    (GradientsParams::from_grads(loss.backward(), &model), value, weight)
+                };
+                if !value.is_finite() {
+                    bar.abandon();
+                    let kept = match (run, state.epochs_done) {
+                        (Some(run), done) if done > 0 => format!(
+                            "the last good checkpoint (end of epoch {done}) is kept in {}",
+                            run.0.display()
+                        ),
+                        _ => "no checkpoint was written".to_string(),
+                    };
+                    bail!(
+                        "the training loss became {value} at epoch {epoch}, step {}; training \
+                         stopped: {kept}. Try a lower --lr or --clip-norm.",
+                        state.steps + 1
+                    );
+                }
+                if let Some(max_norm) = options.clip_norm {
+                    clip_global_norm(&model, &mut grads, max_norm);
+                }
+                let lr = options.lr_schedule.rate(
+                    options.learning_rate,
+                    state.steps,
+                    total_steps * pieces,
+                );
+                model = optim.step(lr, model, grads);
+                state.steps += 1;
+                total += value * weight;
+                weight_seen += weight;
             }
-            let lr = config
-                .lr_schedule
-                .rate(config.learning_rate, state.steps, total_steps);
-            model = optim.step(lr, model, grads);
-            state.steps += 1;
-            total_nats += loss_value * dims as f64 * chunk.len() as f64;
-            seen += chunk.len();
-            let bits = loss_value / std::f64::consts::LN_2;
-            let rate = seen as f64 / start.elapsed().as_secs_f64();
-            let message =
-                format!("loss {loss_value:.4} nats/dim, {bits:.3} bits/dim, {rate:.1} img/s");
+            examples += batch.len();
+            let rate = examples as f64 / start.elapsed().as_secs_f64();
+            let message = task.step_message(total / weight_seen.max(1e-300), rate);
             bar.set_message(message.clone());
             bar.inc(1);
             // Without a terminal (a log file), a line every half minute instead of the bar.
-            if log_progress && last_line.elapsed().as_secs_f64() >= 30.0 {
-                let done = seen as f64 / train_set.len() as f64;
+            if progress == Progress::Lines && last_line.elapsed().as_secs_f64() >= 30.0 {
+                let done = examples as f64 / n_train as f64;
                 let eta = start.elapsed().as_secs_f64() * (1.0 - done) / done.max(1e-9);
                 eprintln!(
                     "epoch {epoch}: {:.1}% {message}, ETA {eta:.0}s",
@@ -488,61 +528,57 @@ pub fn train_on(
         let seconds = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
 
-        let valid = evaluate(&model.valid(), &data.valid, 256, &device.clone().inner());
-        let train = Nll::from_total(total_nats, seen, dims);
+        let valid_model = model.valid();
+        let valid = task.evaluate(&valid_model, &inner);
+        let score = task.score(&valid);
         state.epochs_done = epoch;
-        save_weights(&model, config.model.name(), &run.last_weights())?;
-        run.save_optimizer(&optim)?;
-        if state
-            .best_valid_bits_per_dim
-            .is_none_or(|best| valid.bits_per_dim < best)
-        {
-            state.best_valid_bits_per_dim = Some(valid.bits_per_dim);
-            save_weights(&model, config.model.name(), &run.best_weights())?;
+        let improved = state.best_valid.is_none_or(|b| score < b);
+        if improved {
+            state.best_valid = Some(score);
         }
-        write_atomically(
-            &run.state(),
-            serde_json::to_string_pretty(&state)?.as_bytes(),
-        )?;
-        run.append_metrics(
-            METRICS_HEADER,
-            &metrics_line(epoch, &train, &valid, seconds, seen),
-        )?;
-        let report = EpochReport {
+        let report = Epoch {
             epoch,
-            train,
+            epochs: options.epochs,
+            train_loss: total / weight_seen.max(1e-300),
+            examples,
             valid,
             seconds,
         };
-        if progress != Progress::Silent {
-            eprintln!(
-                "epoch {epoch}/{}: train {:.4} bits/dim, valid {:.4} bits/dim ({:.2} nats/image), {:.1}s, {:.0} img/s",
-                config.epochs,
-                train.bits_per_dim,
-                valid.bits_per_dim,
-                valid.nats_per_image,
-                seconds,
-                seen as f64 / seconds
-            );
+        if let Some(run) = run {
+            save_weights(&model, task.model_name(), &run.last_weights())?;
+            run.save_optimizer(&optim)?;
+            if improved {
+                save_weights(&model, task.model_name(), &run.best_weights())?;
+            }
+            write_atomically(
+                &run.state(),
+                serde_json::to_string_pretty(&state)?.as_bytes(),
+            )?;
+            run.append_metrics(task.metrics_header(), &task.metrics_row(&report))?;
         }
-        reports.push(report);
+        if improved {
+            best = Some(valid_model);
+        }
+        if progress != Progress::Silent {
+            eprintln!("{}", task.epoch_summary(&report));
+        }
+        epochs.push(report);
     }
-    Ok(reports)
-}
-
-const METRICS_HEADER: &str = "epoch,train_nats_per_image,train_bits_per_dim,valid_nats_per_image,valid_bits_per_dim,seconds,train_images_per_second\n";
-
-/// One epoch's line of `metrics.csv`.
-fn metrics_line(epoch: usize, train: &Nll, valid: &Nll, seconds: f64, seen: usize) -> String {
-    format!(
-        "{epoch},{:.6},{:.6},{:.6},{:.6},{:.3},{:.1}\n",
-        train.nats_per_image,
-        train.bits_per_dim,
-        valid.nats_per_image,
-        valid.bits_per_dim,
-        seconds,
-        seen as f64 / seconds
-    )
+    let last = model.valid();
+    let best = match best {
+        Some(best) => best,
+        None => match run {
+            Some(run) if run.best_weights().exists() => {
+                load_weights(task.empty_model(&inner), &run.best_weights())?
+            }
+            _ => last.clone(),
+        },
+    };
+    Ok(Trained {
+        model: best,
+        last,
+        epochs,
+    })
 }
 
 fn progress_bar(show: bool, steps: usize, epoch: usize, epochs: usize) -> ProgressBar {
@@ -557,19 +593,4 @@ fn progress_bar(show: bool, steps: usize, epoch: usize, epochs: usize) -> Progre
     );
     bar.set_prefix(format!("{epoch}/{epochs}"));
     bar
-}
-
-/// Loads the data set named in a config.
-pub fn load_data(name: &str) -> Result<ImageData> {
-    let source: DataSource = name.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(data::load(&source)?)
-}
-
-/// A fresh run folder under `parent`: `parent/<prefix>-1`, `-2`, ... (the first that does
-/// not exist).
-pub fn new_run_folder(parent: &Path, prefix: &str) -> PathBuf {
-    (1..)
-        .map(|i| parent.join(format!("{prefix}-{i}")))
-        .find(|p| !p.exists())
-        .expect("an unused name")
 }

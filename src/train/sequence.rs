@@ -1,91 +1,84 @@
-//! Training and evaluation of the neural sequence models, with the run-folder conventions
-//! of [`crate::train`]: `config.json` (every setting, [`SequenceTrainingConfig`], with
-//! `"kind": "sequence"` so that `argen eval` and `argen sample` recognise the run),
-//! `model.safetensors`, `best.safetensors`, `optimizer.bpk`, `state.json`, `metrics.csv`,
-//! each written atomically; `--resume` continues a run where it stopped.
+//! The sequence family's training task: a window MLP, GRU/LSTM, WaveNet or TCN on
+//! sequence data, its loss in nats per scored step, and the metrics of a split.
 //!
 //! The loss is the mean over the scored steps of −log p(x_t | x_<t, h) (nats per step).
 //! Recurrent models train with truncated backpropagation through time when `tbptt` is set:
-//! each batch is cut into chunks of that many steps, each chunk starts from the state the
-//! previous one ended in (cut from the graph), and the optimiser steps after every chunk.
-//! Gradients can be clipped by their global L2 norm ([`crate::train::clip_global_norm`]).
+//! the task cuts each batch into chunks of that many steps ([`Task::pieces`]), each chunk
+//! starts from the state the previous one ended in (cut from the graph), and the optimiser
+//! steps after every chunk.
 
-use std::fs;
-use std::path::Path;
-use std::time::Instant;
-
-use anyhow::{Context, Result, bail};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use anyhow::{Result, bail};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{load_weights, save_weights, write_atomically};
-use super::{LrSchedule, RunFolder, clip_global_norm, parallel};
+use super::{Epoch, Progress, RunFolder, Task, TrainOptions, Trained};
 use crate::data::sequences::{SeqExample, SequenceData, load_sequences};
 use crate::distributions::{OutputDistribution, Target};
-use crate::models::rnn::shift_right;
+use crate::models::rnn::{RnnState, shift_right};
 use crate::models::{SequenceModel, SequenceModelConfig};
+use crate::run::RunKind;
 
 /// Name written into the weights' metadata.
 pub const MODEL_NAME: &str = "sequence-model";
-/// The value of `kind` in the `config.json` of a sequence run.
-pub const RUN_KIND: &str = "sequence";
 
 /// Every setting of a sequence training run; saved as `config.json`.
-#[derive(Config, Debug)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SequenceTrainingConfig {
-    /// Always [`RUN_KIND`]: marks the run folder as a sequence run.
-    pub kind: String,
+    /// Always [`RunKind::Sequence`]: marks the run folder as a sequence run.
+    pub kind: RunKind,
     /// The network and its output distribution.
     pub model: SequenceModelConfig,
     /// The data set, as given to `--data`.
     pub data: String,
-    /// Passes over the training set.
-    #[config(default = 10)]
-    pub epochs: usize,
-    /// Sequences per optimiser step.
-    #[config(default = 32)]
-    pub batch_size: usize,
-    /// Adam's learning rate.
-    #[config(default = 1e-3)]
-    pub learning_rate: f64,
-    /// Adam's epsilon.
-    #[config(default = 1e-8)]
-    pub adam_epsilon: f64,
-    /// Clip the gradient to this global L2 norm.
-    #[config(default = "None")]
-    pub clip_norm: Option<f64>,
     /// Recurrent models: truncated BPTT chunk length (`None`: the whole sequence).
-    #[config(default = "None")]
+    #[serde(default)]
     pub tbptt: Option<usize>,
-    /// Seed of the initial weights and the batch order.
-    #[config(default = 0)]
-    pub seed: u64,
-    /// Train on the first N training sequences only.
-    #[config(default = "None")]
-    pub train_limit: Option<usize>,
-    /// How the learning rate changes over the run.
-    #[config(default = "LrSchedule::Constant")]
-    pub lr_schedule: LrSchedule,
+    /// The training loop's settings.
+    #[serde(flatten)]
+    pub training: TrainOptions,
 }
 
-/// Whether `run` holds a sequence run (its `config.json` has `"kind": "sequence"`).
-pub fn is_sequence_run(run: &Path) -> bool {
-    fs::read_to_string(run.join("config.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .is_some_and(|v| v.get("kind").and_then(|k| k.as_str()) == Some(RUN_KIND))
+impl SequenceTrainingConfig {
+    /// A run of `model` on `data` with `training` (no truncated BPTT).
+    pub fn new(model: SequenceModelConfig, data: impl Into<String>, training: TrainOptions) -> Self {
+        Self {
+            kind: RunKind::Sequence,
+            model,
+            data: data.into(),
+            tbptt: None,
+            training,
+        }
+    }
+
+    /// The same run with truncated BPTT in chunks of `k` steps.
+    pub fn with_tbptt(mut self, k: Option<usize>) -> Self {
+        self.tbptt = k;
+        self
+    }
+
+    /// Reads and checks the `config.json` of a sequence run.
+    pub fn read(run: &RunFolder) -> Result<Self> {
+        let config: Self = run.read_config_as("sequence run")?;
+        config
+            .model
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", run.config().display()))?;
+        Ok(config)
+    }
+
+    /// The run's model with the weights of `run` (the best validation weights when `best`).
+    pub fn load_model(&self, run: &RunFolder, best: bool, device: &Device) -> Result<SequenceModel> {
+        super::load_weights(self.model.init(device), &run.weights(best))
+    }
 }
 
-/// Progress of a run; saved as `state.json`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct SequenceRunState {
-    /// Epochs finished.
-    pub epochs_done: usize,
-    /// Optimiser steps taken.
-    pub steps: usize,
-    /// Lowest validation nats per step so far.
-    pub best_valid_nats_per_step: Option<f64>,
+/// The default number of epochs of a sequence run.
+pub const DEFAULT_EPOCHS: usize = 10;
+
+/// The default global clipping norm of a sequence model: 1 for the recurrent networks,
+/// none for the others.
+pub fn default_clip_norm(model: &SequenceModelConfig) -> Option<f64> {
+    model.is_recurrent().then_some(1.0)
 }
 
 /// What an evaluation measured.
@@ -108,6 +101,42 @@ pub struct SequenceMetrics {
     pub accuracy: Option<f64>,
     /// Copy memory: the same fraction for each recalled position (first digit first).
     pub recall_by_position: Vec<f64>,
+}
+
+impl std::fmt::Display for SequenceMetrics {
+    /// One line for a person: nats per step and per sequence, and what applies of the
+    /// rest.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.4} nats/step, {:.3} nats/sequence ({} sequences, {} steps)",
+            self.nats_per_step, self.nats_per_sequence, self.sequences, self.steps
+        )?;
+        if (self.nats_per_step_after_first - self.nats_per_step).abs() > 1e-9 {
+            write!(
+                f,
+                " ({:.4} nats/step after each sequence's first step)",
+                self.nats_per_step_after_first
+            )?;
+        }
+        if let Some(mse) = self.mse {
+            write!(f, ", MSE {mse:.5}")?;
+        }
+        if let Some(a) = self.accuracy {
+            let by_position: Vec<String> = self
+                .recall_by_position
+                .iter()
+                .map(|r| format!("{:.1}", 100.0 * r))
+                .collect();
+            write!(
+                f,
+                ", recall {:.2}% (by position, %: {})",
+                100.0 * a,
+                by_position.join(" ")
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// One batch as tensors: inputs [B, C, T], targets, mask [B, T], labels [B].
@@ -269,32 +298,6 @@ fn count_recalls(
     }
 }
 
-/// Reads a sequence run's config.
-pub fn read_config(run: &RunFolder) -> Result<SequenceTrainingConfig> {
-    let config: SequenceTrainingConfig = run.read_config_as("sequence run")?;
-    config
-        .model
-        .validate()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", run.config().display()))?;
-    Ok(config)
-}
-
-/// Builds a run's model and loads its best (or last) weights.
-pub fn load_run(
-    run: &RunFolder,
-    best: bool,
-    device: &Device,
-) -> Result<(SequenceTrainingConfig, SequenceModel)> {
-    let config = read_config(run)?;
-    let path = if best && run.best_weights().exists() {
-        run.best_weights()
-    } else {
-        run.last_weights()
-    };
-    let model = load_weights(config.model.init(device), &path)?;
-    Ok((config, model))
-}
-
 /// Loads the data set of a config, checking that it fits the model.
 pub fn load_data(config: &SequenceTrainingConfig) -> Result<SequenceData> {
     let mut data = load_sequences(&config.data)?;
@@ -312,31 +315,7 @@ pub fn load_data(config: &SequenceTrainingConfig) -> Result<SequenceData> {
     Ok(data)
 }
 
-/// What one epoch measured.
-#[derive(Debug, Clone)]
-pub struct SequenceEpoch {
-    /// Epoch number, from 1.
-    pub epoch: usize,
-    /// Mean training loss (nats per scored step).
-    pub train_nats_per_step: f64,
-    /// Validation metrics.
-    pub valid: SequenceMetrics,
-    /// Seconds of training.
-    pub seconds: f64,
-}
-
 const METRICS_HEADER: &str = "epoch,train_nats_per_step,valid_nats_per_step,valid_nats_per_sequence,valid_mse,valid_accuracy,seconds\n";
-
-/// Trains `config` into `run` on this machine's CPU: [`train_sequences_on`] with the CPU only.
-pub fn train_sequences(
-    config: &SequenceTrainingConfig,
-    data: &SequenceData,
-    run: &RunFolder,
-    resume: bool,
-    log: bool,
-) -> Result<Vec<SequenceEpoch>> {
-    train_sequences_on(config, data, run, resume, log, &[Device::flex()])
-}
 
 /// The number of scored steps of `e` (its mask's sum, or its length).
 fn scored_steps(e: &SeqExample, dims: usize) -> f64 {
@@ -346,233 +325,243 @@ fn scored_steps(e: &SeqExample, dims: usize) -> f64 {
     }
 }
 
-/// Trains `config` into `run` (new, or continued when `resume`); `log` prints a line per
-/// epoch to stderr. The model lives on `devices[0]`; with several devices each batch is split
-/// over them ([`super::parallel::batch_gradients`]). Initial weights are drawn on the CPU.
-pub fn train_sequences_on(
-    config: &SequenceTrainingConfig,
-    data: &SequenceData,
-    run: &RunFolder,
-    resume: bool,
-    log: bool,
-    devices: &[Device],
-) -> Result<Vec<SequenceEpoch>> {
-    config.model.validate().map_err(anyhow::Error::msg)?;
-    if config.batch_size == 0 {
-        bail!("the batch size must be at least 1");
+/// Training a sequence model: the loss of a batch is its NLL in nats per scored step.
+pub struct SequenceTask<'a> {
+    config: &'a SequenceTrainingConfig,
+    data: &'a SequenceData,
+}
+
+impl<'a> SequenceTask<'a> {
+    /// The task of training `config` on `data`.
+    pub fn new(config: &'a SequenceTrainingConfig, data: &'a SequenceData) -> Self {
+        Self { config, data }
     }
-    if config.tbptt == Some(0) {
-        bail!("the truncated BPTT length must be at least 1");
+
+    fn examples(&self, indices: &[usize]) -> Vec<&'a SeqExample> {
+        indices.iter().map(|&i| &self.data.train[i]).collect()
     }
-    if data.train.is_empty() || data.valid.is_empty() {
-        bail!(
-            "the data set {} has an empty training or validation part",
-            data.name
-        );
+}
+
+/// What one chunk of a batch under truncated BPTT hands to the next: the batch as tensors,
+/// its inputs shifted by one step, and the recurrent state the chunk ended in.
+#[derive(Default)]
+pub struct ChunkCarry {
+    batch: Option<(SequenceBatch, Tensor<3>)>,
+    state: Option<RnnState>,
+}
+
+impl Task for SequenceTask<'_> {
+    type Model = SequenceModel;
+    type Metrics = SequenceMetrics;
+    type Carry = ChunkCarry;
+
+    fn options(&self) -> &TrainOptions {
+        &self.config.training
     }
-    let dims = data.output.dims();
-    if let Some(r) = config.model.receptive_field()
-        && config.model.kind == crate::models::SequenceModelKind::Mlp
-    {
-        let shortest = data.train.iter().map(|e| e.len(dims)).min().unwrap_or(0);
-        if shortest <= r {
+
+    fn config_json(&self) -> String {
+        serde_json::to_string_pretty(self.config).expect("a config serialises")
+    }
+
+    fn model_name(&self) -> &str {
+        MODEL_NAME
+    }
+
+    fn init_model(&self, device: &Device) -> SequenceModel {
+        self.config
+            .model
+            .init_seeded(self.config.training.seed, device)
+    }
+
+    fn empty_model(&self, device: &Device) -> SequenceModel {
+        self.config.model.init(device)
+    }
+
+    fn train_len(&self) -> usize {
+        self.data.train.len()
+    }
+
+    fn check(&self, devices: usize) -> Result<()> {
+        let (config, data) = (self.config, self.data);
+        config.model.validate().map_err(anyhow::Error::msg)?;
+        if config.tbptt == Some(0) {
+            bail!("the truncated BPTT length must be at least 1");
+        }
+        if data.train.is_empty() || data.valid.is_empty() {
             bail!(
-                "the training sequences of {} are {shortest} steps long: too short for a window of {r} (need more than {r})",
+                "the data set {} has an empty training or validation part",
                 data.name
             );
         }
-    }
-    if devices.len() > 1 && config.tbptt.is_some() {
-        bail!(
-            "--tbptt trains chunk after chunk on one device; it cannot be split over {} devices",
-            devices.len()
-        );
-    }
-    let devices = parallel::training_devices(devices)?;
-    let device = devices[0].clone();
-    fs::create_dir_all(&run.0).with_context(|| format!("cannot create {}", run.0.display()))?;
-    let mut model = config
-        .model
-        .init_seeded(config.seed, &Device::flex().autodiff())
-        .fork(&device);
-    let mut optim: ModuleOptimizer = AdamConfig::new()
-        .with_epsilon(config.adam_epsilon as f32)
-        .init();
-    let mut state = SequenceRunState::default();
-    if resume {
-        let text = fs::read_to_string(run.state()).unwrap_or_default();
-        if !text.is_empty() {
-            state = serde_json::from_str(&text)
-                .with_context(|| format!("{} is corrupt", run.state().display()))?;
-        }
-        if state.epochs_done > 0 {
-            model = load_weights(model, &run.last_weights())?;
-            optim = run.load_optimizer(optim)?;
-        }
-    } else {
-        write_atomically(&run.config(), config.to_string().as_bytes())?;
-        write_atomically(&run.metrics(), METRICS_HEADER.as_bytes())?;
-    }
-    let n_train = config
-        .train_limit
-        .unwrap_or(data.train.len())
-        .min(data.train.len());
-    let steps_per_epoch = n_train.div_ceil(config.batch_size);
-    let total_steps = steps_per_epoch * config.epochs;
-    let mut reports = Vec::new();
-    for epoch in state.epochs_done + 1..=config.epochs {
-        let start = Instant::now();
-        let order = crate::data::shuffled_indices(n_train, config.seed.wrapping_add(epoch as u64));
-        let (mut total, mut count) = (0.0f64, 0usize);
-        for chunk in order.chunks(config.batch_size) {
-            let examples: Vec<&SeqExample> = chunk.iter().map(|&i| &data.train[i]).collect();
-            let time = examples.iter().map(|e| e.len(dims)).max().unwrap_or(1);
-            let pieces = match (&model, config.tbptt) {
-                (SequenceModel::Rnn(_), Some(k)) if k < time => time.div_ceil(k),
-                _ => 1,
-            };
-            // One optimiser step per batch, or per chunk of `k` steps with truncated BPTT (each
-            // chunk starts from the state the previous one left, detached, on the updated model).
-            let mut rnn_state = None;
-            let mut shifted_batch = None;
-            for piece in 0..pieces {
-                let (grads, value, scored) = if pieces == 1 {
-                    // Each shard adds its masked NLL over the whole batch's scored steps.
-                    let scored: f64 = examples.iter().map(|e| scored_steps(e, dims)).sum();
-                    if scored == 0.0 {
-                        continue;
-                    }
-                    let (grads, value) = parallel::batch_gradients(
-                        &model,
-                        &devices,
-                        &examples,
-                        |model, shard, device| {
-                            let batch = sequence_batch(data, shard, device);
-                            let labels = labels_for(&config.model, batch.labels.clone());
-                            let features = model.forward(batch.inputs.clone(), labels);
-                            (data.output.log_prob(features, &batch.target) * batch.mask)
-                                .sum()
-                                .neg()
-                                .div_scalar(scored)
-                        },
-                    );
-                    (grads, value, scored)
-                } else {
-                    let SequenceModel::Rnn(rnn) = &model else {
-                        unreachable!("only recurrent models are chunked")
-                    };
-                    let k = config.tbptt.expect("chunked");
-                    let (batch, shifted) = shifted_batch.get_or_insert_with(|| {
-                        let batch = sequence_batch(data, &examples, &device);
-                        let shifted = shift_right(batch.inputs.clone());
-                        (batch, shifted)
-                    });
-                    let labels = labels_for(&config.model, batch.labels.clone());
-                    let from = piece * k;
-                    let len = k.min(batch.time - from);
-                    let (features, s) = rnn.forward_chunk(
-                        shifted.clone().narrow(2, from, len),
-                        labels.as_ref(),
-                        rnn_state.take(),
-                    );
-                    rnn_state = Some(s.detach());
-                    let target = match &batch.target {
-                        Target::Levels(x) => Target::Levels(x.clone().narrow(1, from, len)),
-                        Target::Values(x) => Target::Values(x.clone().narrow(2, from, len)),
-                    };
-                    let mask = batch.mask.clone().narrow(1, from, len);
-                    let scored = mask.clone().sum().into_scalar::<f64>();
-                    if scored == 0.0 {
-                        continue;
-                    }
-                    let loss = (data.output.log_prob(features, &target) * mask)
-                        .sum()
-                        .neg()
-                        .div_scalar(scored);
-                    let value = loss.clone().into_scalar::<f64>();
-                    (
-                        GradientsParams::from_grads(loss.backward(), &model),
-                        value,
-                        scored,
-                    )
-                };
-                if !value.is_finite() {
-                    bail!(
-                        "the training loss became {value} at epoch {epoch}; training stopped. The last good checkpoint (end of epoch {}) is kept in {}. Try a lower --lr or --clip-norm.",
-                        state.epochs_done,
-                        run.0.display()
-                    );
-                }
-                let mut grads = grads;
-                if let Some(max_norm) = config.clip_norm {
-                    clip_global_norm(&model, &mut grads, max_norm);
-                }
-                let lr = config.lr_schedule.rate(
-                    config.learning_rate,
-                    state.steps,
-                    total_steps * pieces,
+        if let Some(r) = config.model.window() {
+            let dims = data.output.dims();
+            let shortest = data.train.iter().map(|e| e.len(dims)).min().unwrap_or(0);
+            if shortest <= r {
+                bail!(
+                    "the training sequences of {} are {shortest} steps long: too short for a window of {r} (need more than {r})",
+                    data.name
                 );
-                model = optim.step(lr, model, grads);
-                state.steps += 1;
-                total += value * scored;
-                count += scored as usize;
             }
         }
-        let seconds = start.elapsed().as_secs_f64();
-        let valid = evaluate_sequences(
-            &config.model,
-            &model.valid(),
-            data,
-            &data.valid,
-            256,
-            &device.clone().inner(),
-        );
-        state.epochs_done = epoch;
-        save_weights(&model, MODEL_NAME, &run.last_weights())?;
-        run.save_optimizer(&optim)?;
-        if state
-            .best_valid_nats_per_step
-            .is_none_or(|b| valid.nats_per_step < b)
-        {
-            state.best_valid_nats_per_step = Some(valid.nats_per_step);
-            save_weights(&model, MODEL_NAME, &run.best_weights())?;
+        if devices > 1 && config.tbptt.is_some() {
+            bail!(
+                "--tbptt trains chunk after chunk on one device; it cannot be split over {devices} devices"
+            );
         }
-        write_atomically(
-            &run.state(),
-            serde_json::to_string_pretty(&state)?.as_bytes(),
-        )?;
-        let train_nats = total / count.max(1) as f64;
+        Ok(())
+    }
+
+    fn batch_weight(&self, batch: &[usize]) -> f64 {
+        let dims = self.data.output.dims();
+        self.examples(batch)
+            .iter()
+            .map(|e| scored_steps(e, dims))
+            .sum()
+    }
+
+    fn shard_loss(
+        &self,
+        model: &SequenceModel,
+        shard: &[usize],
+        batch_weight: f64,
+        device: &Device,
+    ) -> Tensor<1> {
+        let batch = sequence_batch(self.data, &self.examples(shard), device);
+        let labels = labels_for(&self.config.model, batch.labels.clone());
+        let features = model.forward(batch.inputs.clone(), labels);
+        (self.data.output.log_prob(features, &batch.target) * batch.mask)
+            .sum()
+            .neg()
+            .div_scalar(batch_weight)
+    }
+
+    fn pieces(&self, model: &SequenceModel, batch: &[usize]) -> usize {
+        let dims = self.data.output.dims();
+        let time = self
+            .examples(batch)
+            .iter()
+            .map(|e| e.len(dims))
+            .max()
+            .unwrap_or(1);
+        match (model, self.config.tbptt) {
+            (SequenceModel::Rnn(_), Some(k)) if k < time => time.div_ceil(k),
+            _ => 1,
+        }
+    }
+
+    fn piece_loss(
+        &self,
+        model: &SequenceModel,
+        batch: &[usize],
+        piece: usize,
+        carry: &mut ChunkCarry,
+        device: &Device,
+    ) -> Result<Option<(Tensor<1>, f64)>> {
+        let (SequenceModel::Rnn(rnn), Some(k)) = (model, self.config.tbptt) else {
+            bail!("only a recurrent model with --tbptt trains in chunks");
+        };
+        let (batch, shifted) = carry.batch.get_or_insert_with(|| {
+            let batch = sequence_batch(self.data, &self.examples(batch), device);
+            let shifted = shift_right(batch.inputs.clone());
+            (batch, shifted)
+        });
+        let labels = labels_for(&self.config.model, batch.labels.clone());
+        let from = piece * k;
+        let len = k.min(batch.time - from);
+        let (features, state) = rnn.forward_chunk(
+            shifted.clone().narrow(2, from, len),
+            labels.as_ref(),
+            carry.state.take(),
+        );
+        carry.state = Some(state.detach());
+        let target = match &batch.target {
+            Target::Levels(x) => Target::Levels(x.clone().narrow(1, from, len)),
+            Target::Values(x) => Target::Values(x.clone().narrow(2, from, len)),
+        };
+        let mask = batch.mask.clone().narrow(1, from, len);
+        let scored = mask.clone().sum().into_scalar::<f64>();
+        if scored == 0.0 {
+            return Ok(None);
+        }
+        let loss = (self.data.output.log_prob(features, &target) * mask)
+            .sum()
+            .neg()
+            .div_scalar(scored);
+        Ok(Some((loss, scored)))
+    }
+
+    fn evaluate(&self, model: &SequenceModel, device: &Device) -> SequenceMetrics {
+        evaluate_sequences(
+            &self.config.model,
+            model,
+            self.data,
+            &self.data.valid,
+            256,
+            device,
+        )
+    }
+
+    fn score(&self, metrics: &SequenceMetrics) -> f64 {
+        metrics.nats_per_step
+    }
+
+    fn metrics_header(&self) -> &'static str {
+        METRICS_HEADER
+    }
+
+    fn metrics_row(&self, epoch: &Epoch<SequenceMetrics>) -> String {
         let opt = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.6}"));
-        let line = format!(
-            "{epoch},{train_nats:.6},{:.6},{:.6},{},{},{seconds:.3}\n",
+        let valid = &epoch.valid;
+        format!(
+            "{},{:.6},{:.6},{:.6},{},{},{:.3}\n",
+            epoch.epoch,
+            epoch.train_loss,
             valid.nats_per_step,
             valid.nats_per_sequence,
             opt(valid.mse),
-            opt(valid.accuracy)
-        );
-        run.append_metrics(METRICS_HEADER, &line)?;
-        if log {
-            let extra = valid
-                .mse
-                .map(|m| format!(", valid MSE {m:.5}"))
-                .unwrap_or_default()
-                + &valid
-                    .accuracy
-                    .map(|a| format!(", valid recall {:.2}%", 100.0 * a))
-                    .unwrap_or_default();
-            eprintln!(
-                "epoch {epoch}/{}: train {train_nats:.4} nats/step, valid {:.4} nats/step ({:.3} nats/sequence){extra}, {seconds:.1}s",
-                config.epochs, valid.nats_per_step, valid.nats_per_sequence
-            );
-        }
-        reports.push(SequenceEpoch {
-            epoch,
-            train_nats_per_step: train_nats,
-            valid,
-            seconds,
-        });
+            opt(valid.accuracy),
+            epoch.seconds
+        )
     }
-    Ok(reports)
+
+    fn epoch_summary(&self, epoch: &Epoch<SequenceMetrics>) -> String {
+        let valid = &epoch.valid;
+        let extra = valid
+            .mse
+            .map(|m| format!(", valid MSE {m:.5}"))
+            .unwrap_or_default()
+            + &valid
+                .accuracy
+                .map(|a| format!(", valid recall {:.2}%", 100.0 * a))
+                .unwrap_or_default();
+        format!(
+            "epoch {}/{}: train {:.4} nats/step, valid {:.4} nats/step ({:.3} nats/sequence){extra}, {:.1}s",
+            epoch.epoch,
+            epoch.epochs,
+            epoch.train_loss,
+            valid.nats_per_step,
+            valid.nats_per_sequence,
+            epoch.seconds
+        )
+    }
+
+    fn step_message(&self, loss: f64, examples_per_second: f64) -> String {
+        format!("loss {loss:.4} nats/step, {examples_per_second:.1} sequences/s")
+    }
+}
+
+/// Trains `config` on `data` ([`super::train`] with the sequence task): in `run` when given
+/// (a new folder, or an existing one when `resume`), on `devices`. Returns the best model,
+/// the last one and the epochs of this call.
+pub fn fit(
+    config: &SequenceTrainingConfig,
+    data: &SequenceData,
+    run: Option<&RunFolder>,
+    resume: bool,
+    progress: Progress,
+    devices: &[Device],
+) -> Result<Trained<SequenceModel, SequenceMetrics>> {
+    super::train(&SequenceTask::new(config, data), run, resume, progress, devices)
 }
 
 #[cfg(test)]

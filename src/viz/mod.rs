@@ -161,3 +161,30 @@ pub fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
         .save(path)
         .with_context(|| format!("cannot write {}", path.display()))
 }
+
+/// Piano rolls as a picture: one roll per band of rows, time to the right, low notes at the
+/// bottom, each step `scale` pixels wide; `values` holds `length` steps of `keys` values
+/// (0 or 1) per roll, roll after roll.
+pub fn piano_rolls(values: &[f32], length: usize, keys: usize, scale: u32) -> RgbImage {
+    let rolls = values.len() / (length * keys).max(1);
+    let (w, h) = (
+        length as u32 * scale,
+        (keys as u32 + 4) * scale * rolls as u32,
+    );
+    let mut image = RgbImage::from_pixel(w.max(1), h.max(1), image::Rgb([255, 255, 255]));
+    for i in 0..rolls {
+        for t in 0..length {
+            for k in 0..keys {
+                if values[(i * length + t) * keys + k] > 0.5 {
+                    let y0 = (i as u32 * (keys as u32 + 4) + (keys - 1 - k) as u32) * scale;
+                    for dy in 0..scale {
+                        for dx in 0..scale {
+                            image.put_pixel(t as u32 * scale + dx, y0 + dy, image::Rgb([20, 20, 120]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    image
+}

@@ -1,0 +1,229 @@
+//! From a user's options to a model's config: the one mapping that `argen train`,
+//! `argen receptive-field` and every other front end share, so that the same options always
+//! build the same network.
+
+use anyhow::{Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    GatedPixelCnnConfig, ImageModelConfig, PixelCnnConfig, SequenceModelConfig, SequenceModelKind,
+};
+use crate::distributions::OutputDistribution;
+
+/// The image models by their `--model` names.
+pub const IMAGE_MODELS: [&str; 2] = ["gated-pixelcnn", "pixelcnn"];
+
+/// Whether `name` is an image model (`gated-pixelcnn`, `pixelcnn`).
+pub fn is_image_model(name: &str) -> bool {
+    IMAGE_MODELS.contains(&name)
+}
+
+/// The options that describe an image model; [`ImageModelOptions::default`] gives the
+/// command line's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageModelOptions {
+    /// `gated-pixelcnn` (vertical and horizontal stacks, no blind spot) or `pixelcnn`
+    /// (masked convolutions).
+    pub model: String,
+    /// Feature maps per stack (Gated PixelCNN) or of the residual stream (PixelCNN).
+    pub channels: usize,
+    /// Gated layers (Gated PixelCNN) or residual blocks (PixelCNN).
+    pub layers: usize,
+    /// Kernel size of the first layer (odd).
+    pub first_kernel: usize,
+    /// Kernel size of the later layers (odd).
+    pub kernel: usize,
+    /// Width of the hidden layer of the output head.
+    pub head: usize,
+    /// Gated PixelCNN: dropout on the residual branch of the horizontal stack during
+    /// training (`None`: [`crate::train::image::default_dropout`] of the data).
+    pub dropout: Option<f64>,
+    /// Model p(x | class) instead of p(x).
+    pub conditional: bool,
+}
+
+impl Default for ImageModelOptions {
+    /// A Gated PixelCNN of 32 channels, 5 layers, kernels 7 then 3, a head of 256.
+    fn default() -> Self {
+        Self {
+            model: "gated-pixelcnn".into(),
+            channels: 32,
+            layers: 5,
+            first_kernel: 7,
+            kernel: 3,
+            head: 256,
+            dropout: None,
+            conditional: false,
+        }
+    }
+}
+
+/// What a model needs to know of the images it models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageFormat {
+    /// Levels per channel.
+    pub levels: usize,
+    /// Colour channels (1 grey, 3 RGB).
+    pub colours: usize,
+    /// Classes of the labels.
+    pub classes: usize,
+}
+
+impl ImageModelOptions {
+    /// The config of the model for images of `format`; `data` names the data set (for the
+    /// default dropout).
+    pub fn build(&self, format: ImageFormat, data: &str) -> Result<ImageModelConfig> {
+        let num_classes = self.conditional.then_some(format.classes);
+        let config = match self.model.as_str() {
+            "gated-pixelcnn" => ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
+                levels: format.levels,
+                channels: self.channels,
+                layers: self.layers,
+                first_kernel: self.first_kernel,
+                kernel: self.kernel,
+                head: self.head,
+                num_classes,
+                dropout: self
+                    .dropout
+                    .unwrap_or_else(|| crate::train::image::default_dropout(data)),
+                colours: format.colours,
+            }),
+            "pixelcnn" => {
+                if self.dropout.is_some_and(|p| p != 0.0) {
+                    bail!("--dropout applies to the gated-pixelcnn, not to the pixelcnn");
+                }
+                ImageModelConfig::Pixelcnn(PixelCnnConfig {
+                    levels: format.levels,
+                    colours: format.colours,
+                    channels: self.channels,
+                    blocks: self.layers,
+                    first_kernel: self.first_kernel,
+                    kernel: self.kernel,
+                    head: self.head,
+                    num_classes,
+                })
+            }
+            other => bail!(
+                "unknown image model {other}: the image models are {}",
+                IMAGE_MODELS.join(", ")
+            ),
+        };
+        config.validate().map_err(anyhow::Error::msg)?;
+        Ok(config)
+    }
+}
+
+/// The options that describe a sequence model; [`SequenceModelOptions::default`] gives the
+/// command line's defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequenceModelOptions {
+    /// Hidden units (MLP, RNN) or residual channels (WaveNet, TCN).
+    pub hidden: usize,
+    /// Hidden layers (MLP), stacked layers (RNN), or layers per block (WaveNet, TCN).
+    pub depth: usize,
+    /// WaveNet, TCN: repeats of the dilation cycle.
+    pub blocks: usize,
+    /// MLP: the window τ.
+    pub window: usize,
+    /// WaveNet, TCN: kernel size of the dilated convolutions.
+    pub kernel: usize,
+    /// WaveNet, TCN: kernel size of the first convolution.
+    pub first_kernel: usize,
+    /// A discretised mixture of this many logistics instead of a softmax.
+    pub mixture: Option<usize>,
+    /// Real series: a Gaussian of unit variance (least squares on the mean).
+    pub fixed_variance: bool,
+    /// WaveNet, TCN: weight normalisation of the dilated convolutions.
+    pub weight_norm: bool,
+    /// Dropout after each hidden activation during training.
+    pub dropout: Option<f64>,
+    /// Model p(x | class) instead of p(x).
+    pub conditional: bool,
+}
+
+impl Default for SequenceModelOptions {
+    /// 64 hidden units, depth 2, one block, a window of 4, kernels of 2, a softmax or learned
+    /// Gaussian, no dropout.
+    fn default() -> Self {
+        Self {
+            hidden: 64,
+            depth: 2,
+            blocks: 1,
+            window: 4,
+            kernel: 2,
+            first_kernel: 2,
+            mixture: None,
+            fixed_variance: false,
+            weight_norm: false,
+            dropout: None,
+            conditional: false,
+        }
+    }
+}
+
+impl SequenceModelOptions {
+    /// The config of network `kind` for steps encoded in `input_channels` channels whose
+    /// data distribution is `output`, with `classes` classes; `data` names the data.
+    pub fn build(
+        &self,
+        kind: SequenceModelKind,
+        input_channels: usize,
+        output: OutputDistribution,
+        classes: usize,
+        data: &str,
+    ) -> Result<SequenceModelConfig> {
+        let output = match (self.fixed_variance, output) {
+            (false, output) => output,
+            (true, OutputDistribution::Gaussian { dims, .. }) => OutputDistribution::Gaussian {
+                dims,
+                fixed_variance: true,
+            },
+            (true, other) => {
+                bail!("--fixed-variance needs a real-valued series; {data} has {other:?} steps")
+            }
+        };
+        let output = match (self.mixture, output) {
+            (None, output) => output,
+            (Some(k), OutputDistribution::Categorical { levels }) => {
+                OutputDistribution::LogisticMixture {
+                    levels,
+                    components: k,
+                }
+            }
+            (Some(_), other) => {
+                bail!("--mixture needs data over ordered levels; {data} has {other:?} steps")
+            }
+        };
+        let convolutional = matches!(kind, SequenceModelKind::Wavenet | SequenceModelKind::Tcn);
+        let defaults = Self::default();
+        if !convolutional
+            && (self.blocks != defaults.blocks
+                || self.kernel != defaults.kernel
+                || self.first_kernel != defaults.first_kernel)
+        {
+            bail!(
+                "--blocks, --conv-kernel and --conv-first-kernel apply to wavenet and tcn, not to {}",
+                kind.name()
+            );
+        }
+        if kind != SequenceModelKind::Mlp && self.window != defaults.window {
+            bail!("--window applies to the mlp, not to {}", kind.name());
+        }
+        let config = SequenceModelConfig {
+            kind,
+            input_channels,
+            output,
+            hidden: self.hidden,
+            layers: self.depth,
+            blocks: self.blocks,
+            window: self.window,
+            kernel: self.kernel,
+            first_kernel: self.first_kernel,
+            num_classes: self.conditional.then_some(classes),
+            dropout: self.dropout,
+            weight_norm: self.weight_norm.then_some(true),
+        };
+        config.validate().map_err(anyhow::Error::msg)?;
+        Ok(config)
+    }
+}

@@ -1,0 +1,804 @@
+//! A run folder of any family: what it is ([`RunKind`]), how to open it ([`Run::open`]),
+//! and what every run answers: evaluation of a split ([`Run::evaluate`], one report
+//! schema for all families) and sampling ([`SampleOptions`]).
+//!
+//! A trained run (image or sequence) keeps its settings in `config.json`, whose `"kind"`
+//! names the family (image runs written before the field existed have none); a classical
+//! fit keeps everything in `classic.json`. [`Run::open`] is the one place that tells them
+//! apart.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context, Result, bail};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::classic::{self, ClassicModel, ClassicRun};
+use crate::data::ImageData;
+use crate::data::sequences::SequenceData;
+use crate::generate::sequence::{SequenceRequest, sample_sequences, sample_sequences_naive};
+use crate::generate::{SampleRequest, sample_cached, sample_naive};
+use crate::models::{ImageModel, SequenceModel};
+use crate::train::sequence::{SequenceMetrics, SequenceTrainingConfig, evaluate_sequences};
+use crate::train::{self, Nll, RunFolder, TrainingConfig};
+
+/// The family of a run, written as `"kind"` in its `config.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// An image model (Gated PixelCNN, PixelCNN) trained by gradient descent.
+    Image,
+    /// A neural sequence model (window MLP, GRU/LSTM, WaveNet, TCN).
+    Sequence,
+    /// A classical model fitted in closed form (AR(p), Markov chain of order k).
+    Classic,
+}
+
+impl RunKind {
+    /// [`RunKind::Image`]: the kind of a `config.json` without one (runs written before the
+    /// field existed were all image runs).
+    pub fn image() -> Self {
+        RunKind::Image
+    }
+}
+
+impl fmt::Display for RunKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunKind::Image => "image",
+            RunKind::Sequence => "sequence",
+            RunKind::Classic => "classic",
+        })
+    }
+}
+
+/// A part of a data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// What the model was fitted on.
+    Train,
+    /// Held out for model selection (trained runs only).
+    Valid,
+    /// Held out for the final figure.
+    Test,
+}
+
+impl FromStr for Split {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "train" => Ok(Split::Train),
+            "valid" => Ok(Split::Valid),
+            "test" => Ok(Split::Test),
+            _ => Err(format!("unknown split {s}: train, valid or test")),
+        }
+    }
+}
+
+impl fmt::Display for Split {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Split::Train => "train",
+            Split::Valid => "valid",
+            Split::Test => "test",
+        })
+    }
+}
+
+/// Which saved weights of a trained run to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Weights {
+    /// The weights of the epoch with the lowest validation loss.
+    #[default]
+    Best,
+    /// The weights after the last epoch.
+    Last,
+}
+
+/// Any run folder, opened.
+#[derive(Debug, Clone)]
+pub enum Run {
+    /// An image run.
+    Image(ImageRun),
+    /// A neural sequence run.
+    Sequence(SequenceRun),
+    /// A classical fit.
+    Classic(ClassicFit),
+}
+
+/// An image run: its folder and its settings.
+#[derive(Debug, Clone)]
+pub struct ImageRun {
+    /// The folder.
+    pub folder: RunFolder,
+    /// `config.json`.
+    pub config: TrainingConfig,
+}
+
+/// A neural sequence run: its folder and its settings.
+#[derive(Debug, Clone)]
+pub struct SequenceRun {
+    /// The folder.
+    pub folder: RunFolder,
+    /// `config.json`.
+    pub config: SequenceTrainingConfig,
+}
+
+/// A classical fit: its folder and `classic.json`.
+#[derive(Debug, Clone)]
+pub struct ClassicFit {
+    /// The folder.
+    pub folder: PathBuf,
+    /// `classic.json`.
+    pub fit: ClassicRun,
+}
+
+impl Run {
+    /// Opens the run in `path`, whatever its family.
+    pub fn open(path: &Path) -> Result<Run> {
+        let folder = RunFolder(path.to_path_buf());
+        let classic_file = path.join(classic::RUN_FILE);
+        match (folder.config().exists(), classic_file.exists()) {
+            (true, true) => bail!(
+                "{} holds both a trained run (config.json) and a classical fit ({}); keep one \
+                 of them per folder",
+                path.display(),
+                classic::RUN_FILE
+            ),
+            (true, false) => {
+                let text = std::fs::read_to_string(folder.config())
+                    .with_context(|| format!("cannot read {}", folder.config().display()))?;
+                let value: serde_json::Value = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not JSON", folder.config().display()))?;
+                let kind = match value.get("kind") {
+                    None => RunKind::Image,
+                    Some(kind) => serde_json::from_value(kind.clone()).map_err(|_| {
+                        anyhow::anyhow!(
+                            "{} has an unknown \"kind\" {kind}: image or sequence",
+                            folder.config().display()
+                        )
+                    })?,
+                };
+                match kind {
+                    RunKind::Image => Ok(Run::Image(ImageRun {
+                        config: TrainingConfig::read(&folder)?,
+                        folder,
+                    })),
+                    RunKind::Sequence => Ok(Run::Sequence(SequenceRun {
+                        config: SequenceTrainingConfig::read(&folder)?,
+                        folder,
+                    })),
+                    RunKind::Classic => bail!(
+                        "{} says \"kind\": \"classic\", but a classical fit keeps its model in {}",
+                        folder.config().display(),
+                        classic::RUN_FILE
+                    ),
+                }
+            }
+            (false, true) => Ok(Run::Classic(ClassicFit {
+                fit: ClassicRun::load(path)?,
+                folder: path.to_path_buf(),
+            })),
+            (false, false) if !path.exists() => bail!("{} does not exist", path.display()),
+            (false, false) => bail!(
+                "{} is not an argen run folder: it has neither config.json (a trained run) nor \
+                 {} (a classical fit)",
+                path.display(),
+                classic::RUN_FILE
+            ),
+        }
+    }
+
+    /// The family of the run.
+    pub fn kind(&self) -> RunKind {
+        match self {
+            Run::Image(_) => RunKind::Image,
+            Run::Sequence(_) => RunKind::Sequence,
+            Run::Classic(_) => RunKind::Classic,
+        }
+    }
+
+    /// The run's folder.
+    pub fn path(&self) -> &Path {
+        match self {
+            Run::Image(r) => &r.folder.0,
+            Run::Sequence(r) => &r.folder.0,
+            Run::Classic(r) => &r.folder,
+        }
+    }
+
+    /// The image run, or an error saying that `what` needs one.
+    pub fn into_image(self, what: &str) -> Result<ImageRun> {
+        match self {
+            Run::Image(run) => Ok(run),
+            other => bail!(
+                "{what} works on image runs; {} is a {} run",
+                other.path().display(),
+                other.kind()
+            ),
+        }
+    }
+
+    /// Scores `split` of the run's data (trained runs: with `weights`, `batch_size` examples
+    /// at once on `device`).
+    pub fn evaluate(
+        &self,
+        split: Split,
+        weights: Weights,
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<EvalReport> {
+        match self {
+            Run::Image(run) => run.evaluate(split, weights, batch_size, device),
+            Run::Sequence(run) => run.evaluate(split, weights, batch_size, device),
+            Run::Classic(run) => run.evaluate(split),
+        }
+    }
+}
+
+/// What an evaluation of any run reports: the same fields for every family, with the
+/// family's own figures under `metrics`. This is the schema of `argen eval --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalReport {
+    /// The run folder.
+    pub run: String,
+    /// The family.
+    pub kind: RunKind,
+    /// The model (`gated-pixelcnn`, `wavenet`, `ar`, `markov`, ...).
+    pub model: String,
+    /// The data source.
+    pub data: String,
+    /// The split scored.
+    pub split: Split,
+    /// The weights used (trained runs; `null` for a classical fit).
+    pub weights: Option<Weights>,
+    /// Examples scored: images, sequences (a classical fit scores one series).
+    pub examples: usize,
+    /// Dimensions scored in all: pixel values, scored steps.
+    pub dims: usize,
+    /// Mean −log p(x) per example, in nats.
+    pub nats_per_example: f64,
+    /// Mean −log p per dimension (per pixel value, per step), in nats.
+    pub nats_per_dim: f64,
+    /// The same in bits.
+    pub bits_per_dim: f64,
+    /// The family's own figures.
+    pub metrics: FamilyMetrics,
+}
+
+/// The figures of one family's evaluation.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "family", rename_all = "lowercase")]
+pub enum FamilyMetrics {
+    /// Images: NLL per image and bits/dim.
+    Image(Nll),
+    /// Sequences: per step and per sequence, MSE and recall where they apply.
+    Sequence(SequenceMetrics),
+    /// A classical fit: the exact conditional log-likelihood of the scored steps.
+    Classic(ClassicMetrics),
+}
+
+/// The evaluation of a classical fit.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassicMetrics {
+    /// Scored steps.
+    pub steps: usize,
+    /// Σ log p(x_t | x_<t) over them, in nats.
+    pub log_likelihood: f64,
+    /// Chains: bits per symbol.
+    pub bits_per_symbol: Option<f64>,
+    /// Chains: exp(nats per symbol).
+    pub perplexity: Option<f64>,
+}
+
+impl fmt::Display for EvalReport {
+    /// One line for a person.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.metrics {
+            FamilyMetrics::Image(nll) => write!(
+                f,
+                "{} {} ({} images): {:.4} nats/image, {:.4} bits/dim",
+                self.data, self.split, nll.images, nll.nats_per_image, nll.bits_per_dim
+            ),
+            FamilyMetrics::Sequence(m) => {
+                write!(f, "{} {}: {}", self.data, self.split, m)
+            }
+            FamilyMetrics::Classic(m) => {
+                write!(
+                    f,
+                    "{} {} ({} steps): log-likelihood {:.4}, negative log-likelihood {:.4} nats/step",
+                    self.data, self.split, m.steps, m.log_likelihood, self.nats_per_dim
+                )?;
+                if let (Some(bits), Some(perplexity)) = (m.bits_per_symbol, m.perplexity) {
+                    write!(f, ", {bits:.4} bits/symbol, perplexity {perplexity:.4}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// How many samples to draw, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleOptions {
+    /// Number of samples (images, sequences).
+    pub n: usize,
+    /// Seed of the draws: the same seed gives the same samples.
+    pub seed: u64,
+    /// Softmax temperature: 1 samples the model, below 1 favours likely values, 0 is greedy.
+    pub temperature: f64,
+    /// A class-conditional run: draw only this class (default: the classes in turn).
+    pub class: Option<usize>,
+    /// Samples drawn at once (bounds memory; does not change them).
+    pub batch: usize,
+    /// Which weights.
+    pub weights: Weights,
+    /// Rerun the whole network for every value (the reference path) instead of the cache.
+    pub naive: bool,
+    /// Sequences and classical fits: the length to generate (default: the data's length).
+    pub length: Option<usize>,
+}
+
+impl Default for SampleOptions {
+    /// The command line's defaults: 64 samples, seed 0, temperature 1, cached, best weights.
+    fn default() -> Self {
+        Self {
+            n: 64,
+            seed: 0,
+            temperature: 1.0,
+            class: None,
+            batch: 64,
+            weights: Weights::Best,
+            naive: false,
+            length: None,
+        }
+    }
+}
+
+impl SampleOptions {
+    /// `n` samples with the defaults otherwise.
+    pub fn new(n: usize) -> Self {
+        Self {
+            n,
+            ..Self::default()
+        }
+    }
+
+    /// The same options with `seed`.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Checks the options that do not depend on the run.
+    pub fn validate(&self) -> Result<()> {
+        if self.n == 0 {
+            bail!("the number of samples (--n) must be at least 1");
+        }
+        if self.batch == 0 {
+            bail!("the sampling batch (--batch) must be at least 1");
+        }
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            bail!(
+                "the temperature must be a finite number >= 0, got {}",
+                self.temperature
+            );
+        }
+        if self.length == Some(0) {
+            bail!("the length (--length) must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The class of each of the `n` samples of a model with `classes` classes (`None`:
+    /// unconditional): `class` for all, or the classes in turn; an error for a class out of
+    /// range or a class asked of an unconditional model.
+    pub fn labels(&self, classes: Option<usize>) -> Result<Vec<Option<usize>>> {
+        check_class(self.class, classes)?;
+        Ok(match (classes, self.class) {
+            (None, _) => vec![None; self.n],
+            (Some(_), Some(c)) => vec![Some(c); self.n],
+            (Some(k), None) => (0..self.n).map(|i| Some(i % k)).collect(),
+        })
+    }
+}
+
+/// Checks that `class` can be asked of a model with `classes` classes.
+pub fn check_class(class: Option<usize>, classes: Option<usize>) -> Result<()> {
+    match (classes, class) {
+        (None, Some(_)) => bail!("a class (--class) needs a class-conditional run"),
+        (Some(k), Some(c)) if c >= k => {
+            bail!("class {c} is out of range: the run has classes 0..{}", k - 1)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Images drawn from an image run.
+#[derive(Debug, Clone)]
+pub struct ImageSamples {
+    /// Levels, image after image, each [colour][row][column].
+    pub levels: Vec<u8>,
+    /// Their shape.
+    pub shape: crate::viz::ImageShape,
+    /// Images per row of a grid that shows them (one row per class for a conditional run).
+    pub columns: usize,
+}
+
+impl ImageSamples {
+    /// The grid of the images, as a picture.
+    pub fn grid(&self) -> image::RgbImage {
+        crate::viz::image_grid(
+            &self.levels,
+            self.shape,
+            self.columns,
+            crate::viz::default_scale(self.shape.width),
+            None,
+        )
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.levels.len() / self.shape.size().max(1)
+    }
+
+    /// Whether there is no image.
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+}
+
+impl ImageRun {
+    /// The run's model with `weights`, on `device`.
+    pub fn model(&self, weights: Weights, device: &Device) -> Result<ImageModel> {
+        self.config
+            .load_model(&self.folder, weights == Weights::Best, device)
+    }
+
+    /// The run's data set, checked against the run.
+    pub fn data(&self) -> Result<ImageData> {
+        let data = train::load_data(&self.config.data)?;
+        let model = &self.config.model;
+        if (data.train.height, data.train.width) != (self.config.height, self.config.width)
+            || data.train.channels != model.colours()
+            || data.levels != model.levels()
+        {
+            bail!(
+                "the data {} ({}x{}, {} channels, {} levels) no longer fits the run ({}x{}, {} channels, {} levels)",
+                self.config.data,
+                data.train.height,
+                data.train.width,
+                data.train.channels,
+                data.levels,
+                self.config.height,
+                self.config.width,
+                model.colours(),
+                model.levels()
+            );
+        }
+        Ok(data)
+    }
+
+    /// The exact NLL of `split`.
+    pub fn evaluate(
+        &self,
+        split: Split,
+        weights: Weights,
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<EvalReport> {
+        let model = self.model(weights, device)?;
+        let data = self.data()?;
+        let set = match split {
+            Split::Train => &data.train,
+            Split::Valid => &data.valid,
+            Split::Test => &data.test,
+        };
+        if set.is_empty() {
+            bail!("the {split} split of {} is empty", data.name);
+        }
+        if let Some(k) = self.config.model.num_classes()
+            && let Some(&label) = set.labels.iter().find(|&&l| usize::from(l) >= k)
+        {
+            bail!(
+                "the {split} split of {} has class {label}, but the run has classes 0..{}",
+                data.name,
+                k - 1
+            );
+        }
+        let nll = train::evaluate(&model, set, batch_size, device);
+        let dims = set.image_size();
+        Ok(EvalReport {
+            run: self.folder.0.display().to_string(),
+            kind: RunKind::Image,
+            model: self.config.model.name().to_string(),
+            data: self.config.data.clone(),
+            split,
+            weights: Some(weights),
+            examples: nll.images,
+            dims: nll.images * dims,
+            nats_per_example: nll.nats_per_image,
+            nats_per_dim: nll.nats_per_image / dims as f64,
+            bits_per_dim: nll.bits_per_dim,
+            metrics: FamilyMetrics::Image(nll),
+        })
+    }
+
+    /// Draws images. A conditional run without `class` draws one row per class.
+    pub fn sample(&self, options: &SampleOptions, device: &Device) -> Result<ImageSamples> {
+        options.validate()?;
+        let model = self.model(options.weights, device)?;
+        let config = &self.config;
+        let classes = config.model.num_classes();
+        check_class(options.class, classes)?;
+        let square = (options.n as f64).sqrt().ceil() as usize;
+        let (labels, columns) = match (classes, options.class) {
+            (Some(k), None) => {
+                // One row per class: n / k images each (at least one).
+                let per_class = (options.n / k).max(1);
+                let labels = (0..k)
+                    .flat_map(|c| std::iter::repeat_n(Some(c), per_class))
+                    .collect();
+                (labels, per_class)
+            }
+            _ => (options.labels(classes)?, square),
+        };
+        let request = SampleRequest {
+            height: config.height,
+            width: config.width,
+            colours: config.model.colours(),
+            labels,
+            temperature: options.temperature,
+            seed: options.seed,
+            batch: options.batch,
+            given: None,
+            given_positions: 0,
+        };
+        let levels = if options.naive {
+            sample_naive(&model, &request, device)
+        } else {
+            sample_cached(&model, &request, device)
+        };
+        Ok(ImageSamples {
+            levels,
+            shape: crate::viz::ImageShape {
+                colours: config.model.colours(),
+                height: config.height,
+                width: config.width,
+                levels: config.model.levels(),
+            },
+            columns,
+        })
+    }
+}
+
+/// Sequences drawn from a sequence run, in the form their data takes.
+#[derive(Debug, Clone)]
+pub enum SequenceSamples {
+    /// The digits drawn as 64-step sequences: 8x8 images.
+    Digits(ImageSamples),
+    /// Piano rolls: `n` × `length` × `keys` values of 0 or 1.
+    PianoRolls {
+        /// The rolls, roll after roll, step after step, key after key.
+        values: Vec<f32>,
+        /// Steps per roll.
+        length: usize,
+        /// Keys per step.
+        keys: usize,
+    },
+    /// Text: one string per sample.
+    Text(Vec<String>),
+    /// Real values in the data's units: one row per sample.
+    Values(Vec<Vec<f64>>),
+}
+
+impl SequenceRun {
+    /// The run's model with `weights`, on `device`.
+    pub fn model(&self, weights: Weights, device: &Device) -> Result<SequenceModel> {
+        self.config
+            .load_model(&self.folder, weights == Weights::Best, device)
+    }
+
+    /// The run's data, checked against the run.
+    pub fn data(&self) -> Result<SequenceData> {
+        crate::train::sequence::load_data(&self.config)
+    }
+
+    /// The metrics of `split`.
+    pub fn metrics(
+        &self,
+        split: Split,
+        weights: Weights,
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<SequenceMetrics> {
+        let model = self.model(weights, device)?;
+        let data = self.data()?;
+        let set = match split {
+            Split::Train => &data.train,
+            Split::Valid => &data.valid,
+            Split::Test => &data.test,
+        };
+        if set.is_empty() {
+            bail!("the {split} split of {} is empty", data.name);
+        }
+        if let Some(k) = self.config.model.num_classes
+            && let Some(e) = set.iter().find(|e| e.label >= k)
+        {
+            bail!(
+                "the {split} split of {} has class {}, but the run has classes 0..{}",
+                data.name,
+                e.label,
+                k - 1
+            );
+        }
+        Ok(evaluate_sequences(
+            &self.config.model,
+            &model,
+            &data,
+            set,
+            batch_size,
+            device,
+        ))
+    }
+
+    /// The evaluation report of `split` ([`SequenceRun::metrics`] in the common schema).
+    pub fn evaluate(
+        &self,
+        split: Split,
+        weights: Weights,
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<EvalReport> {
+        let m = self.metrics(split, weights, batch_size, device)?;
+        Ok(EvalReport {
+            run: self.folder.0.display().to_string(),
+            kind: RunKind::Sequence,
+            model: self.config.model.kind.name().to_string(),
+            data: self.config.data.clone(),
+            split,
+            weights: Some(weights),
+            examples: m.sequences,
+            dims: m.steps,
+            nats_per_example: m.nats_per_sequence,
+            nats_per_dim: m.nats_per_step,
+            bits_per_dim: m.nats_per_step / std::f64::consts::LN_2,
+            metrics: FamilyMetrics::Sequence(m),
+        })
+    }
+
+    /// Draws sequences (of `options.length` steps, by default the length of the test
+    /// sequences, at most 512).
+    pub fn sample(&self, options: &SampleOptions, device: &Device) -> Result<SequenceSamples> {
+        options.validate()?;
+        let model = self.model(options.weights, device)?;
+        let data = self.data()?;
+        if data.train.iter().any(|e| e.inputs.is_some()) {
+            bail!(
+                "{} is a prediction task with separate inputs, not a generative data set: use argen eval",
+                data.name
+            );
+        }
+        let output = self.config.model.output;
+        let dims = output.dims();
+        let default_length = data.test.first().map_or(64, |e| e.len(dims)).min(512);
+        let length = options.length.unwrap_or(default_length);
+        let request = SequenceRequest {
+            labels: options.labels(self.config.model.num_classes)?,
+            length,
+            prefix: Vec::new(),
+            temperature: options.temperature,
+            seed: options.seed,
+            batch: options.batch,
+        };
+        let values = if options.naive {
+            sample_sequences_naive(&model, output, &request, device)
+        } else {
+            sample_sequences(&model, output, &request, device)
+        };
+        let n = options.n;
+        if data.name == "digits" && length == 64 {
+            return Ok(SequenceSamples::Digits(ImageSamples {
+                levels: values.iter().map(|&v| v as u8).collect(),
+                shape: crate::viz::ImageShape {
+                    colours: 1,
+                    height: 8,
+                    width: 8,
+                    levels: output.levels().unwrap_or(17),
+                },
+                columns: (n as f64).sqrt().ceil() as usize,
+            }));
+        }
+        if let crate::distributions::OutputDistribution::Bernoulli { dims: keys } = output {
+            return Ok(SequenceSamples::PianoRolls {
+                values,
+                length,
+                keys,
+            });
+        }
+        let rows = values.chunks(length * dims);
+        Ok(match (&data.alphabet, data.scale) {
+            (Some(alphabet), _) => SequenceSamples::Text(
+                rows.map(|seq| {
+                    seq.iter()
+                        .map(|&v| alphabet.get(v as usize).copied().unwrap_or('?'))
+                        .collect()
+                })
+                .collect(),
+            ),
+            (None, scale) => {
+                let (mean, std) = scale.unwrap_or((0.0, 1.0));
+                SequenceSamples::Values(
+                    rows.map(|seq| seq.iter().map(|&v| f64::from(v) * std + mean).collect())
+                        .collect(),
+                )
+            }
+        })
+    }
+}
+
+impl ClassicFit {
+    /// The exact conditional log-likelihood of `split`: the held-out part (`test`, each
+    /// value given the ones before it, the first ones from the training part) or the
+    /// training part (`train`).
+    pub fn evaluate(&self, split: Split) -> Result<EvalReport> {
+        let run = &self.fit;
+        let from = match split {
+            Split::Train => 0,
+            Split::Test => run.train_length,
+            Split::Valid => bail!("classical runs have a train and a test split only"),
+        };
+        let (ll, steps, end, chain, model) = match &run.model {
+            ClassicModel::Ar { model, .. } => {
+                let values = run.values()?.values;
+                let end = if split == Split::Train {
+                    run.train_length
+                } else {
+                    values.len()
+                };
+                let (ll, steps) = model.log_likelihood(&values[..end], from);
+                (ll, steps, end, false, "ar")
+            }
+            ClassicModel::Markov { chain, alphabet } => {
+                let symbols = run.symbols(alphabet)?;
+                let end = if split == Split::Train {
+                    run.train_length
+                } else {
+                    symbols.len()
+                };
+                let (ll, steps) = chain.log_likelihood(&symbols[..end], from)?;
+                (ll, steps, end, true, "markov")
+            }
+        };
+        if steps == 0 {
+            bail!(
+                "the {split} split of {} has no step to score ({end} values, held out from {from})",
+                run.data,
+            );
+        }
+        let per_step = -ll / steps as f64;
+        Ok(EvalReport {
+            run: self.folder.display().to_string(),
+            kind: RunKind::Classic,
+            model: model.to_string(),
+            data: run.data.clone(),
+            split,
+            weights: None,
+            examples: 1,
+            dims: steps,
+            nats_per_example: -ll,
+            nats_per_dim: per_step,
+            bits_per_dim: per_step / std::f64::consts::LN_2,
+            metrics: FamilyMetrics::Classic(ClassicMetrics {
+                steps,
+                log_likelihood: ll,
+                bits_per_symbol: chain.then(|| per_step / std::f64::consts::LN_2),
+                perplexity: chain.then(|| per_step.exp()),
+            }),
+        })
+    }
+}

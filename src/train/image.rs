@@ -1,0 +1,350 @@
+//! The image family's training task: a Gated PixelCNN or PixelCNN on a set of images, its
+//! loss in nats per dimension, and the exact NLL of a split.
+
+use anyhow::{Result, bail};
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{Epoch, Progress, RunFolder, Task, TrainOptions, Trained, image_batch};
+use crate::data::{self, DataSource, ImageData, ImageSet};
+use crate::distributions::categorical;
+use crate::models::{ImageModel, ImageModelConfig};
+use crate::run::RunKind;
+
+/// Every setting of an image training run; saved as `config.json` in the run folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingConfig {
+    /// Always [`RunKind::Image`] (absent in runs written before the field existed).
+    #[serde(default = "RunKind::image")]
+    pub kind: RunKind,
+    /// The network.
+    pub model: ImageModelConfig,
+    /// The data set, as given to `--data` (`digits`, `fashion-mnist`, `idx:DIR`, ...).
+    pub data: String,
+    /// Image height of the data set (what `argen sample` generates).
+    pub height: usize,
+    /// Image width of the data set.
+    pub width: usize,
+    /// The training loop's settings.
+    #[serde(flatten)]
+    pub training: TrainOptions,
+}
+
+impl TrainingConfig {
+    /// A run of `model` on `data` (of images `height` × `width`) with `training`.
+    pub fn new(
+        model: ImageModelConfig,
+        data: impl Into<String>,
+        height: usize,
+        width: usize,
+        training: TrainOptions,
+    ) -> Self {
+        Self {
+            kind: RunKind::Image,
+            model,
+            data: data.into(),
+            height,
+            width,
+            training,
+        }
+    }
+
+    /// Reads and checks the `config.json` of an image run.
+    pub fn read(run: &RunFolder) -> Result<Self> {
+        let config: Self = run.read_config_as("image run")?;
+        if config.kind != RunKind::Image {
+            bail!(
+                "{} is a {} run, not an image run",
+                run.0.display(),
+                config.kind
+            );
+        }
+        config
+            .model
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", run.config().display()))?;
+        Ok(config)
+    }
+
+    /// The run's model with the weights of `run` (the best validation weights when `best`).
+    pub fn load_model(&self, run: &RunFolder, best: bool, device: &Device) -> Result<ImageModel> {
+        super::load_weights(self.model.init(device), &run.weights(best))
+    }
+}
+
+/// The default number of epochs of an image run on `data`: 20 on the embedded digits (a
+/// minute on two cores), 1 otherwise (an epoch of Fashion-MNIST takes a quarter of an hour).
+pub fn default_epochs(data: &str) -> usize {
+    if data == "digits" { 20 } else { 1 }
+}
+
+/// The default dropout of the Gated PixelCNN on `data`: 0.2 on the digits, whose 1,000
+/// training images are easy to overfit; 0 otherwise.
+pub fn default_dropout(data: &str) -> f64 {
+    if data == "digits" { 0.2 } else { 0.0 }
+}
+
+/// Negative log-likelihood of a set of images.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Nll {
+    /// Mean over the images of −log p(x), in nats per image.
+    pub nats_per_image: f64,
+    /// The same divided by the number of dimensions (pixels × channels) and by ln 2.
+    pub bits_per_dim: f64,
+    /// Number of images scored.
+    pub images: usize,
+}
+
+impl Nll {
+    /// From a total over `images` images of `dims` dimensions each.
+    pub fn from_total(total_nats: f64, images: usize, dims: usize) -> Self {
+        let nats_per_image = total_nats / images.max(1) as f64;
+        Self {
+            nats_per_image,
+            bits_per_dim: nats_per_image / (dims as f64 * std::f64::consts::LN_2),
+            images,
+        }
+    }
+}
+
+/// One epoch of an image run, in the units of images.
+#[derive(Debug, Clone, Copy)]
+pub struct EpochReport {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean training NLL over the epoch's batches.
+    pub train: Nll,
+    /// Validation NLL at the end of the epoch.
+    pub valid: Nll,
+    /// Seconds of training (without validation).
+    pub seconds: f64,
+}
+
+impl EpochReport {
+    /// The report of `epoch` of a task on images of `dims` dimensions.
+    pub fn new(epoch: &Epoch<Nll>, dims: usize) -> Self {
+        let train = Nll::from_total(
+            epoch.train_loss * (dims * epoch.examples) as f64,
+            epoch.examples,
+            dims,
+        );
+        Self {
+            epoch: epoch.epoch,
+            train,
+            valid: epoch.valid,
+            seconds: epoch.seconds,
+        }
+    }
+}
+
+/// The labels to condition on, when the model is conditional.
+fn conditioning(model: &ImageModel, labels: Tensor<1, Int>) -> Option<Tensor<1, Int>> {
+    model.is_conditional().then_some(labels)
+}
+
+/// Exact NLL of every image of `set` under `model`, in batches of `batch_size`.
+pub fn evaluate(model: &ImageModel, set: &ImageSet, batch_size: usize, device: &Device) -> Nll {
+    let indices: Vec<usize> = (0..set.len()).collect();
+    let mut total = 0.0f64;
+    for chunk in indices.chunks(batch_size.max(1)) {
+        let (x, labels) = image_batch(set, chunk, device);
+        let logits = model.forward(x.clone(), conditioning(model, labels));
+        let log_p = categorical::log_prob(logits, x)
+            .into_data()
+            .convert::<f64>();
+        total -= log_p.iter::<f64>().sum::<f64>();
+    }
+    Nll::from_total(total, set.len(), set.image_size())
+}
+
+/// Loads the data set named in a config.
+pub fn load_data(name: &str) -> Result<ImageData> {
+    let source: DataSource = name.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(data::load(&source)?)
+}
+
+/// Training an image model: the loss of a batch is its NLL in nats per dimension (the same
+/// optimum as per image, on a scale that does not depend on the image size).
+pub struct ImageTask<'a> {
+    config: &'a TrainingConfig,
+    data: &'a ImageData,
+}
+
+impl<'a> ImageTask<'a> {
+    /// The task of training `config` on `data`.
+    pub fn new(config: &'a TrainingConfig, data: &'a ImageData) -> Self {
+        Self { config, data }
+    }
+}
+
+const METRICS_HEADER: &str = "epoch,train_nats_per_image,train_bits_per_dim,valid_nats_per_image,valid_bits_per_dim,seconds,train_images_per_second\n";
+
+impl Task for ImageTask<'_> {
+    type Model = ImageModel;
+    type Metrics = Nll;
+    type Carry = ();
+
+    fn options(&self) -> &TrainOptions {
+        &self.config.training
+    }
+
+    fn config_json(&self) -> String {
+        serde_json::to_string_pretty(self.config).expect("a config serialises")
+    }
+
+    fn model_name(&self) -> &str {
+        self.config.model.name()
+    }
+
+    fn init_model(&self, device: &Device) -> ImageModel {
+        self.config
+            .model
+            .init_seeded(self.config.training.seed, device)
+    }
+
+    fn empty_model(&self, device: &Device) -> ImageModel {
+        self.config.model.init(device)
+    }
+
+    fn train_len(&self) -> usize {
+        self.data.train.len()
+    }
+
+    fn check(&self, _devices: usize) -> Result<()> {
+        let (config, data) = (self.config, self.data);
+        config.model.validate().map_err(anyhow::Error::msg)?;
+        if data.train.is_empty() || data.valid.is_empty() {
+            bail!(
+                "the data set {} has an empty training or validation part",
+                data.name
+            );
+        }
+        if (data.train.height, data.train.width) != (config.height, config.width) {
+            bail!(
+                "the run was configured for {}x{} images but {} has {}x{}",
+                config.height,
+                config.width,
+                data.name,
+                data.train.height,
+                data.train.width
+            );
+        }
+        if data.train.channels != config.model.colours() {
+            bail!(
+                "the {} models images of {} channels; {} has {}",
+                config.model.name(),
+                config.model.colours(),
+                data.name,
+                data.train.channels
+            );
+        }
+        Ok(())
+    }
+
+    fn batch_weight(&self, batch: &[usize]) -> f64 {
+        (self.data.train.image_size() * batch.len()) as f64
+    }
+
+    fn shard_loss(
+        &self,
+        model: &ImageModel,
+        shard: &[usize],
+        batch_weight: f64,
+        device: &Device,
+    ) -> Tensor<1> {
+        let (x, labels) = image_batch(&self.data.train, shard, device);
+        let logits = model.forward(x.clone(), conditioning(model, labels));
+        categorical::log_prob(logits, x)
+            .sum()
+            .neg()
+            .div_scalar(batch_weight)
+    }
+
+    fn evaluate(&self, model: &ImageModel, device: &Device) -> Nll {
+        evaluate(model, &self.data.valid, 256, device)
+    }
+
+    fn score(&self, metrics: &Nll) -> f64 {
+        metrics.bits_per_dim
+    }
+
+    fn metrics_header(&self) -> &'static str {
+        METRICS_HEADER
+    }
+
+    fn metrics_row(&self, epoch: &Epoch<Nll>) -> String {
+        let r = EpochReport::new(epoch, self.data.train.image_size());
+        format!(
+            "{},{:.6},{:.6},{:.6},{:.6},{:.3},{:.1}\n",
+            r.epoch,
+            r.train.nats_per_image,
+            r.train.bits_per_dim,
+            r.valid.nats_per_image,
+            r.valid.bits_per_dim,
+            r.seconds,
+            epoch.examples as f64 / r.seconds
+        )
+    }
+
+    fn epoch_summary(&self, epoch: &Epoch<Nll>) -> String {
+        let r = EpochReport::new(epoch, self.data.train.image_size());
+        format!(
+            "epoch {}/{}: train {:.4} bits/dim, valid {:.4} bits/dim ({:.2} nats/image), {:.1}s, {:.0} img/s",
+            r.epoch,
+            epoch.epochs,
+            r.train.bits_per_dim,
+            r.valid.bits_per_dim,
+            r.valid.nats_per_image,
+            r.seconds,
+            epoch.examples as f64 / r.seconds
+        )
+    }
+
+    fn step_message(&self, loss: f64, examples_per_second: f64) -> String {
+        let bits = loss / std::f64::consts::LN_2;
+        format!("loss {loss:.4} nats/dim, {bits:.3} bits/dim, {examples_per_second:.1} img/s")
+    }
+}
+
+/// Trains `config` on `data` ([`super::train`] with the image task): in `run` when given
+/// (a new folder, or an existing one when `resume`), on `devices`. Returns the best model,
+/// the last one and the epochs of this call.
+pub fn fit(
+    config: &TrainingConfig,
+    data: &ImageData,
+    run: Option<&RunFolder>,
+    resume: bool,
+    progress: Progress,
+    devices: &[Device],
+) -> Result<Trained<ImageModel, Nll>> {
+    super::train(&ImageTask::new(config, data), run, resume, progress, devices)
+}
+
+/// Trains `config` into `run` on `devices` ([`fit`]) and returns the epochs in image units.
+pub fn train_on(
+    config: &TrainingConfig,
+    data: &ImageData,
+    run: &RunFolder,
+    resume: bool,
+    progress: Progress,
+    devices: &[Device],
+) -> Result<Vec<EpochReport>> {
+    let trained = fit(config, data, Some(run), resume, progress, devices)?;
+    let dims = data.train.image_size();
+    Ok(trained
+        .epochs
+        .iter()
+        .map(|e| EpochReport::new(e, dims))
+        .collect())
+}
+
+/// [`train_on`] with this machine's CPU only.
+pub fn train(
+    config: &TrainingConfig,
+    data: &ImageData,
+    run: &RunFolder,
+    resume: bool,
+    progress: Progress,
+) -> Result<Vec<EpochReport>> {
+    train_on(config, data, run, resume, progress, &[Device::flex()])
+}
