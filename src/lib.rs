@@ -30,7 +30,7 @@ pub mod layers;
 pub mod memory;
 pub mod models;
 pub mod receptive_field;
-pub mod run;
 pub mod rng;
+pub mod run;
 pub mod train;
 pub mod viz;

@@ -25,6 +25,23 @@ pub fn seeded_stream(seed: u64, index: u64) -> SeededRng {
 /// then draw" one step, so that two threads (two tests, say) cannot interleave their draws.
 static DEVICE_GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Seeds the generators of `devices` with `seed` and keeps every other caller of this module
+/// from seeding or drawing through it until the guard is dropped: the training loop holds it
+/// for an epoch, so that the epoch's dropout masks come from its own seed even when another
+/// thread of the process (another test, another training) uses the same generator.
+pub fn seed_devices(
+    devices: &[burn::prelude::Device],
+    seed: u64,
+) -> std::sync::MutexGuard<'static, ()> {
+    let guard = DEVICE_GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for device in devices {
+        device.seed(seed);
+    }
+    guard
+}
+
 /// Runs `f` right after seeding the device's generator with `seed`, while no other caller
 /// of this function can draw from it.
 pub fn with_device_seed<T>(device: &burn::prelude::Device, seed: u64, f: impl FnOnce() -> T) -> T {

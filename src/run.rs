@@ -21,38 +21,9 @@ use crate::data::sequences::SequenceData;
 use crate::generate::sequence::{SequenceRequest, sample_sequences, sample_sequences_naive};
 use crate::generate::{SampleRequest, sample_cached, sample_naive};
 use crate::models::{ImageModel, SequenceModel};
+pub use crate::train::folder::RunKind;
 use crate::train::sequence::{SequenceMetrics, SequenceTrainingConfig, evaluate_sequences};
 use crate::train::{self, Nll, RunFolder, TrainingConfig};
-
-/// The family of a run, written as `"kind"` in its `config.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RunKind {
-    /// An image model (Gated PixelCNN, PixelCNN) trained by gradient descent.
-    Image,
-    /// A neural sequence model (window MLP, GRU/LSTM, WaveNet, TCN).
-    Sequence,
-    /// A classical model fitted in closed form (AR(p), Markov chain of order k).
-    Classic,
-}
-
-impl RunKind {
-    /// [`RunKind::Image`]: the kind of a `config.json` without one (runs written before the
-    /// field existed were all image runs).
-    pub fn image() -> Self {
-        RunKind::Image
-    }
-}
-
-impl fmt::Display for RunKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RunKind::Image => "image",
-            RunKind::Sequence => "sequence",
-            RunKind::Classic => "classic",
-        })
-    }
-}
 
 /// A part of a data set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -412,7 +383,10 @@ pub fn check_class(class: Option<usize>, classes: Option<usize>) -> Result<()> {
     match (classes, class) {
         (None, Some(_)) => bail!("a class (--class) needs a class-conditional run"),
         (Some(k), Some(c)) if c >= k => {
-            bail!("class {c} is out of range: the run has classes 0..{}", k - 1)
+            bail!(
+                "class {c} is out of range: the run has classes 0..{}",
+                k - 1
+            )
         }
         _ => Ok(()),
     }

@@ -3,7 +3,10 @@
 
 use argen::data::{DataSource, load};
 use argen::models::{GatedPixelCnnConfig, ImageModelConfig};
-use argen::train::{self, LrSchedule, Progress, RunFolder, TrainingConfig, checkpoint};
+use argen::train::image::train;
+use argen::train::{
+    self, LrSchedule, Progress, RunFolder, TrainOptions, TrainingConfig, checkpoint,
+};
 use burn::prelude::*;
 
 fn tiny_model(channels: usize) -> ImageModelConfig {
@@ -21,22 +24,31 @@ fn tiny_model(channels: usize) -> ImageModelConfig {
 }
 
 fn tiny_training(epochs: usize) -> TrainingConfig {
-    TrainingConfig {
-        model: tiny_model(8),
-        data: "digits".into(),
-        height: 8,
-        width: 8,
-        epochs,
-        batch_size: 16,
-        learning_rate: 3e-3,
-        adam_epsilon: 1e-8,
-        clip_norm: Some(10.0),
-        seed: 3,
-        train_limit: Some(96),
-        // Constant: a cosine schedule depends on the total number of epochs, which differs
-        // between the 1-epoch run and its 2-epoch continuation below.
-        lr_schedule: LrSchedule::Constant,
+    TrainingConfig::new(
+        tiny_model(8),
+        "digits",
+        8,
+        8,
+        TrainOptions::default()
+            .epochs(epochs)
+            .batch_size(16)
+            .learning_rate(3e-3)
+            .clip_norm(Some(10.0))
+            .seed(3)
+            .train_limit(Some(96))
+            // Constant: a cosine schedule depends on the total number of epochs, which
+            // differs between the 1-epoch run and its 2-epoch continuation below.
+            .lr_schedule(LrSchedule::Constant),
+    )
+}
+
+/// [`tiny_training`] with dropout on the horizontal stack's residual branch.
+fn tiny_training_with_dropout(epochs: usize) -> TrainingConfig {
+    let mut config = tiny_training(epochs);
+    if let ImageModelConfig::GatedPixelcnn(c) = &mut config.model {
+        c.dropout = 0.3;
     }
+    config
 }
 
 /// The tensors of a safetensors file, by name (metadata left out).
@@ -125,12 +137,12 @@ fn resume_continues_exactly_where_the_run_stopped() {
     let straight = RunFolder(dir.path().join("straight"));
     let resumed = RunFolder(dir.path().join("resumed"));
 
-    train::train(&tiny_training(2), &data, &straight, false, Progress::Silent).unwrap();
-    train::train(&tiny_training(1), &data, &resumed, false, Progress::Silent).unwrap();
+    train(&tiny_training(2), &data, &straight, false, Progress::Silent).unwrap();
+    train(&tiny_training(1), &data, &resumed, false, Progress::Silent).unwrap();
     let state = resumed.read_state().unwrap();
     assert_eq!(state.epochs_done, 1);
     assert_eq!(state.steps, 6);
-    train::train(&tiny_training(2), &data, &resumed, true, Progress::Silent).unwrap();
+    train(&tiny_training(2), &data, &resumed, true, Progress::Silent).unwrap();
     assert_eq!(resumed.read_state().unwrap().steps, 12);
 
     // Same weights, bit for bit, as the run that never stopped: the optimiser state and the
@@ -144,17 +156,68 @@ fn resume_continues_exactly_where_the_run_stopped() {
 }
 
 #[test]
+fn a_run_with_dropout_resumes_bit_identically() {
+    // Dropout draws its masks from the device generator, which the loop reseeds at every
+    // epoch: the resumed epoch draws the masks the uninterrupted run drew.
+    let data = load(&DataSource::Digits).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let straight = RunFolder(dir.path().join("straight"));
+    let resumed = RunFolder(dir.path().join("resumed"));
+    let other_seed = RunFolder(dir.path().join("other"));
+    train(
+        &tiny_training_with_dropout(3),
+        &data,
+        &straight,
+        false,
+        Progress::Silent,
+    )
+    .unwrap();
+    train(
+        &tiny_training_with_dropout(2),
+        &data,
+        &resumed,
+        false,
+        Progress::Silent,
+    )
+    .unwrap();
+    train(
+        &tiny_training_with_dropout(3),
+        &data,
+        &resumed,
+        true,
+        Progress::Silent,
+    )
+    .unwrap();
+    assert_eq!(
+        tensors(&straight.last_weights()),
+        tensors(&resumed.last_weights())
+    );
+    // The masks matter: without dropout the same run ends elsewhere.
+    train(
+        &tiny_training(3),
+        &data,
+        &other_seed,
+        false,
+        Progress::Silent,
+    )
+    .unwrap();
+    assert_ne!(
+        tensors(&straight.last_weights()),
+        tensors(&other_seed.last_weights())
+    );
+}
+
+#[test]
 fn resume_refuses_a_run_without_its_optimizer_state() {
     // Resuming with a fresh Adam would silently change the run: it is an error instead.
     let data = load(&DataSource::Digits).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let straight = RunFolder(dir.path().join("straight"));
     let resumed = RunFolder(dir.path().join("resumed"));
-    train::train(&tiny_training(2), &data, &straight, false, Progress::Silent).unwrap();
-    train::train(&tiny_training(1), &data, &resumed, false, Progress::Silent).unwrap();
+    train(&tiny_training(2), &data, &straight, false, Progress::Silent).unwrap();
+    train(&tiny_training(1), &data, &resumed, false, Progress::Silent).unwrap();
     std::fs::remove_file(resumed.optimizer()).unwrap();
-    let error =
-        train::train(&tiny_training(2), &data, &resumed, true, Progress::Silent).unwrap_err();
+    let error = train(&tiny_training(2), &data, &resumed, true, Progress::Silent).unwrap_err();
     assert!(format!("{error:#}").contains("optimizer.bpk"), "{error:#}");
 }
 
@@ -163,13 +226,13 @@ fn a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     let data = load(&DataSource::Digits).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let run = RunFolder(dir.path().join("run"));
-    train::train(&tiny_training(1), &data, &run, false, Progress::Silent).unwrap();
+    train(&tiny_training(1), &data, &run, false, Progress::Silent).unwrap();
     let good = std::fs::read(run.last_weights()).unwrap();
 
     let mut exploding = tiny_training(3);
-    exploding.learning_rate = 1e30;
-    exploding.clip_norm = None;
-    let error = train::train(&exploding, &data, &run, true, Progress::Silent).unwrap_err();
+    exploding.training.learning_rate = 1e30;
+    exploding.training.clip_norm = None;
+    let error = train(&exploding, &data, &run, true, Progress::Silent).unwrap_err();
     let message = format!("{error:#}");
     assert!(
         message.contains("training loss became") && message.contains("end of epoch 1"),

@@ -49,9 +49,12 @@ fn train_eval_sample_through_the_binary() {
     let out = argen(&["eval", run_s, "--json"]);
     assert!(out.status.success(), "eval failed: {}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["images"], 447);
+    assert_eq!(json["kind"], "image");
+    assert_eq!(json["examples"], 447);
+    assert_eq!(json["metrics"]["images"], 447);
     let bpd = json["bits_per_dim"].as_f64().unwrap();
-    let nats = json["nats_per_image"].as_f64().unwrap();
+    let nats = json["nats_per_example"].as_f64().unwrap();
+    assert_eq!(json["metrics"]["nats_per_image"].as_f64().unwrap(), nats);
     assert!(
         (bpd - nats / (64.0 * std::f64::consts::LN_2)).abs() < 1e-9,
         "bits/dim counted over 64 pixels"
@@ -323,7 +326,7 @@ fn a_colour_run_trains_evaluates_samples_and_completes() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let (bpd, nats) = (
         json["bits_per_dim"].as_f64().unwrap(),
-        json["nats_per_image"].as_f64().unwrap(),
+        json["nats_per_example"].as_f64().unwrap(),
     );
     assert!(
         (bpd - nats / (3.0 * 64.0 * std::f64::consts::LN_2)).abs() < 1e-9,
@@ -348,7 +351,10 @@ fn bad_inputs_give_clear_errors() {
         &argen(&["train", "--data", "mnist-please", "--quiet"]),
         "mnist-please",
     );
-    assert_clean_failure(&argen(&["eval", missing.to_str().unwrap()]), "config.json");
+    assert_clean_failure(
+        &argen(&["eval", missing.to_str().unwrap()]),
+        "does not exist",
+    );
     assert_clean_failure(&argen(&["train", "--kernel", "4", "--quiet"]), "odd");
 
     // A run whose weights are corrupt.

@@ -9,7 +9,9 @@ use std::path::Path;
 use argen::data::{DataSource, load};
 use argen::distributions::categorical;
 use argen::models::{GatedPixelCnnConfig, ImageModel, ImageModelConfig};
-use argen::train::{self, LrSchedule, Progress, RunFolder, TrainingConfig, image_batch, parallel};
+use argen::train::{
+    self, LrSchedule, Progress, RunFolder, TrainOptions, TrainingConfig, image_batch, parallel,
+};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -29,20 +31,19 @@ fn tiny_model() -> ImageModelConfig {
 }
 
 fn tiny_training(batch_size: usize, train_limit: usize) -> TrainingConfig {
-    TrainingConfig {
-        model: tiny_model(),
-        data: "digits".into(),
-        height: 8,
-        width: 8,
-        epochs: 1,
-        batch_size,
-        learning_rate: 3e-3,
-        adam_epsilon: 1e-8,
-        clip_norm: None,
-        seed: 5,
-        train_limit: Some(train_limit),
-        lr_schedule: LrSchedule::Constant,
-    }
+    TrainingConfig::new(
+        tiny_model(),
+        "digits",
+        8,
+        8,
+        TrainOptions::default()
+            .epochs(1)
+            .batch_size(batch_size)
+            .learning_rate(3e-3)
+            .seed(5)
+            .train_limit(Some(train_limit))
+            .lr_schedule(LrSchedule::Constant),
+    )
 }
 
 /// Every gradient of `grads`, by parameter, flattened.
@@ -156,7 +157,8 @@ fn train_on_one_and_two(
         [("one", vec![cpu.clone()]), ("two", vec![cpu.clone(), cpu])].map(|(name, devices)| {
             let run = RunFolder(dir.path().join(name));
             let reports =
-                train::train_on(config, &data, &run, false, Progress::Silent, &devices).unwrap();
+                train::image::train_on(config, &data, &run, false, Progress::Silent, &devices)
+                    .unwrap();
             (run, reports)
         });
     (dir, runs)
@@ -176,7 +178,7 @@ fn one_step_on_two_devices_equals_one_step_on_one() {
 #[test]
 fn a_short_run_on_two_devices_reaches_the_validation_nll_of_one() {
     let mut config = tiny_training(16, 320);
-    config.learning_rate = 1e-2;
+    config.training.learning_rate = 1e-2;
     let (_dir, [(_, a), (_, b)]) = train_on_one_and_two(&config);
     let (va, vb) = (a[0].valid.nats_per_image, b[0].valid.nats_per_image);
     assert!(
@@ -192,11 +194,11 @@ fn a_short_run_on_two_devices_reaches_the_validation_nll_of_one() {
 fn sequence_models_train_the_same_on_two_devices() {
     use argen::data::sequences::load_sequences;
     use argen::models::{SequenceModelConfig, SequenceModelKind};
-    use argen::train::sequence::{RUN_KIND, SequenceTrainingConfig, train_sequences_on};
+    use argen::train::TrainOptions;
+    use argen::train::sequence::{SequenceTrainingConfig, fit};
 
     let data = load_sequences("digits").unwrap();
     let config = SequenceTrainingConfig::new(
-        RUN_KIND.into(),
         SequenceModelConfig::new(
             SequenceModelKind::Wavenet,
             data.input_channels(),
@@ -204,27 +206,37 @@ fn sequence_models_train_the_same_on_two_devices() {
         )
         .with_hidden(8)
         .with_layers(3),
-        "digits".into(),
-    )
-    .with_epochs(1)
-    .with_batch_size(9)
-    .with_train_limit(Some(9));
+        "digits",
+        TrainOptions::default()
+            .epochs(1)
+            .batch_size(9)
+            .train_limit(Some(9))
+            .lr_schedule(LrSchedule::Constant),
+    );
     let dir = tempfile::tempdir().unwrap();
     let (single, double) = (
         RunFolder(dir.path().join("one")),
         RunFolder(dir.path().join("two")),
     );
     let cpu = Device::flex();
-    train_sequences_on(
+    fit(
         &config,
         &data,
-        &single,
+        Some(&single),
         false,
-        false,
+        Progress::Silent,
         std::slice::from_ref(&cpu),
     )
     .unwrap();
-    train_sequences_on(&config, &data, &double, false, false, &[cpu.clone(), cpu]).unwrap();
+    fit(
+        &config,
+        &data,
+        Some(&double),
+        false,
+        Progress::Silent,
+        &[cpu.clone(), cpu],
+    )
+    .unwrap();
     let gap = largest_weight_gap(&single.last_weights(), &double.last_weights());
     assert!(
         gap <= 1e-5,
@@ -235,14 +247,14 @@ fn sequence_models_train_the_same_on_two_devices() {
 #[test]
 fn the_cli_refuses_several_devices_where_a_command_cannot_use_them() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_argen"))
-        .args(["--devices", "cpu,cpu", "eval", "no-such-run"])
+        .args(["eval", "--devices", "cpu,cpu", "no-such-run"])
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("only `argen train`"), "{err}");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_argen"))
-        .args(["--device", "tpu", "eval", "no-such-run"])
+        .args(["eval", "--device", "tpu", "no-such-run"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -253,7 +265,7 @@ fn the_cli_refuses_several_devices_where_a_command_cannot_use_them() {
 #[test]
 fn without_the_gpu_feature_the_gpu_is_refused_clearly() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_argen"))
-        .args(["--device", "gpu", "eval", "no-such-run"])
+        .args(["eval", "--device", "gpu", "no-such-run"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -370,9 +382,9 @@ mod remote {
         let device = format!("remote:{}", server.url);
         let dir = tempfile::tempdir().unwrap();
         let train = |device_args: &[&str], out: &str, token| {
-            let mut args = device_args.to_vec();
+            let mut args = vec!["train"];
+            args.extend_from_slice(device_args);
             args.extend([
-                "train",
                 "--epochs",
                 "1",
                 "--layers",

@@ -5,7 +5,7 @@
 
 use argen::data::{DataSource, load};
 use argen::models::{GatedPixelCnnConfig, ImageModelConfig};
-use argen::train::{self, LrSchedule, Progress, RunFolder, TrainingConfig, evaluate};
+use argen::train::{self, LrSchedule, Progress, RunFolder, TrainOptions, TrainingConfig, evaluate};
 use burn::prelude::*;
 
 #[test]
@@ -13,8 +13,8 @@ fn fused_and_plain_training_reach_the_same_test_nll() {
     let data = load(&DataSource::Digits).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // The digits default model (32 channels, 5 layers, dropout 0.2) on 300 images, 3 epochs.
-    let config = TrainingConfig {
-        model: ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
+    let config = TrainingConfig::new(
+        ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
             levels: 17,
             channels: 32,
             layers: 5,
@@ -25,24 +25,28 @@ fn fused_and_plain_training_reach_the_same_test_nll() {
             dropout: 0.2,
             colours: 1,
         }),
-        data: "digits".into(),
-        height: 8,
-        width: 8,
-        epochs: 3,
-        batch_size: 32,
-        learning_rate: 1e-3,
-        adam_epsilon: 1e-8,
-        clip_norm: None,
-        seed: 0,
-        train_limit: Some(300),
-        lr_schedule: LrSchedule::Cosine,
-    };
+        "digits",
+        8,
+        8,
+        TrainOptions::default()
+            .epochs(3)
+            .train_limit(Some(300))
+            .lr_schedule(LrSchedule::Cosine),
+    );
     let mut test_nll = Vec::new();
     for fused in [true, false] {
         argen::fused::set_enabled(fused);
         let run = RunFolder(dir.path().join(if fused { "fused" } else { "plain" }));
-        train::train(&config, &data, &run, false, Progress::Silent).unwrap();
-        let (_, model) = run.load_model(false, &Device::flex()).unwrap();
+        let trained = train::image::fit(
+            &config,
+            &data,
+            Some(&run),
+            false,
+            Progress::Silent,
+            &[Device::flex()],
+        )
+        .unwrap();
+        let model = trained.last;
         test_nll.push(evaluate(&model, &data.test, 256, &Device::flex()).nats_per_image);
     }
     argen::fused::set_enabled(true);

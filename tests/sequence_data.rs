@@ -11,7 +11,10 @@ use argen::train::RunFolder;
 mod common;
 use common::{argen_in, argen_ok};
 
-use argen::train::sequence::{RUN_KIND, SequenceTrainingConfig, is_sequence_run, train_sequences};
+use argen::run::{Run, RunKind};
+use argen::train::sequence::{SequenceTrainingConfig, fit};
+use argen::train::{LrSchedule, Progress, TrainOptions};
+use burn::prelude::Device;
 
 #[test]
 fn digits_are_64_step_sequences_of_17_levels() {
@@ -139,14 +142,15 @@ fn bad_sources_and_unknown_symbols_are_refused() {
 fn config(kind: SequenceModelKind, data: &str, window: usize) -> SequenceTrainingConfig {
     let d = load_sequences(data).unwrap();
     SequenceTrainingConfig::new(
-        RUN_KIND.into(),
         SequenceModelConfig::new(kind, d.input_channels(), d.output)
             .with_hidden(8)
             .with_window(window),
-        data.into(),
+        data,
+        TrainOptions::default()
+            .epochs(1)
+            .train_limit(Some(8))
+            .lr_schedule(LrSchedule::Constant),
     )
-    .with_epochs(1)
-    .with_train_limit(Some(8))
 }
 
 #[test]
@@ -154,12 +158,13 @@ fn a_window_longer_than_the_sequences_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunFolder(dir.path().join("run"));
     let data = load_sequences("sine").unwrap();
-    let err = train_sequences(
+    let err = fit(
         &config(SequenceModelKind::Mlp, "sine", 100),
         &data,
-        &run,
+        Some(&run),
         false,
-        false,
+        Progress::Silent,
+        &[Device::flex()],
     )
     .unwrap_err()
     .to_string();
@@ -171,12 +176,21 @@ fn training_writes_a_run_folder_that_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let run = RunFolder(dir.path().join("run"));
     let data = load_sequences("sine").unwrap();
-    let c = config(SequenceModelKind::Gru, "sine", 4)
-        .with_tbptt(Some(16))
-        .with_clip_norm(Some(1.0));
-    let first = train_sequences(&c, &data, &run, false, false).unwrap();
+    let c = config(SequenceModelKind::Gru, "sine", 4).with_tbptt(Some(16));
+    let mut c = c;
+    c.training.clip_norm = Some(1.0);
+    let first = fit(
+        &c,
+        &data,
+        Some(&run),
+        false,
+        Progress::Silent,
+        &[Device::flex()],
+    )
+    .unwrap()
+    .epochs;
     assert_eq!(first.len(), 1);
-    assert!(is_sequence_run(&run.0));
+    assert_eq!(Run::open(&run.0).unwrap().kind(), RunKind::Sequence);
     for f in [
         "config.json",
         "model.safetensors",
@@ -187,8 +201,18 @@ fn training_writes_a_run_folder_that_resumes() {
     ] {
         assert!(run.0.join(f).exists(), "{f} missing");
     }
-    let more = c.clone().with_epochs(2);
-    let second = train_sequences(&more, &data, &run, true, false).unwrap();
+    let mut more = c.clone();
+    more.training.epochs = 2;
+    let second = fit(
+        &more,
+        &data,
+        Some(&run),
+        true,
+        Progress::Silent,
+        &[Device::flex()],
+    )
+    .unwrap()
+    .epochs;
     assert_eq!(second.iter().map(|r| r.epoch).collect::<Vec<_>>(), vec![2]);
     let metrics = std::fs::read_to_string(run.metrics()).unwrap();
     assert_eq!(metrics.lines().count(), 3, "{metrics}");
@@ -393,4 +417,69 @@ fn nats_after_the_first_step_leave_out_exactly_the_first_steps() {
     );
     assert!((rest.nats_per_step_after_first - rest.nats_per_step).abs() < 1e-9);
     assert!((all.nats_per_step - all.nats_per_step_after_first).abs() > 1e-4);
+}
+
+/// The tensors of a safetensors file, by name (metadata left out).
+fn tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.data().to_vec()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn a_sequence_run_with_dropout_resumes_bit_identically() {
+    // Stopped after epoch 2 and resumed, a run with dropout ends with the weights of the run
+    // that never stopped: the loop reseeds the dropout draws at every epoch.
+    let data = load_sequences("digits").unwrap();
+    let config = |epochs: usize, dropout: f64| {
+        SequenceTrainingConfig::new(
+            SequenceModelConfig::new(
+                SequenceModelKind::Wavenet,
+                data.input_channels(),
+                data.output,
+            )
+            .with_hidden(8)
+            .with_layers(2)
+            .with_dropout(Some(dropout)),
+            "digits",
+            TrainOptions::default()
+                .epochs(epochs)
+                .batch_size(8)
+                .train_limit(Some(24))
+                .lr_schedule(LrSchedule::Constant),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, epochs: usize, dropout: f64, resume: bool| {
+        let folder = RunFolder(dir.path().join(name));
+        fit(
+            &config(epochs, dropout),
+            &data,
+            Some(&folder),
+            resume,
+            Progress::Silent,
+            &[Device::flex()],
+        )
+        .unwrap();
+        folder
+    };
+    let straight = run("straight", 3, 0.3, false);
+    run("resumed", 2, 0.3, false);
+    let resumed = run("resumed", 3, 0.3, true);
+    assert_eq!(
+        tensors(&straight.last_weights()),
+        tensors(&resumed.last_weights())
+    );
+    // The dropout masks matter: the same run without dropout ends elsewhere.
+    let plain = run("plain", 3, 0.0, false);
+    assert_ne!(
+        tensors(&straight.last_weights()),
+        tensors(&plain.last_weights())
+    );
 }

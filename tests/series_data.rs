@@ -232,8 +232,10 @@ fn fit_eval_forecast_sample_through_the_binary() {
     let out = argen(&["eval", r, "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["steps"], 62);
-    assert!(v["nats_per_step"].as_f64().unwrap() > 3.0);
+    assert_eq!(v["kind"], "classic");
+    assert_eq!(v["dims"], 62);
+    assert_eq!(v["metrics"]["steps"], 62);
+    assert!(v["nats_per_dim"].as_f64().unwrap() > 3.0);
     let out = argen(&["forecast", r, "--horizon", "12", "--quiet"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let csv = std::fs::read_to_string(run.join("forecast.csv")).unwrap();

@@ -47,7 +47,7 @@ impl DeviceArgs {
                 specs.len()
             );
         }
-        Ok(Devices::connect(specs)?)
+        Devices::connect(specs)
     }
 
     /// The one device of a command that computes on one.
@@ -130,7 +130,12 @@ pub struct ImageModelArgs {
 
 impl ImageModelArgs {
     /// The library's options for `model`, with `dropout` and `conditional`.
-    pub fn options(&self, model: &str, dropout: Option<f64>, conditional: bool) -> ImageModelOptions {
+    pub fn options(
+        &self,
+        model: &str,
+        dropout: Option<f64>,
+        conditional: bool,
+    ) -> ImageModelOptions {
         ImageModelOptions {
             model: model.to_string(),
             channels: self.channels,

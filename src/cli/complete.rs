@@ -140,7 +140,10 @@ pub fn run(args: CompleteArgs) -> Result<()> {
         && args.class.is_none()
         && let Some(&label) = labels.iter().find(|&&l| l >= k)
     {
-        bail!("a test image has class {label}, but the run has classes 0..{}", k - 1);
+        bail!(
+            "a test image has class {label}, but the run has classes 0..{}",
+            k - 1
+        );
     }
 
     // Each image repeated `samples` times, its top rows given.

@@ -13,9 +13,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use argen::classic::ar::{self, ArMethod, Criterion};
 use argen::classic::markov::{Binning, MarkovChain};
 use argen::classic::{Alphabet, ClassicModel, ClassicRun};
-use argen::data::series::{
-    self, LoadOptions, SeriesData, SeriesSource, load_series, split_point,
-};
+use argen::data::series::{self, LoadOptions, SeriesData, SeriesSource, load_series, split_point};
 
 /// How AR coefficients are estimated, as an option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -308,4 +306,3 @@ fn fit_markov(args: &MarkovArgs) -> Result<()> {
     println!("run: {}", folder.display());
     Ok(())
 }
-

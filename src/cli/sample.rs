@@ -76,7 +76,11 @@ impl SampleArgs {
 /// Runs `argen sample`.
 pub fn run(args: SampleArgs) -> Result<()> {
     let run = Run::open(&args.run)?;
-    let out_png = || args.out.clone().unwrap_or_else(|| args.run.join("samples.png"));
+    let out_png = || {
+        args.out
+            .clone()
+            .unwrap_or_else(|| args.run.join("samples.png"))
+    };
     match run {
         Run::Image(run) => {
             let device = args.devices.device("sample")?;
@@ -250,4 +254,3 @@ fn sample_classic(args: &SampleArgs, run: &ClassicRun) -> Result<()> {
     }
     Ok(())
 }
-

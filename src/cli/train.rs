@@ -126,7 +126,11 @@ fn new_folder(out: &Option<PathBuf>, model: &str, data: &str) -> Result<RunFolde
             out.clone()
         }
         None => {
-            let short = if model == "gated-pixelcnn" { "gated" } else { model };
+            let short = if model == "gated-pixelcnn" {
+                "gated"
+            } else {
+                model
+            };
             let name = data.replace(['/', ':', '.'], "_");
             train::new_run_folder(Path::new("runs"), &format!("{short}-{name}"))
         }
@@ -176,7 +180,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
                 .image
                 .options(&args.model, args.dropout, args.conditional)
                 .build(format, &args.data)?;
-            let training = args.training.options(image::default_epochs(&args.data), None)?;
+            let training = args
+                .training
+                .options(image::default_epochs(&args.data), None)?;
             let config = TrainingConfig::new(
                 model,
                 args.data.clone(),
@@ -206,9 +212,10 @@ pub fn run(args: TrainArgs) -> Result<()> {
                     data.num_classes,
                     &data.name,
                 )?;
-            let training = args
-                .training
-                .options(sequence::DEFAULT_EPOCHS, sequence::default_clip_norm(&model))?;
+            let training = args.training.options(
+                sequence::DEFAULT_EPOCHS,
+                sequence::default_clip_norm(&model),
+            )?;
             let config = SequenceTrainingConfig::new(model, args.data.clone(), training)
                 .with_tbptt(args.sequence.tbptt);
             let folder = new_folder(&args.out, &args.model, &args.data)?;

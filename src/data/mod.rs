@@ -45,6 +45,42 @@ pub struct ImageSet {
 }
 
 impl ImageSet {
+    /// A set from `levels` laid out [n][channels][height][width] (`shape`), with a label per
+    /// image (all 0 when `labels` is `None`). Errors when the shape and the lengths disagree.
+    pub fn from_levels(
+        levels: Vec<u8>,
+        shape: [usize; 4],
+        labels: Option<Vec<u8>>,
+    ) -> Result<ImageSet, DataError> {
+        let [n, channels, height, width] = shape;
+        if channels == 0 || height == 0 || width == 0 {
+            return Err(DataError::BadArrays(format!(
+                "images of shape {shape:?} have no pixels"
+            )));
+        }
+        let expected = n.checked_mul(channels * height * width);
+        if expected != Some(levels.len()) {
+            return Err(DataError::BadArrays(format!(
+                "{} levels do not fill {n} images of {channels}x{height}x{width}",
+                levels.len()
+            )));
+        }
+        let labels = labels.unwrap_or_else(|| vec![0; n]);
+        if labels.len() != n {
+            return Err(DataError::BadArrays(format!(
+                "{} labels for {n} images",
+                labels.len()
+            )));
+        }
+        Ok(ImageSet {
+            pixels: levels,
+            labels,
+            height,
+            width,
+            channels,
+        })
+    }
+
     /// Number of images.
     pub fn len(&self) -> usize {
         self.labels.len()
@@ -98,6 +134,62 @@ pub struct ImageData {
     pub valid: ImageSet,
     /// Held-out images for the final evaluation.
     pub test: ImageSet,
+}
+
+impl ImageData {
+    /// A data set from its three parts, with `levels` values per pixel; `name` is written
+    /// into the config of a run trained on it. Errors when the parts differ in shape, a
+    /// value is not below `levels`, or the training or validation part is empty.
+    pub fn from_sets(
+        name: impl Into<String>,
+        levels: usize,
+        train: ImageSet,
+        valid: ImageSet,
+        test: ImageSet,
+    ) -> Result<ImageData, DataError> {
+        let name = name.into();
+        let shape = |s: &ImageSet| (s.channels, s.height, s.width);
+        if shape(&valid) != shape(&train) || shape(&test) != shape(&train) {
+            return Err(DataError::BadArrays(format!(
+                "the parts of {name} have different shapes: train {:?}, valid {:?}, test {:?}",
+                shape(&train),
+                shape(&valid),
+                shape(&test)
+            )));
+        }
+        if train.is_empty() || valid.is_empty() {
+            return Err(DataError::BadArrays(format!(
+                "{name} needs training and validation images"
+            )));
+        }
+        if !(2..=256).contains(&levels) {
+            return Err(DataError::BadArrays(format!(
+                "{levels} levels: between 2 and 256 values per pixel are supported"
+            )));
+        }
+        for (part, set) in [("train", &train), ("valid", &valid), ("test", &test)] {
+            if let Some(&v) = set.pixels.iter().find(|&&v| usize::from(v) >= levels) {
+                return Err(DataError::BadArrays(format!(
+                    "the {part} part of {name} has the value {v}, but the levels are 0..{}",
+                    levels - 1
+                )));
+            }
+        }
+        let num_classes = [&train, &valid, &test]
+            .iter()
+            .flat_map(|s| s.labels.iter())
+            .map(|&l| usize::from(l) + 1)
+            .max()
+            .unwrap_or(1);
+        Ok(ImageData {
+            name,
+            levels,
+            num_classes,
+            train,
+            valid,
+            test,
+        })
+    }
 }
 
 /// Where images come from; parsed from the `--data` option.
@@ -195,6 +287,9 @@ pub enum DataError {
          with the CIFAR-10 binary files), `png:DIR` (DIR a folder of PNG images of one size)"
     )]
     UnknownSource(String),
+    /// Arrays given in memory do not describe a data set.
+    #[error("{0}")]
+    BadArrays(String),
     /// A data folder does not exist.
     #[error("data folder {} not found: {hint}", path.display())]
     MissingDir { path: PathBuf, hint: String },

@@ -93,6 +93,32 @@ pub struct SequenceData {
 }
 
 impl SequenceData {
+    /// A single real series held in memory, cut as a series named on the command line is:
+    /// standardised by the training part's mean and deviation, training windows of
+    /// [`SERIES_WINDOW`] steps from the first 80%, the rest held out.
+    pub fn from_values(name: &str, values: &[f64]) -> Result<SequenceData, SequenceDataError> {
+        if values.len() < 10 {
+            return Err(SequenceDataError::TooShort(format!(
+                "{name} has {} values; a series needs at least 10",
+                values.len()
+            )));
+        }
+        if let Some(t) = values.iter().position(|v| !v.is_finite()) {
+            return Err(SequenceDataError::BadParameter(format!(
+                "value {t} of {name} is {}, not a finite number",
+                values[t]
+            )));
+        }
+        Ok(single_series(
+            name,
+            SeriesData::Real(series::Series {
+                name: name.to_string(),
+                values: values.to_vec(),
+                dates: None,
+            }),
+        ))
+    }
+
     /// Channels of the encoded network input at each step.
     pub fn input_channels(&self) -> usize {
         self.input_encoding.input_channels()

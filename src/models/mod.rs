@@ -104,6 +104,18 @@ impl ImageModelConfig {
     }
 }
 
+impl From<GatedPixelCnnConfig> for ImageModelConfig {
+    fn from(config: GatedPixelCnnConfig) -> Self {
+        ImageModelConfig::GatedPixelcnn(config)
+    }
+}
+
+impl From<PixelCnnConfig> for ImageModelConfig {
+    fn from(config: PixelCnnConfig) -> Self {
+        ImageModelConfig::Pixelcnn(config)
+    }
+}
+
 /// Highest frequency, in half-periods over the whole range of levels, of the initial level
 /// embedding (see [`level_embedding`]).
 const LEVEL_EMBEDDING_MAX_HALF_PERIODS: f64 = 8.0;
@@ -175,6 +187,13 @@ impl ImageModel {
             Self::Gated(m) => m.forward(x, labels),
             Self::PixelCnn(m) => m.forward(x, labels),
         }
+    }
+
+    /// log p(x | class) of each image of `x` [batch, colours, height, width], in nats:
+    /// the sum over its pixels and colours of the log-probability of the observed level.
+    pub fn log_prob(&self, x: Tensor<4, Int>, labels: Option<Tensor<1, Int>>) -> Tensor<1> {
+        let labels = if self.is_conditional() { labels } else { None };
+        crate::distributions::categorical::log_prob(self.forward(x.clone(), labels), x)
     }
 
     /// The input representation the network's first layer reads (see each model's `embed`).

@@ -18,6 +18,12 @@ pub fn is_image_model(name: &str) -> bool {
     IMAGE_MODELS.contains(&name)
 }
 
+/// The default dropout of the Gated PixelCNN on `data`: 0.2 on the digits, whose 1,000
+/// training images are easy to overfit; 0 otherwise.
+pub fn default_dropout(data: &str) -> f64 {
+    if data == "digits" { 0.2 } else { 0.0 }
+}
+
 /// The options that describe an image model; [`ImageModelOptions::default`] gives the
 /// command line's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,7 +42,7 @@ pub struct ImageModelOptions {
     /// Width of the hidden layer of the output head.
     pub head: usize,
     /// Gated PixelCNN: dropout on the residual branch of the horizontal stack during
-    /// training (`None`: [`crate::train::image::default_dropout`] of the data).
+    /// training (`None`: [`default_dropout`] of the data).
     pub dropout: Option<f64>,
     /// Model p(x | class) instead of p(x).
     pub conditional: bool,
@@ -83,9 +89,7 @@ impl ImageModelOptions {
                 kernel: self.kernel,
                 head: self.head,
                 num_classes,
-                dropout: self
-                    .dropout
-                    .unwrap_or_else(|| crate::train::image::default_dropout(data)),
+                dropout: self.dropout.unwrap_or_else(|| default_dropout(data)),
                 colours: format.colours,
             }),
             "pixelcnn" => {

@@ -3,8 +3,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::fmt;
+
 use anyhow::{Context, Result};
 use burn::optim::ModuleOptimizer;
+use serde::{Deserialize, Serialize};
 
 use super::RunState;
 use super::checkpoint::write_atomically;
@@ -106,4 +109,34 @@ pub fn new_run_folder(parent: &Path, prefix: &str) -> PathBuf {
         .map(|i| parent.join(format!("{prefix}-{i}")))
         .find(|p| !p.exists())
         .expect("an unused name")
+}
+
+/// The family of a run, written as `"kind"` in its `config.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunKind {
+    /// An image model (Gated PixelCNN, PixelCNN) trained by gradient descent.
+    Image,
+    /// A neural sequence model (window MLP, GRU/LSTM, WaveNet, TCN).
+    Sequence,
+    /// A classical model fitted in closed form (AR(p), Markov chain of order k).
+    Classic,
+}
+
+impl RunKind {
+    /// [`RunKind::Image`]: the kind of a `config.json` without one (runs written before the
+    /// field existed were all image runs).
+    pub fn image() -> Self {
+        RunKind::Image
+    }
+}
+
+impl fmt::Display for RunKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RunKind::Image => "image",
+            RunKind::Sequence => "sequence",
+            RunKind::Classic => "classic",
+        })
+    }
 }

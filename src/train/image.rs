@@ -5,11 +5,11 @@ use anyhow::{Result, bail};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::folder::RunKind;
 use super::{Epoch, Progress, RunFolder, Task, TrainOptions, Trained, image_batch};
 use crate::data::{self, DataSource, ImageData, ImageSet};
 use crate::distributions::categorical;
 use crate::models::{ImageModel, ImageModelConfig};
-use crate::run::RunKind;
 
 /// Every setting of an image training run; saved as `config.json` in the run folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,11 +78,7 @@ pub fn default_epochs(data: &str) -> usize {
     if data == "digits" { 20 } else { 1 }
 }
 
-/// The default dropout of the Gated PixelCNN on `data`: 0.2 on the digits, whose 1,000
-/// training images are easy to overfit; 0 otherwise.
-pub fn default_dropout(data: &str) -> f64 {
-    if data == "digits" { 0.2 } else { 0.0 }
-}
+pub use crate::models::options::default_dropout;
 
 /// Negative log-likelihood of a set of images.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -317,7 +313,13 @@ pub fn fit(
     progress: Progress,
     devices: &[Device],
 ) -> Result<Trained<ImageModel, Nll>> {
-    super::train(&ImageTask::new(config, data), run, resume, progress, devices)
+    super::train(
+        &ImageTask::new(config, data),
+        run,
+        resume,
+        progress,
+        devices,
+    )
 }
 
 /// Trains `config` into `run` on `devices` ([`fit`]) and returns the epochs in image units.

@@ -27,6 +27,7 @@ pub mod folder;
 pub mod image;
 pub mod parallel;
 pub mod sequence;
+pub mod trainer;
 
 use std::fmt::Debug;
 use std::fs;
@@ -43,6 +44,7 @@ pub use batch::image_batch;
 pub use checkpoint::{load_weights, save_weights, write_atomically};
 pub use folder::{RunFolder, new_run_folder};
 pub use image::{EpochReport, Nll, TrainingConfig, evaluate, load_data};
+pub use trainer::Trainer;
 
 /// The settings of the training loop, the same for every family (saved, flattened, in
 /// `config.json`). [`TrainOptions::default`] gives the command line's defaults.
@@ -448,11 +450,10 @@ pub fn train<T: Task>(
             options.epochs,
         );
         let start = Instant::now();
-        // Dropout draws come from the device generator. (Replicas sharing one device share
-        // its generator, in thread order: with dropout, such a run is not repeatable.)
-        for device in &devices {
-            device.seed(epoch_seed(options.seed, epoch));
-        }
+        // Dropout draws come from the device generator, seeded per epoch and held by this
+        // loop until the epoch ends. (Replicas sharing one device share its generator, in
+        // thread order: with dropout, such a run is not repeatable.)
+        let generator = crate::rng::seed_devices(&devices, epoch_seed(options.seed, epoch));
         let order = crate::data::shuffled_indices(n_train, options.seed.wrapping_add(epoch as u64));
         let (mut total, mut weight_seen, mut examples) = (0.0f64, 0.0f64, 0usize);
         let mut last_line = Instant::now();
@@ -479,7 +480,11 @@ pub fn train<T: Task>(
                         continue;
                     };
                     let value = loss.clone().into_scalar::<f64>();
-                    (GradientsParams::from_grads(loss.backward(), &model), value, weight)
+                    (
+                        GradientsParams::from_grads(loss.backward(), &model),
+                        value,
+                        weight,
+                    )
                 };
                 if !value.is_finite() {
                     bar.abandon();
@@ -525,6 +530,7 @@ pub fn train<T: Task>(
                 last_line = Instant::now();
             }
         }
+        drop(generator);
         let seconds = start.elapsed().as_secs_f64();
         bar.finish_and_clear();
 

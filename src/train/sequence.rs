@@ -11,12 +11,12 @@ use anyhow::{Result, bail};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::folder::RunKind;
 use super::{Epoch, Progress, RunFolder, Task, TrainOptions, Trained};
 use crate::data::sequences::{SeqExample, SequenceData, load_sequences};
 use crate::distributions::{OutputDistribution, Target};
 use crate::models::rnn::{RnnState, shift_right};
 use crate::models::{SequenceModel, SequenceModelConfig};
-use crate::run::RunKind;
 
 /// Name written into the weights' metadata.
 pub const MODEL_NAME: &str = "sequence-model";
@@ -40,7 +40,11 @@ pub struct SequenceTrainingConfig {
 
 impl SequenceTrainingConfig {
     /// A run of `model` on `data` with `training` (no truncated BPTT).
-    pub fn new(model: SequenceModelConfig, data: impl Into<String>, training: TrainOptions) -> Self {
+    pub fn new(
+        model: SequenceModelConfig,
+        data: impl Into<String>,
+        training: TrainOptions,
+    ) -> Self {
         Self {
             kind: RunKind::Sequence,
             model,
@@ -67,7 +71,12 @@ impl SequenceTrainingConfig {
     }
 
     /// The run's model with the weights of `run` (the best validation weights when `best`).
-    pub fn load_model(&self, run: &RunFolder, best: bool, device: &Device) -> Result<SequenceModel> {
+    pub fn load_model(
+        &self,
+        run: &RunFolder,
+        best: bool,
+        device: &Device,
+    ) -> Result<SequenceModel> {
         super::load_weights(self.model.init(device), &run.weights(best))
     }
 }
@@ -561,7 +570,13 @@ pub fn fit(
     progress: Progress,
     devices: &[Device],
 ) -> Result<Trained<SequenceModel, SequenceMetrics>> {
-    super::train(&SequenceTask::new(config, data), run, resume, progress, devices)
+    super::train(
+        &SequenceTask::new(config, data),
+        run,
+        resume,
+        progress,
+        devices,
+    )
 }
 
 #[cfg(test)]

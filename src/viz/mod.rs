@@ -179,7 +179,11 @@ pub fn piano_rolls(values: &[f32], length: usize, keys: usize, scale: u32) -> Rg
                     let y0 = (i as u32 * (keys as u32 + 4) + (keys - 1 - k) as u32) * scale;
                     for dy in 0..scale {
                         for dx in 0..scale {
-                            image.put_pixel(t as u32 * scale + dx, y0 + dy, image::Rgb([20, 20, 120]));
+                            image.put_pixel(
+                                t as u32 * scale + dx,
+                                y0 + dy,
+                                image::Rgb([20, 20, 120]),
+                            );
                         }
                     }
                 }
