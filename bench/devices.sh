@@ -19,7 +19,7 @@ for _ in $(seq 50); do
 done
 [ -n "$url" ] || { echo "the device server did not start:" >&2; cat "$out/server.log" >&2; exit 1; }
 rate() { # prints the images/s of the epoch line
-    "$B" "$@" train --epochs 1 --samples 0 --dropout 0 --out "$out/run-$RANDOM$RANDOM" 2>&1 \
+    "$B" train "$@" --epochs 1 --samples 0 --dropout 0 --out "$out/run-$RANDOM$RANDOM" 2>&1 \
         | grep -o '[0-9.]* img/s' | tail -1 | cut -d' ' -f1
 }
 for r in $(seq "$rounds"); do

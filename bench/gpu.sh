@@ -22,9 +22,9 @@ second_epoch() { # the images/s of the second epoch line of `argen ... train ...
 fmnist=(--data "idx:$IDX" --channels 32 --layers 7 --first-kernel 7 --kernel 3 --head 256
     --batch-size 32 --train-limit 1024)
 for r in $(seq "$ROUNDS"); do
-    echo "round $r: digits default: gpu $(second_epoch --device gpu train) img/s," \
-        "cpu $(second_epoch --device cpu train) img/s;" \
-        "fashion-mnist configuration: gpu $(second_epoch --device gpu train "${fmnist[@]}") img/s"
+    echo "round $r: digits default: gpu $(second_epoch train --device gpu) img/s," \
+        "cpu $(second_epoch train --device cpu) img/s;" \
+        "fashion-mnist configuration: gpu $(second_epoch train --device gpu "${fmnist[@]}") img/s"
     "$PY" bench/gated_pixelcnn_torch.py --device cuda --runs 2 --train-steps 32 \
         --eval-images 0 --sample-images 0 | grep "run 1"
 done

@@ -49,6 +49,40 @@ impl FromStr for Split {
     }
 }
 
+impl Split {
+    /// The one of `train`, `valid`, `test` this split names.
+    pub fn pick<'a, T: ?Sized>(self, train: &'a T, valid: &'a T, test: &'a T) -> &'a T {
+        match self {
+            Split::Train => train,
+            Split::Valid => valid,
+            Split::Test => test,
+        }
+    }
+}
+
+/// Checks that `split` of the data `data` (`len` examples with `labels`) is not empty and
+/// that a model of `classes` classes can score its labels.
+fn check_split(
+    split: Split,
+    data: &str,
+    len: usize,
+    mut labels: impl Iterator<Item = usize>,
+    classes: Option<usize>,
+) -> Result<()> {
+    if len == 0 {
+        bail!("the {split} split of {data} is empty");
+    }
+    if let Some(k) = classes
+        && let Some(label) = labels.find(|&l| l >= k)
+    {
+        bail!(
+            "the {split} split of {data} has class {label}, but the run has classes 0..{}",
+            k - 1
+        );
+    }
+    Ok(())
+}
+
 impl fmt::Display for Split {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -467,23 +501,15 @@ impl ImageRun {
     ) -> Result<EvalReport> {
         let model = self.model(weights, device)?;
         let data = self.data()?;
-        let set = match split {
-            Split::Train => &data.train,
-            Split::Valid => &data.valid,
-            Split::Test => &data.test,
-        };
-        if set.is_empty() {
-            bail!("the {split} split of {} is empty", data.name);
-        }
-        if let Some(k) = self.config.model.num_classes()
-            && let Some(&label) = set.labels.iter().find(|&&l| usize::from(l) >= k)
-        {
-            bail!(
-                "the {split} split of {} has class {label}, but the run has classes 0..{}",
-                data.name,
-                k - 1
-            );
-        }
+        let set = split.pick(&data.train, &data.valid, &data.test);
+        let labels = set.labels.iter().map(|&l| usize::from(l));
+        check_split(
+            split,
+            &data.name,
+            set.len(),
+            labels,
+            self.config.model.num_classes(),
+        )?;
         let nll = train::evaluate(&model, set, batch_size, device);
         let dims = set.image_size();
         Ok(EvalReport {
@@ -592,24 +618,15 @@ impl SequenceRun {
     ) -> Result<SequenceMetrics> {
         let model = self.model(weights, device)?;
         let data = self.data()?;
-        let set = match split {
-            Split::Train => &data.train,
-            Split::Valid => &data.valid,
-            Split::Test => &data.test,
-        };
-        if set.is_empty() {
-            bail!("the {split} split of {} is empty", data.name);
-        }
-        if let Some(k) = self.config.model.num_classes
-            && let Some(e) = set.iter().find(|e| e.label >= k)
-        {
-            bail!(
-                "the {split} split of {} has class {}, but the run has classes 0..{}",
-                data.name,
-                e.label,
-                k - 1
-            );
-        }
+        let set = split.pick(&data.train, &data.valid, &data.test);
+        let labels = set.iter().map(|e| e.label);
+        check_split(
+            split,
+            &data.name,
+            set.len(),
+            labels,
+            self.config.model.num_classes,
+        )?;
         Ok(evaluate_sequences(
             &self.config.model,
             &model,
@@ -632,7 +649,7 @@ impl SequenceRun {
         Ok(EvalReport {
             run: self.folder.0.display().to_string(),
             kind: RunKind::Sequence,
-            model: self.config.model.kind.name().to_string(),
+            model: self.config.model.kind().name().to_string(),
             data: self.config.data.clone(),
             split,
             weights: Some(weights),

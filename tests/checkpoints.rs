@@ -1,6 +1,8 @@
 //! Checkpoints: bit-identical round trips, resuming where a run stopped, refusing weights of
 //! another model, and keeping the last good checkpoint when the loss blows up.
 
+mod common;
+
 use argen::data::{DataSource, load};
 use argen::models::{GatedPixelCnnConfig, ImageModelConfig};
 use argen::train::image::train;
@@ -8,6 +10,7 @@ use argen::train::{
     self, LrSchedule, Progress, RunFolder, TrainOptions, TrainingConfig, checkpoint,
 };
 use burn::prelude::*;
+use common::tensors;
 
 fn tiny_model(channels: usize) -> ImageModelConfig {
     ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
@@ -49,19 +52,6 @@ fn tiny_training_with_dropout(epochs: usize) -> TrainingConfig {
         c.dropout = 0.3;
     }
     config
-}
-
-/// The tensors of a safetensors file, by name (metadata left out).
-fn tensors(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
-    let bytes = std::fs::read(path).unwrap();
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut out: Vec<(String, Vec<u8>)> = file
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| (name, view.data().to_vec()))
-        .collect();
-    out.sort();
-    out
 }
 
 #[test]

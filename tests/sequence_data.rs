@@ -9,7 +9,7 @@ use argen::distributions::OutputDistribution;
 use argen::models::{SequenceModelConfig, SequenceModelKind};
 use argen::train::RunFolder;
 mod common;
-use common::{argen_in, argen_ok};
+use common::{argen_in, argen_ok, tensors};
 
 use argen::run::{Run, RunKind};
 use argen::train::sequence::{SequenceTrainingConfig, fit};
@@ -417,19 +417,6 @@ fn nats_after_the_first_step_leave_out_exactly_the_first_steps() {
     );
     assert!((rest.nats_per_step_after_first - rest.nats_per_step).abs() < 1e-9);
     assert!((all.nats_per_step - all.nats_per_step_after_first).abs() > 1e-4);
-}
-
-/// The tensors of a safetensors file, by name (metadata left out).
-fn tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
-    let bytes = std::fs::read(path).unwrap();
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut out: Vec<(String, Vec<u8>)> = file
-        .tensors()
-        .into_iter()
-        .map(|(name, view)| (name, view.data().to_vec()))
-        .collect();
-    out.sort();
-    out
 }
 
 #[test]

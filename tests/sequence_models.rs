@@ -260,7 +260,10 @@ fn receptive_field_formula_examples() {
     // 2 + 3 · (1 + 2 + ... + 512) = 2 + 3 · 1023.
     assert_eq!(c.receptive_field(), Some(3071));
     let mut t = c.clone();
-    t.kind = SequenceModelKind::Tcn;
+    let argen::models::SequenceNetwork::Wavenet(conv) = c.network.clone() else {
+        unreachable!("built as a WaveNet")
+    };
+    t.network = argen::models::SequenceNetwork::Tcn(conv);
     assert_eq!(t.receptive_field(), Some(2 + 2 * 3 * 1023));
     assert_eq!(
         config(SequenceModelKind::Mlp)

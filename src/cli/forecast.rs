@@ -447,7 +447,8 @@ fn forecast_sequence(args: &ForecastArgs, run: &SequenceRun) -> Result<()> {
     let chart = Chart {
         title: format!(
             "{}: {:?}, k-step-ahead dynamic predictions (training part ends at {split})",
-            data.name, config.model.kind
+            data.name,
+            config.model.kind()
         ),
         x_label: "t".into(),
         y_label: "value".into(),

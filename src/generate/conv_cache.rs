@@ -21,7 +21,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::models::causal_conv::{CausalConv, ConvBlock, effective_weight};
-use crate::models::sequence::class_vectors;
+use crate::models::conditioning::class_vectors;
 
 /// The last `span` inputs of one convolution, oldest first; zeros before the sequence starts
 /// (the convolution's left padding).

@@ -27,7 +27,7 @@
 //! ```
 //!
 //! Receptive field: k₀ + Σ (k − 1) d over the dilated convolutions (one per WaveNet block,
-//! two per TCN block); see [`crate::models::SequenceModelConfig::receptive_field`].
+//! two per TCN block); see [`CausalConvConfig::receptive_field`].
 //!
 //! **Weight normalisation** (Salimans and Kingma 2016, used by Bai et al.'s TCN), an option:
 //! each dilated convolution's weight is w_o = g_o · v_o / ‖v_o‖ for every output channel o,
@@ -42,7 +42,97 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::conv1d;
 use burn::tensor::ops::ConvOptions;
 
-use super::sequence::{SequenceModelConfig, SequenceModelKind, add_class, class_embedding};
+use serde::{Deserialize, Serialize};
+
+use super::conditioning::{StepShape, add_class, class_embedding};
+
+/// Settings of a causal convolution stack (WaveNet or TCN).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CausalConvConfig {
+    /// Residual channels R.
+    pub hidden: usize,
+    /// Layers per block, with dilations 1, 2, 4, ..., 2^(layers−1).
+    pub layers: usize,
+    /// How many times the dilation cycle repeats.
+    pub blocks: usize,
+    /// Kernel size of the dilated layers.
+    pub kernel: usize,
+    /// Kernel size of the first layer, which excludes the current step.
+    pub first_kernel: usize,
+    /// Weight normalisation of the dilated convolutions, w = g · v / ‖v‖ per output channel
+    /// (as in Bai et al.'s TCN). `None` (older runs) means off.
+    #[serde(default)]
+    pub weight_norm: Option<bool>,
+}
+
+impl Default for CausalConvConfig {
+    /// 64 channels, 2 layers, one block, kernels of 2, no weight normalisation.
+    fn default() -> Self {
+        Self {
+            hidden: 64,
+            layers: 2,
+            blocks: 1,
+            kernel: 2,
+            first_kernel: 2,
+            weight_norm: None,
+        }
+    }
+}
+
+/// Which residual block a causal convolution stack repeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockKind {
+    /// Gated, with skip connections.
+    WaveNet,
+    /// Plain residual, two convolutions with ReLU.
+    Tcn,
+}
+
+impl CausalConvConfig {
+    /// Checks that the settings describe a stack that can be built.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.hidden == 0 || self.layers == 0 {
+            return Err("hidden units and layers must be at least 1".into());
+        }
+        if self.blocks == 0 || self.kernel < 2 || self.first_kernel == 0 {
+            return Err(format!(
+                "a causal convolution stack needs blocks >= 1, kernel >= 2 and a first \
+                 kernel >= 1 (got blocks {}, kernel {}, first kernel {})",
+                self.blocks, self.kernel, self.first_kernel
+            ));
+        }
+        if self.layers > 20 {
+            return Err(format!(
+                "{} layers per block means dilations up to 2^{}; use at most 20",
+                self.layers,
+                self.layers - 1
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the dilated convolutions are weight-normalised.
+    pub fn uses_weight_norm(&self) -> bool {
+        self.weight_norm.unwrap_or(false)
+    }
+
+    /// The dilations of the layers, in order: 1, 2, ..., 2^(layers−1), `blocks` times.
+    pub fn dilations(&self) -> Vec<usize> {
+        (0..self.blocks)
+            .flat_map(|_| (0..self.layers).map(|i| 1usize << i))
+            .collect()
+    }
+
+    /// How many past steps the output at t reads: k₀ + c · Σ_i (k − 1) d_i, with c = 1
+    /// dilated convolution per WaveNet block and c = 2 per TCN block.
+    pub fn receptive_field(&self, block: BlockKind) -> usize {
+        let widen: usize = self.dilations().iter().map(|d| (self.kernel - 1) * d).sum();
+        match block {
+            BlockKind::WaveNet => self.first_kernel + widen,
+            BlockKind::Tcn => self.first_kernel + 2 * widen,
+        }
+    }
+}
 
 /// A convolution padded on the left only: output t reads inputs t − (k−1)d, ..., t.
 pub fn causal_conv1d(
@@ -142,19 +232,23 @@ pub struct CausalConv {
 }
 
 impl CausalConv {
-    /// Builds the stack of `config` (`kind` wavenet or tcn, `hidden` = R, `layers` per
-    /// block, `blocks`, `kernel`, `first_kernel`).
-    pub fn new(config: &SequenceModelConfig, device: &Device) -> Self {
+    /// Builds the stack of `config` with `block`s, for steps of `shape`.
+    pub fn new(
+        block: BlockKind,
+        config: &CausalConvConfig,
+        shape: &StepShape,
+        device: &Device,
+    ) -> Self {
         let r = config.hidden;
         let k = config.kernel;
         let k0 = config.first_kernel;
-        let classes = config.num_classes;
+        let classes = shape.num_classes;
         let gain = |conv: &Conv1d| config.uses_weight_norm().then(|| initial_gain(conv));
         let blocks = config
             .dilations()
             .into_iter()
-            .map(|d| match config.kind {
-                SequenceModelKind::Tcn => {
+            .map(|d| match block {
+                BlockKind::Tcn => {
                     let first = causal_conv1d(r, r, k, d, device);
                     let second = causal_conv1d(r, r, k, d, device);
                     ConvBlock::Tcn(TcnBlock {
@@ -166,7 +260,7 @@ impl CausalConv {
                         class_second: class_embedding(classes, r, device),
                     })
                 }
-                _ => {
+                BlockKind::WaveNet => {
                     let dilated = causal_conv1d(r, 2 * r, k, d, device);
                     ConvBlock::WaveNet(WaveNetBlock {
                         dilated_gain: gain(&dilated),
@@ -179,14 +273,14 @@ impl CausalConv {
             })
             .collect();
         Self {
-            input: Conv1dConfig::new(config.input_channels, r, k0)
+            input: Conv1dConfig::new(shape.input_channels, r, k0)
                 .with_padding(PaddingConfig1d::Explicit(k0, 0))
                 .init(device),
             input_class: class_embedding(classes, r, device),
             blocks,
             head_hidden: Conv1dConfig::new(r, r, 1).init(device),
-            head_out: Conv1dConfig::new(r, config.output.params(), 1).init(device),
-            dropout: DropoutConfig::new(config.dropout_probability()).init(),
+            head_out: Conv1dConfig::new(r, shape.features, 1).init(device),
+            dropout: DropoutConfig::new(shape.dropout).init(),
         }
     }
 
@@ -234,19 +328,22 @@ impl CausalConv {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distributions::OutputDistribution;
 
     fn weight_normalised_tcn(device: &Device) -> CausalConv {
-        let config = SequenceModelConfig::new(
-            SequenceModelKind::Tcn,
-            2,
-            OutputDistribution::Categorical { levels: 3 },
-        )
-        .with_hidden(5)
-        .with_kernel(3)
-        .with_layers(2)
-        .with_weight_norm(Some(true));
-        CausalConv::new(&config, device)
+        let config = CausalConvConfig {
+            hidden: 5,
+            kernel: 3,
+            layers: 2,
+            weight_norm: Some(true),
+            ..CausalConvConfig::default()
+        };
+        let shape = StepShape {
+            input_channels: 2,
+            features: 3,
+            num_classes: None,
+            dropout: 0.0,
+        };
+        CausalConv::new(BlockKind::Tcn, &config, &shape, device)
     }
 
     fn max_difference(a: Tensor<3>, b: Tensor<3>) -> f32 {

@@ -5,6 +5,7 @@
 //! of p(x_{i,c} | x_<i, x_{i,<c}, class) for every pixel i and colour c.
 
 pub mod causal_conv;
+pub mod conditioning;
 pub mod gated_pixelcnn;
 pub mod options;
 pub mod pixelcnn;
@@ -15,7 +16,7 @@ pub mod window_mlp;
 pub use gated_pixelcnn::{GatedPixelCnn, GatedPixelCnnConfig};
 pub use options::{ImageFormat, ImageModelOptions, SequenceModelOptions};
 pub use pixelcnn::{PixelCnn, PixelCnnConfig};
-pub use sequence::{SequenceModel, SequenceModelConfig, SequenceModelKind};
+pub use sequence::{SequenceModel, SequenceModelConfig, SequenceModelKind, SequenceNetwork};
 
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};

@@ -5,8 +5,12 @@
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
+use super::causal_conv::CausalConvConfig;
+use super::rnn::RnnConfig;
+use super::window_mlp::WindowMlpConfig;
 use super::{
     GatedPixelCnnConfig, ImageModelConfig, PixelCnnConfig, SequenceModelConfig, SequenceModelKind,
+    SequenceNetwork,
 };
 use crate::distributions::OutputDistribution;
 
@@ -198,15 +202,56 @@ impl SequenceModelOptions {
                 bail!("--mixture needs data over ordered levels; {data} has {other:?} steps")
             }
         };
-        let convolutional = matches!(kind, SequenceModelKind::Wavenet | SequenceModelKind::Tcn);
         let defaults = Self::default();
-        if !convolutional
-            && (self.blocks != defaults.blocks
-                || self.kernel != defaults.kernel
-                || self.first_kernel != defaults.first_kernel)
-        {
+        let conv_only = [
+            (self.blocks != defaults.blocks, "--blocks"),
+            (self.kernel != defaults.kernel, "--conv-kernel"),
+            (
+                self.first_kernel != defaults.first_kernel,
+                "--conv-first-kernel",
+            ),
+            (self.weight_norm, "--weight-norm"),
+        ];
+        let network = match kind {
+            SequenceModelKind::Mlp => SequenceNetwork::Mlp(WindowMlpConfig {
+                hidden: self.hidden,
+                layers: self.depth,
+                window: self.window,
+            }),
+            SequenceModelKind::Gru | SequenceModelKind::Lstm => {
+                let rnn = RnnConfig {
+                    hidden: self.hidden,
+                    layers: self.depth,
+                };
+                if kind == SequenceModelKind::Gru {
+                    SequenceNetwork::Gru(rnn)
+                } else {
+                    SequenceNetwork::Lstm(rnn)
+                }
+            }
+            SequenceModelKind::Wavenet | SequenceModelKind::Tcn => {
+                let conv = CausalConvConfig {
+                    hidden: self.hidden,
+                    layers: self.depth,
+                    blocks: self.blocks,
+                    kernel: self.kernel,
+                    first_kernel: self.first_kernel,
+                    weight_norm: self.weight_norm.then_some(true),
+                };
+                if kind == SequenceModelKind::Wavenet {
+                    SequenceNetwork::Wavenet(conv)
+                } else {
+                    SequenceNetwork::Tcn(conv)
+                }
+            }
+        };
+        let convolutional = matches!(
+            network,
+            SequenceNetwork::Wavenet(_) | SequenceNetwork::Tcn(_)
+        );
+        if let Some((_, option)) = conv_only.iter().find(|(set, _)| *set && !convolutional) {
             bail!(
-                "--blocks, --conv-kernel and --conv-first-kernel apply to wavenet and tcn, not to {}",
+                "{option} applies to wavenet and tcn, not to {}",
                 kind.name()
             );
         }
@@ -214,18 +259,11 @@ impl SequenceModelOptions {
             bail!("--window applies to the mlp, not to {}", kind.name());
         }
         let config = SequenceModelConfig {
-            kind,
+            network,
             input_channels,
             output,
-            hidden: self.hidden,
-            layers: self.depth,
-            blocks: self.blocks,
-            window: self.window,
-            kernel: self.kernel,
-            first_kernel: self.first_kernel,
             num_classes: self.conditional.then_some(classes),
             dropout: self.dropout,
-            weight_norm: self.weight_norm.then_some(true),
         };
         config.validate().map_err(anyhow::Error::msg)?;
         Ok(config)

@@ -22,7 +22,47 @@ use burn::nn::{
 };
 use burn::prelude::*;
 
-use super::sequence::{SequenceModelConfig, SequenceModelKind, add_class, class_embedding};
+use serde::{Deserialize, Serialize};
+
+use super::conditioning::{StepShape, add_class, class_embedding};
+
+/// Settings of a GRU or LSTM network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RnnConfig {
+    /// Hidden units per layer (the size of the state).
+    pub hidden: usize,
+    /// Stacked recurrent layers.
+    pub layers: usize,
+}
+
+impl Default for RnnConfig {
+    /// 64 hidden units, 2 layers.
+    fn default() -> Self {
+        Self {
+            hidden: 64,
+            layers: 2,
+        }
+    }
+}
+
+impl RnnConfig {
+    /// Checks that the settings describe a network that can be built.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.hidden == 0 || self.layers == 0 {
+            return Err("hidden units and layers must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Which recurrent cell a network stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    /// Gated recurrent unit.
+    Gru,
+    /// Long short-term memory.
+    Lstm,
+}
 
 /// One recurrent layer. (Held a few times per run: the size difference of the variants costs nothing.)
 #[allow(clippy::large_enum_variant)]
@@ -67,23 +107,23 @@ pub struct Rnn {
 }
 
 impl Rnn {
-    /// Builds the network of `config` (`kind` gru or lstm, `hidden`, `layers`).
-    pub fn new(config: &SequenceModelConfig, device: &Device) -> Self {
+    /// Builds the network of `config` with `cell`s, for steps of `shape`.
+    pub fn new(cell: CellKind, config: &RnnConfig, shape: &StepShape, device: &Device) -> Self {
         let h = config.hidden;
         let cells = (0..config.layers)
-            .map(|_| match config.kind {
-                SequenceModelKind::Lstm => RnnCell::Lstm(LstmConfig::new(h, h, true).init(device)),
-                _ => RnnCell::Gru(GruConfig::new(h, h, true).init(device)),
+            .map(|_| match cell {
+                CellKind::Lstm => RnnCell::Lstm(LstmConfig::new(h, h, true).init(device)),
+                CellKind::Gru => RnnCell::Gru(GruConfig::new(h, h, true).init(device)),
             })
             .collect();
         Self {
-            input: LinearConfig::new(config.input_channels, h).init(device),
+            input: LinearConfig::new(shape.input_channels, h).init(device),
             cells,
-            out: LinearConfig::new(h, config.output.params()).init(device),
+            out: LinearConfig::new(h, shape.features).init(device),
             class: (0..config.layers)
-                .filter_map(|_| class_embedding(config.num_classes, h, device))
+                .filter_map(|_| class_embedding(shape.num_classes, h, device))
                 .collect(),
-            dropout: DropoutConfig::new(config.dropout_probability()).init(),
+            dropout: DropoutConfig::new(shape.dropout).init(),
         }
     }
 

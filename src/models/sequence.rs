@@ -12,17 +12,19 @@
 //! - [`CausalConv`]: dilated causal convolutions, WaveNet or TCN blocks (receptive field
 //!   from [`SequenceModelConfig::receptive_field`]).
 //!
-//! A global conditioning vector, a learned embedding of h, is added to every layer's
-//! pre-activations.
+//! Each network has its own settings ([`SequenceNetwork`], a tagged enum); what they share
+//! (the steps' channels, the output distribution, the classes, dropout) is in
+//! [`SequenceModelConfig`]. A global conditioning vector, a learned embedding of h, is added
+//! to every layer's pre-activations ([`super::conditioning`]).
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::nn::{Embedding, EmbeddingConfig};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::causal_conv::CausalConv;
-use super::rnn::Rnn;
-use super::window_mlp::WindowMlp;
+use super::causal_conv::{BlockKind, CausalConv, CausalConvConfig};
+use super::conditioning::StepShape;
+use super::rnn::{CellKind, Rnn, RnnConfig};
+use super::window_mlp::{WindowMlp, WindowMlpConfig};
 use crate::distributions::OutputDistribution;
 
 /// Which network parameterises the conditionals.
@@ -39,49 +41,6 @@ pub enum SequenceModelKind {
     Wavenet,
     /// Dilated causal convolutions with plain residual blocks (two convolutions, ReLU).
     Tcn,
-}
-
-/// Settings of a sequence model; saved in the run's `config.json`, enough to rebuild it.
-#[derive(Config, Debug, PartialEq)]
-pub struct SequenceModelConfig {
-    /// The network.
-    pub kind: SequenceModelKind,
-    /// Channels of the input at each step.
-    pub input_channels: usize,
-    /// The distribution of one step, which fixes the number of output features.
-    pub output: OutputDistribution,
-    /// Hidden units (MLP, RNN) or residual channels (convolutions).
-    #[config(default = 64)]
-    pub hidden: usize,
-    /// Hidden layers (MLP), stacked recurrent layers (RNN), or layers per block with
-    /// dilations 1, 2, 4, ..., 2^(layers−1) (convolutions).
-    #[config(default = 2)]
-    pub layers: usize,
-    /// Convolutions: how many times the dilation cycle repeats.
-    #[config(default = 1)]
-    pub blocks: usize,
-    /// MLP: the window τ, the number of past steps it reads.
-    #[config(default = 4)]
-    pub window: usize,
-    /// Convolutions: kernel size of the dilated layers.
-    #[config(default = 2)]
-    pub kernel: usize,
-    /// Convolutions: kernel size of the first layer, which excludes the current step.
-    #[config(default = 2)]
-    pub first_kernel: usize,
-    /// Number of classes (series ids) for the conditional model; `None` for p(x).
-    #[config(default = "None")]
-    pub num_classes: Option<usize>,
-    /// Dropout probability during training (0: none): on each hidden layer's output (MLP),
-    /// between the recurrent layers and before the output layer (RNN), and after each
-    /// activation inside the blocks (WaveNet: the gate; TCN: both ReLUs), as in Bai et al.
-    /// `None` (as in runs saved before the option existed) means 0.
-    #[config(default = "None")]
-    pub dropout: Option<f64>,
-    /// Convolutions: weight normalisation of the dilated convolutions, w = g · v / ‖v‖ per
-    /// output channel (as in Bai et al.'s TCN). `None` (older runs) means off.
-    #[config(default = "None")]
-    pub weight_norm: Option<bool>,
 }
 
 impl SequenceModelKind {
@@ -108,50 +67,214 @@ impl SequenceModelKind {
     }
 }
 
+/// The network of a sequence model and its own settings: a window MLP has a window and no
+/// dilations, a recurrent network neither. Saved in `config.json` as `"kind"` beside its
+/// fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SequenceNetwork {
+    /// An MLP over the last τ steps.
+    Mlp(WindowMlpConfig),
+    /// A stack of GRU layers.
+    Gru(RnnConfig),
+    /// A stack of LSTM layers.
+    Lstm(RnnConfig),
+    /// Dilated causal convolutions in gated residual blocks.
+    Wavenet(CausalConvConfig),
+    /// Dilated causal convolutions in plain residual blocks.
+    Tcn(CausalConvConfig),
+}
+
+impl SequenceNetwork {
+    /// The network `kind` with its default settings.
+    pub fn new(kind: SequenceModelKind) -> Self {
+        match kind {
+            SequenceModelKind::Mlp => Self::Mlp(WindowMlpConfig::default()),
+            SequenceModelKind::Gru => Self::Gru(RnnConfig::default()),
+            SequenceModelKind::Lstm => Self::Lstm(RnnConfig::default()),
+            SequenceModelKind::Wavenet => Self::Wavenet(CausalConvConfig::default()),
+            SequenceModelKind::Tcn => Self::Tcn(CausalConvConfig::default()),
+        }
+    }
+
+    /// Which network this is.
+    pub fn kind(&self) -> SequenceModelKind {
+        match self {
+            Self::Mlp(_) => SequenceModelKind::Mlp,
+            Self::Gru(_) => SequenceModelKind::Gru,
+            Self::Lstm(_) => SequenceModelKind::Lstm,
+            Self::Wavenet(_) => SequenceModelKind::Wavenet,
+            Self::Tcn(_) => SequenceModelKind::Tcn,
+        }
+    }
+
+    /// Hidden units (MLP, RNN) or residual channels (convolutions).
+    pub fn hidden(&self) -> usize {
+        match self {
+            Self::Mlp(c) => c.hidden,
+            Self::Gru(c) | Self::Lstm(c) => c.hidden,
+            Self::Wavenet(c) | Self::Tcn(c) => c.hidden,
+        }
+    }
+
+    /// Hidden layers (MLP), stacked layers (RNN) or layers per block (convolutions).
+    pub fn layers(&self) -> usize {
+        match self {
+            Self::Mlp(c) => c.layers,
+            Self::Gru(c) | Self::Lstm(c) => c.layers,
+            Self::Wavenet(c) | Self::Tcn(c) => c.layers,
+        }
+    }
+
+    /// Checks that the settings describe a network that can be built.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Self::Mlp(c) => c.validate(),
+            Self::Gru(c) | Self::Lstm(c) => c.validate(),
+            Self::Wavenet(c) | Self::Tcn(c) => c.validate(),
+        }
+    }
+}
+
+/// Settings of a sequence model; saved in the run's `config.json`, enough to rebuild it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SequenceModelConfig {
+    /// The network and its own settings.
+    #[serde(flatten)]
+    pub network: SequenceNetwork,
+    /// Channels of the input at each step.
+    pub input_channels: usize,
+    /// The distribution of one step, which fixes the number of output features.
+    pub output: OutputDistribution,
+    /// Number of classes (series ids) for the conditional model; `None` for p(x).
+    #[serde(default)]
+    pub num_classes: Option<usize>,
+    /// Dropout probability during training (0: none): on each hidden layer's output (MLP),
+    /// between the recurrent layers and before the output layer (RNN), and after each
+    /// activation inside the blocks (WaveNet: the gate; TCN: both ReLUs), as in Bai et al.
+    /// `None` (as in runs saved before the option existed) means 0.
+    #[serde(default)]
+    pub dropout: Option<f64>,
+}
+
 impl SequenceModelConfig {
+    /// Network `kind` with its default settings, for steps encoded in `input_channels`
+    /// channels and distributed as `output`; unconditional, no dropout.
+    pub fn new(kind: SequenceModelKind, input_channels: usize, output: OutputDistribution) -> Self {
+        Self {
+            network: SequenceNetwork::new(kind),
+            input_channels,
+            output,
+            num_classes: None,
+            dropout: None,
+        }
+    }
+
+    /// The same model with `hidden` units or channels.
+    pub fn with_hidden(mut self, hidden: usize) -> Self {
+        match &mut self.network {
+            SequenceNetwork::Mlp(c) => c.hidden = hidden,
+            SequenceNetwork::Gru(c) | SequenceNetwork::Lstm(c) => c.hidden = hidden,
+            SequenceNetwork::Wavenet(c) | SequenceNetwork::Tcn(c) => c.hidden = hidden,
+        }
+        self
+    }
+
+    /// The same model with `layers` hidden layers, stacked layers or layers per block.
+    pub fn with_layers(mut self, layers: usize) -> Self {
+        match &mut self.network {
+            SequenceNetwork::Mlp(c) => c.layers = layers,
+            SequenceNetwork::Gru(c) | SequenceNetwork::Lstm(c) => c.layers = layers,
+            SequenceNetwork::Wavenet(c) | SequenceNetwork::Tcn(c) => c.layers = layers,
+        }
+        self
+    }
+
+    /// The same model with a window of `window` steps (a window MLP; the other networks have
+    /// no window and keep none).
+    pub fn with_window(mut self, window: usize) -> Self {
+        if let SequenceNetwork::Mlp(c) = &mut self.network {
+            c.window = window;
+        }
+        self
+    }
+
+    /// The same model with dilated kernels of `kernel` (a convolution stack; the other
+    /// networks keep none).
+    pub fn with_kernel(mut self, kernel: usize) -> Self {
+        if let Some(c) = self.convolutions_mut() {
+            c.kernel = kernel;
+        }
+        self
+    }
+
+    /// The same model with a first kernel of `kernel` (a convolution stack only).
+    pub fn with_first_kernel(mut self, kernel: usize) -> Self {
+        if let Some(c) = self.convolutions_mut() {
+            c.first_kernel = kernel;
+        }
+        self
+    }
+
+    /// The same model with `blocks` repeats of the dilation cycle (a convolution stack only).
+    pub fn with_blocks(mut self, blocks: usize) -> Self {
+        if let Some(c) = self.convolutions_mut() {
+            c.blocks = blocks;
+        }
+        self
+    }
+
+    /// The same model with weight normalisation on or off (a convolution stack only).
+    pub fn with_weight_norm(mut self, on: Option<bool>) -> Self {
+        if let Some(c) = self.convolutions_mut() {
+            c.weight_norm = on;
+        }
+        self
+    }
+
+    fn convolutions_mut(&mut self) -> Option<&mut CausalConvConfig> {
+        match &mut self.network {
+            SequenceNetwork::Wavenet(c) | SequenceNetwork::Tcn(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The same model with `num_classes` classes (`None`: unconditional).
+    pub fn with_num_classes(mut self, num_classes: Option<usize>) -> Self {
+        self.num_classes = num_classes;
+        self
+    }
+
+    /// The same model with dropout `p` during training.
+    pub fn with_dropout(mut self, p: Option<f64>) -> Self {
+        self.dropout = p;
+        self
+    }
+
+    /// The network's kind.
+    pub fn kind(&self) -> SequenceModelKind {
+        self.network.kind()
+    }
+
+    /// The settings of a causal convolution stack (`None` for the other networks).
+    pub fn convolutions(&self) -> Option<&CausalConvConfig> {
+        match &self.network {
+            SequenceNetwork::Wavenet(c) | SequenceNetwork::Tcn(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// Checks that the settings describe a model that can be built.
     pub fn validate(&self) -> Result<(), String> {
         self.output.validate()?;
-        if self.input_channels == 0 || self.hidden == 0 || self.layers == 0 {
-            return Err("input channels, hidden units and layers must all be at least 1".into());
+        if self.input_channels == 0 {
+            return Err("the input needs at least one channel".into());
         }
-        match self.kind {
-            SequenceModelKind::Mlp if self.window == 0 => {
-                return Err("the window τ must be at least 1".into());
-            }
-            SequenceModelKind::Wavenet | SequenceModelKind::Tcn => {
-                if self.blocks == 0 || self.kernel < 2 || self.first_kernel == 0 {
-                    return Err(format!(
-                        "a causal convolution stack needs blocks >= 1, kernel >= 2 and a first \
-                         kernel >= 1 (got blocks {}, kernel {}, first kernel {})",
-                        self.blocks, self.kernel, self.first_kernel
-                    ));
-                }
-                if self.layers > 20 {
-                    return Err(format!(
-                        "{} layers per block means dilations up to 2^{}; use at most 20",
-                        self.layers,
-                        self.layers - 1
-                    ));
-                }
-            }
-            _ => {}
-        }
+        self.network.validate()?;
         if !(0.0..1.0).contains(&self.dropout_probability()) {
             return Err(format!(
                 "dropout must be in [0, 1), got {}",
                 self.dropout_probability()
-            ));
-        }
-        let convolutional = matches!(
-            self.kind,
-            SequenceModelKind::Wavenet | SequenceModelKind::Tcn
-        );
-        if self.uses_weight_norm() && !convolutional {
-            return Err(format!(
-                "weight normalisation applies to the dilated convolutions of wavenet and tcn, \
-                 not to {:?}",
-                self.kind
             ));
         }
         if self.num_classes == Some(0) {
@@ -175,18 +298,27 @@ impl SequenceModelConfig {
         }
         format!(
             "{:?} ({} hidden, depth {}, {:?}{options}; {field})",
-            self.kind, self.hidden, self.layers, self.output
+            self.kind(),
+            self.network.hidden(),
+            self.network.layers(),
+            self.output
         )
     }
 
     /// The window τ of a window MLP (`None` for the other networks).
     pub fn window(&self) -> Option<usize> {
-        (self.kind == SequenceModelKind::Mlp).then_some(self.window)
+        match &self.network {
+            SequenceNetwork::Mlp(c) => Some(c.window),
+            _ => None,
+        }
     }
 
     /// Whether the network is recurrent (GRU or LSTM).
     pub fn is_recurrent(&self) -> bool {
-        matches!(self.kind, SequenceModelKind::Gru | SequenceModelKind::Lstm)
+        matches!(
+            self.network,
+            SequenceNetwork::Gru(_) | SequenceNetwork::Lstm(_)
+        )
     }
 
     /// The dropout probability during training (0 when unset).
@@ -196,18 +328,15 @@ impl SequenceModelConfig {
 
     /// Whether the dilated convolutions are weight-normalised.
     pub fn uses_weight_norm(&self) -> bool {
-        self.weight_norm.unwrap_or(false)
+        self.convolutions()
+            .is_some_and(CausalConvConfig::uses_weight_norm)
     }
 
-    /// The dilations of the convolution layers, in order: 1, 2, ..., 2^(layers−1), `blocks`
-    /// times (empty for the other networks).
+    /// The dilations of the convolution layers, in order (empty for the other networks).
     pub fn dilations(&self) -> Vec<usize> {
-        match self.kind {
-            SequenceModelKind::Wavenet | SequenceModelKind::Tcn => (0..self.blocks)
-                .flat_map(|_| (0..self.layers).map(|i| 1usize << i))
-                .collect(),
-            _ => Vec::new(),
-        }
+        self.convolutions()
+            .map(CausalConvConfig::dilations)
+            .unwrap_or_default()
     }
 
     /// How many past steps the output at step t reads: the output depends on x_{t−R}, ...,
@@ -218,24 +347,40 @@ impl SequenceModelConfig {
     ///   layer widens the field by (k − 1) d_i).
     /// - TCN: R = k₀ + 2 Σ_i (k − 1) d_i (two dilated convolutions per block).
     pub fn receptive_field(&self) -> Option<usize> {
-        let widen: usize = self.dilations().iter().map(|d| (self.kernel - 1) * d).sum();
-        match self.kind {
-            SequenceModelKind::Mlp => Some(self.window),
-            SequenceModelKind::Gru | SequenceModelKind::Lstm => None,
-            SequenceModelKind::Wavenet => Some(self.first_kernel + widen),
-            SequenceModelKind::Tcn => Some(self.first_kernel + 2 * widen),
+        match &self.network {
+            SequenceNetwork::Mlp(c) => Some(c.window),
+            SequenceNetwork::Gru(_) | SequenceNetwork::Lstm(_) => None,
+            SequenceNetwork::Wavenet(c) => Some(c.receptive_field(BlockKind::WaveNet)),
+            SequenceNetwork::Tcn(c) => Some(c.receptive_field(BlockKind::Tcn)),
+        }
+    }
+
+    /// What every network needs to know of the steps.
+    fn shape(&self) -> StepShape {
+        StepShape {
+            input_channels: self.input_channels,
+            features: self.output.params(),
+            num_classes: self.num_classes,
+            dropout: self.dropout_probability(),
         }
     }
 
     /// Builds the model with freshly initialised weights.
     pub fn init(&self, device: &Device) -> SequenceModel {
-        match self.kind {
-            SequenceModelKind::Mlp => SequenceModel::Mlp(WindowMlp::new(self, device)),
-            SequenceModelKind::Gru | SequenceModelKind::Lstm => {
-                SequenceModel::Rnn(Rnn::new(self, device))
+        let shape = self.shape();
+        match &self.network {
+            SequenceNetwork::Mlp(c) => SequenceModel::Mlp(WindowMlp::new(c, &shape, device)),
+            SequenceNetwork::Gru(c) => {
+                SequenceModel::Rnn(Rnn::new(CellKind::Gru, c, &shape, device))
             }
-            SequenceModelKind::Wavenet | SequenceModelKind::Tcn => {
-                SequenceModel::Conv(CausalConv::new(self, device))
+            SequenceNetwork::Lstm(c) => {
+                SequenceModel::Rnn(Rnn::new(CellKind::Lstm, c, &shape, device))
+            }
+            SequenceNetwork::Wavenet(c) => {
+                SequenceModel::Conv(CausalConv::new(BlockKind::WaveNet, c, &shape, device))
+            }
+            SequenceNetwork::Tcn(c) => {
+                SequenceModel::Conv(CausalConv::new(BlockKind::Tcn, c, &shape, device))
             }
         }
     }
@@ -281,42 +426,4 @@ impl SequenceModel {
             SequenceModel::Conv(m) => m.forward(inputs, labels.as_ref()),
         }
     }
-}
-
-/// One learned vector per class, or nothing for an unconditional layer.
-pub(crate) fn class_embedding(
-    num_classes: Option<usize>,
-    width: usize,
-    device: &Device,
-) -> Option<Embedding> {
-    num_classes.map(|n| EmbeddingConfig::new(n, width).init(device))
-}
-
-/// Adds the class vector of each example (shape [batch, C, 1], broadcast over time) to `x`
-/// of shape [batch, C, time]; returns `x` unchanged for an unconditional layer.
-pub(crate) fn add_class(
-    x: Tensor<3>,
-    embedding: Option<&Embedding>,
-    labels: Option<&Tensor<1, Int>>,
-) -> Tensor<3> {
-    match class_vectors(embedding, labels) {
-        Some(v) => {
-            let [batch, width] = v.dims();
-            x + v.reshape([batch, width, 1])
-        }
-        None => x,
-    }
-}
-
-/// The class vector of each example, shape [batch, C]; `None` for an unconditional layer
-/// (or when no labels are given).
-pub(crate) fn class_vectors(
-    embedding: Option<&Embedding>,
-    labels: Option<&Tensor<1, Int>>,
-) -> Option<Tensor<2>> {
-    let (embedding, labels) = (embedding?, labels?);
-    let [batch] = labels.dims();
-    let v = embedding.forward(labels.clone().reshape([batch, 1])); // [batch, 1, C]
-    let width = v.dims()[2];
-    Some(v.reshape([batch, width]))
 }

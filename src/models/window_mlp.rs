@@ -19,7 +19,44 @@ use burn::nn::{Dropout, DropoutConfig, Embedding};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
-use super::sequence::{SequenceModelConfig, add_class, class_embedding};
+use serde::{Deserialize, Serialize};
+
+use super::conditioning::{StepShape, add_class, class_embedding};
+
+/// Settings of a window MLP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowMlpConfig {
+    /// Hidden units per layer.
+    pub hidden: usize,
+    /// Hidden layers.
+    pub layers: usize,
+    /// The window τ: the number of past steps read.
+    pub window: usize,
+}
+
+impl Default for WindowMlpConfig {
+    /// 64 hidden units, 2 layers, a window of 4.
+    fn default() -> Self {
+        Self {
+            hidden: 64,
+            layers: 2,
+            window: 4,
+        }
+    }
+}
+
+impl WindowMlpConfig {
+    /// Checks that the settings describe a network that can be built.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.hidden == 0 || self.layers == 0 {
+            return Err("hidden units and layers must be at least 1".into());
+        }
+        if self.window == 0 {
+            return Err("the window τ must be at least 1".into());
+        }
+        Ok(())
+    }
+}
 
 /// The window MLP.
 #[derive(Module, Debug)]
@@ -39,9 +76,9 @@ pub struct WindowMlp {
 }
 
 impl WindowMlp {
-    /// Builds the network of `config` (its `window`, `hidden`, `layers`, `num_classes`).
-    pub fn new(config: &SequenceModelConfig, device: &Device) -> Self {
-        let (c, h, tau) = (config.input_channels, config.hidden, config.window);
+    /// Builds the network of `config` for steps of `shape`.
+    pub fn new(config: &WindowMlpConfig, shape: &StepShape, device: &Device) -> Self {
+        let (c, h, tau) = (shape.input_channels, config.hidden, config.window);
         Self {
             window: Conv1dConfig::new(c, h, tau)
                 .with_padding(PaddingConfig1d::Explicit(tau, 0))
@@ -49,11 +86,11 @@ impl WindowMlp {
             hidden: (1..config.layers)
                 .map(|_| Conv1dConfig::new(h, h, 1).init(device))
                 .collect(),
-            out: Conv1dConfig::new(h, config.output.params(), 1).init(device),
+            out: Conv1dConfig::new(h, shape.features, 1).init(device),
             class: (0..config.layers)
-                .filter_map(|_| class_embedding(config.num_classes, h, device))
+                .filter_map(|_| class_embedding(shape.num_classes, h, device))
                 .collect(),
-            dropout: DropoutConfig::new(config.dropout_probability()).init(),
+            dropout: DropoutConfig::new(shape.dropout).init(),
             tau,
         }
     }

@@ -53,3 +53,16 @@ pub fn assert_clean_failure(out: &Output, phrase: &str) {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The tensors of a safetensors file, by name (metadata left out).
+pub fn tensors(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.data().to_vec()))
+        .collect();
+    out.sort();
+    out
+}
