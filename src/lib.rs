@@ -15,6 +15,7 @@
 //! - [`receptive_field`]: which inputs an output depends on, measured by gradients; the
 //!   blind spot.
 //! - [`device`]: where tensors live: the CPU, a Vulkan GPU, a device on another machine.
+//! - [`files`]: atomic writes (temporary file, flush, rename) and the tests' fault points.
 //! - [`rng`]: seeded randomness.
 //! - [`viz`]: PNG grids of images, receptive-field maps, charts.
 //! - [`classic`]: models with finite memory fitted in closed form: AR(p), Markov chains of order k.
@@ -24,6 +25,7 @@ pub mod classic;
 pub mod data;
 pub mod device;
 pub mod distributions;
+pub mod files;
 pub mod fused;
 pub mod generate;
 pub mod layers;

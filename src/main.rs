@@ -1,4 +1,4 @@
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 mod cli;
 
@@ -20,8 +20,23 @@ fn main() -> std::process::ExitCode {
     }
     // Freed training buffers stay with the process for the next step (no page faults).
     argen::memory::keep_freed_memory();
-    let cli = cli::Cli::parse();
-    match cli::run(cli) {
+    // A usage error exits with 1, as every other user error does (clap's own default is 2);
+    // `--help` and `--version` print and exit with 0.
+    let parsed = cli::Cli::command()
+        .try_get_matches()
+        .and_then(|m| cli::Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                std::process::ExitCode::FAILURE
+            } else {
+                std::process::ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli::run(cli, &matches) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

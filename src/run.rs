@@ -327,6 +327,11 @@ impl fmt::Display for EvalReport {
     }
 }
 
+/// The most samples (images or sequences) one call draws.
+pub const MAX_SAMPLES: usize = 100_000;
+/// The longest sequence a sequence run generates.
+pub const MAX_SEQUENCE_LENGTH: usize = 1_000_000;
+
 /// How many samples to draw, and how.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SampleOptions {
@@ -395,6 +400,12 @@ impl SampleOptions {
         }
         if self.length == Some(0) {
             bail!("the length (--length) must be at least 1");
+        }
+        if self.n > MAX_SAMPLES {
+            bail!(
+                "{} samples asked (--n); at most {MAX_SAMPLES} are drawn in one call",
+                self.n
+            );
         }
         Ok(())
     }
@@ -678,6 +689,19 @@ impl SequenceRun {
         let dims = output.dims();
         let default_length = data.test.first().map_or(64, |e| e.len(dims)).min(512);
         let length = options.length.unwrap_or(default_length);
+        if length > MAX_SEQUENCE_LENGTH {
+            bail!(
+                "--length {length} is more than the {MAX_SEQUENCE_LENGTH} steps a sequence run generates"
+            );
+        }
+        let values = options.n.saturating_mul(length).saturating_mul(dims);
+        if values > 100_000_000 {
+            bail!(
+                "{} samples of {length} steps are {values} values: more than the 100,000,000 \
+                 one call holds in memory (lower --n or --length)",
+                options.n
+            );
+        }
         let request = SequenceRequest {
             labels: options.labels(self.config.model.num_classes)?,
             length,

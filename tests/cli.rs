@@ -30,15 +30,20 @@ fn train_eval_sample_through_the_binary() {
         "--quiet",
     ]);
     assert!(out.status.success(), "train failed: {}", stderr(&out));
+    for file in ["config.json", "CHECKPOINT", "samples.png"] {
+        assert!(run.join(file).exists(), "{file} missing");
+    }
+    // The current checkpoint holds the epoch's files.
+    let checkpoint = argen::train::RunFolder(run.clone()).checkpoint();
+    assert_ne!(checkpoint, run);
     for file in [
-        "config.json",
         "model.safetensors",
         "best.safetensors",
         "optimizer.bpk",
+        "state.json",
         "metrics.csv",
-        "samples.png",
     ] {
-        assert!(run.join(file).exists(), "{file} missing");
+        assert!(checkpoint.join(file).exists(), "{file} missing");
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -362,11 +367,12 @@ fn bad_inputs_give_clear_errors() {
     std::fs::create_dir_all(&run).unwrap();
     let config = r#"{"model":{"kind":"gated-pixelcnn","levels":17,"channels":8,"layers":2,"first_kernel":3,"kernel":3,"head":16,"num_classes":null,"dropout":0.0,"colours":1},"data":"digits","height":8,"width":8,"epochs":1,"batch_size":16,"learning_rate":0.001,"adam_epsilon":1e-8,"clip_norm":null,"seed":0,"train_limit":null,"lr_schedule":"constant"}"#;
     std::fs::write(run.join("config.json"), config).unwrap();
-    std::fs::write(
-        run.join("model.safetensors"),
-        b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":",
-    )
-    .unwrap();
-    assert_clean_failure(&argen(&["eval", run.to_str().unwrap()]), "safetensors");
+    for file in ["model.safetensors", "best.safetensors"] {
+        std::fs::write(run.join(file), b"\x10\x00\x00\x00\x00\x00\x00\x00{\"a\":").unwrap();
+    }
+    assert_clean_failure(
+        &argen(&["eval", run.to_str().unwrap()]),
+        "not a valid safetensors file",
+    );
     let _ = Path::new("");
 }

@@ -434,8 +434,8 @@ mod remote {
             String::from_utf8_lossy(&out.stderr)
         );
         let gap = largest_weight_gap(
-            &dir.path().join("local/model.safetensors"),
-            &dir.path().join("remote/model.safetensors"),
+            &RunFolder(dir.path().join("local")).last_weights(),
+            &RunFolder(dir.path().join("remote")).last_weights(),
         );
         assert!(
             gap <= 1e-5,

@@ -89,9 +89,13 @@ fn every_command_works_on_the_old_folders() {
         root,
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("test NLL"));
-    let state: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(image.join("state.json")).unwrap()).unwrap();
-    assert_eq!(state["epochs_done"], 2);
+    // Resumed, the old folder's files moved into a checkpoint of the new layout.
+    let folder = argen::train::RunFolder(image.clone());
+    assert_eq!(folder.read_state().unwrap().epochs_done, 2);
+    assert_ne!(folder.checkpoint(), image);
+    assert!(!image.join("model.safetensors").exists());
+    let metrics = std::fs::read_to_string(folder.metrics()).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "{metrics}");
 
     let sequence = copy_fixture("sequence-run", dir.path());
     let sequence_s = sequence.to_str().unwrap();

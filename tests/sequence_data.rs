@@ -191,15 +191,15 @@ fn training_writes_a_run_folder_that_resumes() {
     .epochs;
     assert_eq!(first.len(), 1);
     assert_eq!(Run::open(&run.0).unwrap().kind(), RunKind::Sequence);
+    assert!(run.config().exists());
     for f in [
-        "config.json",
         "model.safetensors",
         "best.safetensors",
         "optimizer.bpk",
         "state.json",
         "metrics.csv",
     ] {
-        assert!(run.0.join(f).exists(), "{f} missing");
+        assert!(run.checkpoint().join(f).exists(), "{f} missing");
     }
     let mut more = c.clone();
     more.training.epochs = 2;

@@ -151,9 +151,14 @@ impl ClassicRun {
         Ok(symbols)
     }
 
-    /// Writes `RUN/classic.json` atomically, creating the folder.
+    /// Writes `RUN/classic.json` atomically, creating the folder, holding its write lock;
+    /// refuses a folder that holds a run already.
     pub fn save(&self, run: &Path) -> Result<()> {
-        std::fs::create_dir_all(run).with_context(|| format!("cannot create {}", run.display()))?;
+        let folder = crate::train::RunFolder(run.to_path_buf());
+        let _lock = folder.lock()?;
+        if folder.config().exists() || run.join(RUN_FILE).exists() {
+            bail!("{} already holds a run", run.display());
+        }
         let json = serde_json::to_vec(self)?;
         crate::train::write_atomically(&run.join(RUN_FILE), &json)
     }

@@ -10,6 +10,26 @@ use argen::train::{LrSchedule, Progress};
 use burn::prelude::Device;
 use clap::{Args, ValueEnum};
 
+/// Which options the user gave on the command line (not their defaults).
+pub struct Given<'a>(pub Option<&'a clap::ArgMatches>);
+
+impl Given<'_> {
+    /// The options among `ids` (clap's ids: the field names) given on the command line, as
+    /// the user wrote them (`--conv-kernel`).
+    pub fn among(&self, ids: &[&str]) -> Vec<String> {
+        let Some(matches) = self.0 else {
+            return Vec::new();
+        };
+        ids.iter()
+            .filter(|id| {
+                matches.try_get_raw(id).ok().flatten().is_some()
+                    && matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+            })
+            .map(|id| format!("--{}", id.replace('_', "-")))
+            .collect()
+    }
+}
+
 /// Where a command computes.
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Devices")]

@@ -158,7 +158,15 @@ fn load(common: &CommonFitArgs) -> Result<(SeriesSource, SeriesData)> {
 
 fn run_folder(common: &CommonFitArgs, kind: &str) -> Result<PathBuf> {
     Ok(match &common.out {
-        Some(out) => out.clone(),
+        Some(out) => {
+            if out.join("config.json").exists() || out.join(argen::classic::RUN_FILE).exists() {
+                bail!(
+                    "{} already holds a run; choose another --out (or remove the folder)",
+                    out.display()
+                );
+            }
+            out.clone()
+        }
         None => argen::train::new_run_folder(Path::new("runs"), kind),
     })
 }

@@ -59,14 +59,26 @@ pub struct ForecastArgs {
     pub devices: DeviceArgs,
 }
 
+/// The longest forecast one call computes.
+const MAX_HORIZON: usize = 100_000;
+
 fn fmt_opt(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.4}")).unwrap_or_default()
 }
 
 /// Runs `argen forecast`.
 pub fn run(args: ForecastArgs) -> Result<()> {
+    if args.horizon == 0 || args.horizon > MAX_HORIZON {
+        bail!(
+            "--horizon must be in 1..={MAX_HORIZON}, got {}",
+            args.horizon
+        );
+    }
     let run = match Run::open(&args.run)? {
         Run::Classic(fit) => fit.fit,
+        Run::Sequence(_) if args.within.is_some() => {
+            bail!("--within applies to Markov chain runs, not to a sequence run")
+        }
         Run::Sequence(run) => return forecast_sequence(&args, &run),
         Run::Image(_) => bail!(
             "{} is an image run; argen forecast works on classical fits and sequence runs",
@@ -79,8 +91,8 @@ pub fn run(args: ForecastArgs) -> Result<()> {
             return forecast_chain(&args, &run, chain, alphabet);
         }
     };
-    if args.horizon == 0 {
-        bail!("--horizon must be at least 1");
+    if args.within.is_some() {
+        bail!("--within applies to Markov chain runs, not to an AR run");
     }
     if !(args.level > 0.0 && args.level < 1.0) {
         bail!("--level must be in (0, 1), got {}", args.level);

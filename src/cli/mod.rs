@@ -14,6 +14,16 @@ pub mod train;
 
 use clap::{Parser, Subcommand};
 
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}
+
 /// argen: generative autoregressive models. Exact likelihoods, one step at a time.
 ///
 /// Images (Gated PixelCNN, PixelCNN), neural sequence models (window MLP, GRU, LSTM,
@@ -54,10 +64,11 @@ pub enum Command {
     DeviceServer(device_server::DeviceServerArgs),
 }
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs the parsed command line (`matches` tells which options were given).
+pub fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    let given = args::Given(matches.subcommand().map(|(_, m)| m));
     match cli.command {
-        Command::Train(args) => train::run(args),
+        Command::Train(args) => train::run(args, &given),
         Command::Eval(args) => eval::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Complete(args) => complete::run(args),

@@ -142,6 +142,17 @@ pub fn run(args: SampleArgs) -> Result<()> {
     Ok(())
 }
 
+/// The longest continuation of a classical fit one call draws.
+const MAX_CLASSIC_LENGTH: usize = 10_000_000;
+
+/// Checks a classical fit's `--length`.
+fn check_length(length: usize) -> Result<()> {
+    if length == 0 || length > MAX_CLASSIC_LENGTH {
+        bail!("--length must be in 1..={MAX_CLASSIC_LENGTH}, got {length}");
+    }
+    Ok(())
+}
+
 /// Prints one sample per line, and writes them to `--out` when given.
 fn print_lines(args: &SampleArgs, lines: Vec<String>) -> Result<()> {
     let mut text = lines.join("\n");
@@ -165,6 +176,7 @@ fn sample_classic(args: &SampleArgs, run: &ClassicRun) -> Result<()> {
     match &run.model {
         ClassicModel::Markov { chain, alphabet } => {
             let length = args.length.unwrap_or(1000);
+            check_length(length)?;
             let start = chain.draw_context(args.seed);
             let drawn = chain.sample(&start, length, args.seed, args.temperature)?;
             let all = start.iter().chain(&drawn);
@@ -200,6 +212,7 @@ fn sample_classic(args: &SampleArgs, run: &ClassicRun) -> Result<()> {
                 bail!("--temperature applies to Markov chains, not to AR runs");
             }
             let length = args.length.unwrap_or(200);
+            check_length(length)?;
             let series = run.values()?;
             let values = &series.values;
             let path = model.simulate(values, length, args.seed);

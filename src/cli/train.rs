@@ -14,7 +14,9 @@ use burn::module::Module;
 use burn::prelude::Device;
 use clap::Args;
 
-use crate::cli::args::{DeviceArgs, ImageModelArgs, ScheduleArg, SequenceModelArgs, progress};
+use crate::cli::args::{
+    DeviceArgs, Given, ImageModelArgs, ScheduleArg, SequenceModelArgs, progress,
+};
 
 /// Options of `argen train`. With none, it trains a small Gated PixelCNN on the embedded
 /// 8x8 digits in about a minute on two CPU cores.
@@ -137,8 +139,74 @@ fn new_folder(out: &Option<PathBuf>, model: &str, data: &str) -> Result<RunFolde
     }))
 }
 
+/// The options of the image models only.
+const IMAGE_OPTIONS: [&str; 6] = [
+    "channels",
+    "layers",
+    "first_kernel",
+    "kernel",
+    "head",
+    "samples",
+];
+/// The options of the sequence models only.
+const SEQUENCE_OPTIONS: [&str; 10] = [
+    "hidden",
+    "depth",
+    "blocks",
+    "window",
+    "conv_kernel",
+    "conv_first_kernel",
+    "tbptt",
+    "mixture",
+    "fixed_variance",
+    "weight_norm",
+];
+/// The settings a resumed run keeps from its config.json.
+const RUN_SETTINGS: [&str; 9] = [
+    "conditional",
+    "dropout",
+    "batch_size",
+    "lr",
+    "lr_schedule",
+    "adam_epsilon",
+    "clip_norm",
+    "seed",
+    "train_limit",
+];
+
+/// Refuses options that the chosen model or run would ignore.
+fn refuse_ignored(args: &TrainArgs, given: &Given) -> Result<()> {
+    let ignored = match &args.resume {
+        Some(_) => {
+            let mut ids: Vec<&str> = RUN_SETTINGS.to_vec();
+            ids.extend(IMAGE_OPTIONS.iter().filter(|&&id| id != "samples"));
+            ids.extend(SEQUENCE_OPTIONS);
+            let ignored = given.among(&ids);
+            if !ignored.is_empty() {
+                bail!(
+                    "--resume continues a run with the settings of its config.json; {} would                      change them (only --epochs may raise the number of epochs)",
+                    ignored.join(", ")
+                );
+            }
+            return Ok(());
+        }
+        None if is_image_model(&args.model) => given.among(&SEQUENCE_OPTIONS),
+        None => given.among(&IMAGE_OPTIONS),
+    };
+    if !ignored.is_empty() {
+        bail!(
+            "{} {} not apply to --model {}",
+            ignored.join(", "),
+            if ignored.len() == 1 { "does" } else { "do" },
+            args.model
+        );
+    }
+    Ok(())
+}
+
 /// Runs `argen train`.
-pub fn run(args: TrainArgs) -> Result<()> {
+pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
+    refuse_ignored(&args, given)?;
     let devices = args.devices.connect("train", true)?;
     if !devices.is_cpu_only() || devices.devices.len() > 1 {
         eprintln!("devices: {devices}");

@@ -63,6 +63,18 @@ impl TrainingConfig {
             .model
             .validate()
             .map_err(|e| anyhow::anyhow!("{}: {e}", run.config().display()))?;
+        for (what, side) in [("height", config.height), ("width", config.width)] {
+            if !(1..=MAX_IMAGE_SIDE).contains(&side) {
+                bail!(
+                    "{}: the image {what} {side} is outside 1..={MAX_IMAGE_SIDE}",
+                    run.config().display()
+                );
+            }
+        }
+        config
+            .training
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", run.config().display()))?;
         Ok(config)
     }
 
@@ -71,6 +83,9 @@ impl TrainingConfig {
         super::load_weights(self.model.init(device), &run.weights(best))
     }
 }
+
+/// The largest image side an image run models.
+pub const MAX_IMAGE_SIDE: usize = 1024;
 
 /// The default number of epochs of an image run on `data`: 20 on the embedded digits (a
 /// minute on two cores), 1 otherwise (an epoch of Fashion-MNIST takes a quarter of an hour).
@@ -223,6 +238,26 @@ impl Task for ImageTask<'_> {
                 data.name,
                 data.train.height,
                 data.train.width
+            );
+        }
+        if let Some(k) = config.model.num_classes() {
+            for (part, set) in [("training", &data.train), ("validation", &data.valid)] {
+                if let Some(&label) = set.labels.iter().find(|&&l| usize::from(l) >= k) {
+                    bail!(
+                        "the {part} images of {} have class {label}, but the model has classes 0..{}",
+                        data.name,
+                        k - 1
+                    );
+                }
+            }
+        }
+        if data.levels != config.model.levels() {
+            bail!(
+                "the {} models {} levels; {} has {}",
+                config.model.name(),
+                config.model.levels(),
+                data.name,
+                data.levels
             );
         }
         if data.train.channels != config.model.colours() {

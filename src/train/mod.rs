@@ -8,18 +8,13 @@
 //! every random draw, the NaN stop, best and last weights, `metrics.csv`, `state.json`,
 //! `--resume` and the progress bar.
 //!
-//! A run folder (optional: a program may train in memory only) holds everything about one run:
+//! A run folder (optional: a program may train in memory only) holds everything about one
+//! run: `config.json` (every setting, enough to rebuild the model; `"kind"` names the family)
+//! and the current checkpoint (weights after the last epoch, the best validation weights,
+//! Adam's state, `state.json`, `metrics.csv`).
 //!
-//! | file | what |
-//! |---|---|
-//! | `config.json` | every setting, enough to rebuild the model; `"kind"` names the family |
-//! | `model.safetensors` | the weights after the last finished epoch |
-//! | `best.safetensors` | the weights with the lowest validation loss so far |
-//! | `optimizer.bpk` | Adam's state (burnpack), for `--resume` |
-//! | `state.json` | epochs done, optimiser steps, best validation loss |
-//! | `metrics.csv` | one line per epoch: training and validation loss, time |
-//!
-//! Every file is written atomically (temporary file, then rename).
+//! An epoch's files commit as one unit, and a folder has one writer at a time (see
+//! [`folder`]).
 
 pub mod batch;
 pub mod checkpoint;
@@ -30,10 +25,9 @@ pub mod sequence;
 pub mod trainer;
 
 use std::fmt::Debug;
-use std::fs;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -41,8 +35,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 pub use batch::image_batch;
-pub use checkpoint::{load_weights, save_weights, write_atomically};
-pub use folder::{RunFolder, new_run_folder};
+pub use checkpoint::{load_weights, save_weights, weights_to_bytes, write_atomically};
+pub use folder::{Checkpoint, RunFolder, RunLock, new_run_folder};
 pub use image::{EpochReport, Nll, TrainingConfig, evaluate, load_data};
 pub use trainer::Trainer;
 
@@ -410,8 +404,17 @@ pub fn train<T: Task>(
     let mut model = task.init_model(&Device::flex().autodiff()).fork(&device);
     let mut optim = optimizer(options);
     let mut state = RunState::default();
+    // The folder's write lock, held until training returns.
+    let _lock = match run {
+        Some(run) => Some(run.lock()?),
+        None => None,
+    };
     if let Some(run) = run {
         if resume {
+            if !run.config().exists() {
+                bail!("{} holds no run to resume", run.0.display());
+            }
+            run.remove_leftovers()?;
             state = run.read_state()?;
             if state.epochs_done > 0 {
                 model = load_weights(model, &run.last_weights())?;
@@ -424,10 +427,8 @@ pub fn train<T: Task>(
                     run.0.display()
                 );
             }
-            fs::create_dir_all(&run.0)
-                .with_context(|| format!("cannot create {}", run.0.display()))?;
+            run.remove_leftovers()?;
             write_atomically(&run.config(), task.config_json().as_bytes())?;
-            write_atomically(&run.metrics(), task.metrics_header().as_bytes())?;
         }
     } else if resume {
         bail!("resuming needs a run folder");
@@ -551,16 +552,19 @@ pub fn train<T: Task>(
             seconds,
         };
         if let Some(run) = run {
-            save_weights(&model, task.model_name(), &run.last_weights())?;
-            run.save_optimizer(&optim)?;
-            if improved {
-                save_weights(&model, task.model_name(), &run.best_weights())?;
-            }
-            write_atomically(
-                &run.state(),
-                serde_json::to_string_pretty(&state)?.as_bytes(),
-            )?;
-            run.append_metrics(task.metrics_header(), &task.metrics_row(&report))?;
+            let last = weights_to_bytes(&model, task.model_name())?;
+            let optimizer = optim
+                .into_bytes()
+                .map_err(|e| anyhow::anyhow!("cannot serialise the optimiser: {e}"))?;
+            run.commit(&Checkpoint {
+                epoch,
+                last: &last,
+                best: improved.then_some(last.as_slice()),
+                optimizer: &optimizer,
+                state: &state,
+                metrics_header: task.metrics_header(),
+                metrics_row: &task.metrics_row(&report),
+            })?;
         }
         if improved {
             best = Some(valid_model);

@@ -67,6 +67,10 @@ impl SequenceTrainingConfig {
             .model
             .validate()
             .map_err(|e| anyhow::anyhow!("{}: {e}", run.config().display()))?;
+        config
+            .training
+            .validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", run.config().display()))?;
         Ok(config)
     }
 
@@ -395,6 +399,24 @@ impl Task for SequenceTask<'_> {
         config.model.validate().map_err(anyhow::Error::msg)?;
         if config.tbptt == Some(0) {
             bail!("the truncated BPTT length must be at least 1");
+        }
+        if config.tbptt.is_some() && !config.model.is_recurrent() {
+            bail!(
+                "truncated BPTT (--tbptt) applies to gru and lstm, not to {}",
+                config.model.kind().name()
+            );
+        }
+        if let Some(k) = config.model.num_classes {
+            for (part, set) in [("training", &data.train), ("validation", &data.valid)] {
+                if let Some(e) = set.iter().find(|e| e.label >= k) {
+                    bail!(
+                        "the {part} sequences of {} have class {}, but the model has classes 0..{}",
+                        data.name,
+                        e.label,
+                        k - 1
+                    );
+                }
+            }
         }
         if data.train.is_empty() || data.valid.is_empty() {
             bail!(

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Once;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 
 /// The embedded font (DejaVu Sans; licence in data/DejaVuSans-LICENSE.txt).
@@ -162,8 +162,6 @@ impl Chart {
         }
         let image = image::RgbImage::from_raw(width, height, buffer)
             .ok_or_else(|| anyhow!("chart buffer has the wrong size"))?;
-        image
-            .save(path)
-            .with_context(|| format!("cannot write {}", path.display()))
+        crate::files::save_png(&image, path)
     }
 }

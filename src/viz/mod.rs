@@ -5,7 +5,7 @@ pub mod chart;
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use image::{Rgb, RgbImage};
 
 use crate::receptive_field::ReceptiveField;
@@ -155,11 +155,9 @@ pub fn receptive_field_map(field: &ReceptiveField, scale: usize) -> RgbImage {
     map
 }
 
-/// Saves an image as PNG.
+/// Saves an image as PNG, atomically ([`crate::files::save_png`]).
 pub fn save_png(image: &RgbImage, path: &Path) -> Result<()> {
-    image
-        .save(path)
-        .with_context(|| format!("cannot write {}", path.display()))
+    crate::files::save_png(image, path)
 }
 
 /// Piano rolls as a picture: one roll per band of rows, time to the right, low notes at the
