@@ -237,11 +237,19 @@ impl Run {
         batch_size: usize,
         device: &Device,
     ) -> Result<EvalReport> {
-        match self {
+        let report = match self {
             Run::Image(run) => run.evaluate(split, weights, batch_size, device),
             Run::Sequence(run) => run.evaluate(split, weights, batch_size, device),
             Run::Classic(run) => run.evaluate(split),
+        }?;
+        if !report.nats_per_dim.is_finite() {
+            bail!(
+                "the {split} NLL of {} is {}: the model's parameters are not finite",
+                self.path().display(),
+                report.nats_per_dim
+            );
         }
+        Ok(report)
     }
 }
 

@@ -405,6 +405,49 @@ fn options_that_cannot_be_meant_are_refused() {
         &argen(&["forecast", fit_s, "--horizon", "100000000"]),
         "--horizon",
     );
+    // Two outputs of one command never share a path.
+    assert_clean_failure(
+        &argen(&[
+            "sample",
+            fit_s,
+            "--out",
+            cwd.join("x.png").to_str().unwrap(),
+        ]),
+        "names the CSV",
+    );
+    assert!(!cwd.join("x.png").exists());
+    assert_clean_failure(
+        &argen(&["forecast", fit_s, "--csv", "same", "--chart", "same"]),
+        "same file",
+    );
+    // Sizes that would not fit in memory are refused before anything is allocated.
+    assert_clean_failure(
+        &argen_in(&["train", "--model", "tcn", "--data", "adding:100000"], cwd),
+        "12,000",
+    );
+}
+
+#[test]
+fn a_gzip_bomb_is_refused_while_it_inflates() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    // 1.1 GiB of zeros compress to about a megabyte.
+    let file = std::fs::File::create(dir.path().join("train-images-idx3-ubyte.gz")).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+    let mut block = vec![0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28];
+    block.resize(1 << 20, 0);
+    for _ in 0..1100 {
+        gz.write_all(&block).unwrap();
+        block.iter_mut().for_each(|b| *b = 0);
+    }
+    gz.finish().unwrap();
+    let labels = [0, 0, 8, 1, 0, 0, 0, 1, 0];
+    std::fs::write(dir.path().join("train-labels-idx1-ubyte"), labels).unwrap();
+    let data = format!("idx:{}", dir.path().display());
+    assert_clean_failure(
+        &argen(&["train", "--data", &data, "--quiet"]),
+        "decompresses to more than 1024 MiB",
+    );
 }
 
 #[test]

@@ -89,6 +89,9 @@ fn read_png(
     Ok(out)
 }
 
+/// The most completions drawn per image.
+const MAX_COMPLETIONS: usize = 100;
+
 /// Runs `argen complete`.
 pub fn run(args: CompleteArgs) -> Result<()> {
     let device = args.devices.device("complete")?;
@@ -125,8 +128,11 @@ pub fn run(args: CompleteArgs) -> Result<()> {
     if rows > height {
         bail!("--rows {rows} is more than the image height {height}");
     }
-    if args.samples == 0 {
-        bail!("--samples must be at least 1");
+    if args.samples == 0 || args.samples > MAX_COMPLETIONS {
+        bail!(
+            "--samples must be in 1..={MAX_COMPLETIONS}, got {}",
+            args.samples
+        );
     }
     let classes = config.model.num_classes();
     check_class(args.class, classes)?;

@@ -68,6 +68,11 @@ fn fmt_opt(v: Option<f64>) -> String {
 
 /// Runs `argen forecast`.
 pub fn run(args: ForecastArgs) -> Result<()> {
+    if let (Some(csv), Some(chart)) = (&args.csv, &args.chart)
+        && csv == chart
+    {
+        bail!("--csv and --chart name the same file {}", csv.display());
+    }
     if args.horizon == 0 || args.horizon > MAX_HORIZON {
         bail!(
             "--horizon must be in 1..={MAX_HORIZON}, got {}",
@@ -179,8 +184,7 @@ pub fn run(args: ForecastArgs) -> Result<()> {
         .csv
         .clone()
         .unwrap_or_else(|| args.run.join("forecast.csv"));
-    std::fs::write(&csv_path, csv)
-        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    argen::files::write_atomically(&csv_path, csv.as_bytes())?;
 
     let first = origin.saturating_sub(args.history);
     let last_obs = (origin + h).min(n);
@@ -391,8 +395,7 @@ fn forecast_chain(
         .csv
         .clone()
         .unwrap_or_else(|| args.run.join("forecast.csv"));
-    std::fs::write(&csv_path, csv)
-        .with_context(|| format!("cannot write {}", csv_path.display()))?;
+    argen::files::write_atomically(&csv_path, csv.as_bytes())?;
     println!("wrote {}", csv_path.display());
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use argen::classic::{Alphabet, ClassicModel, ClassicRun};
 use argen::run::{Run, SampleOptions, SequenceSamples};
 use argen::viz::chart::{Chart, Line};
@@ -195,8 +195,7 @@ fn sample_classic(args: &SampleArgs, run: &ClassicRun) -> Result<()> {
             };
             match &args.out {
                 Some(path) => {
-                    std::fs::write(path, &text)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    argen::files::write_atomically(path, text.as_bytes())?;
                     eprintln!(
                         "wrote {} symbols ({} of start context) to {}",
                         start.len() + drawn.len(),
@@ -220,12 +219,21 @@ fn sample_classic(args: &SampleArgs, run: &ClassicRun) -> Result<()> {
                 .out
                 .clone()
                 .unwrap_or_else(|| args.run.join("sample.csv"));
+            if csv_path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+            {
+                bail!(
+                    "--out names the CSV of an AR simulation (its chart goes beside it as .png); \
+                     give a .csv name, not {}",
+                    csv_path.display()
+                );
+            }
             let mut csv = String::from("t,value\n");
             for (i, v) in path.iter().enumerate() {
                 writeln!(csv, "{},{v}", values.len() + i)?;
             }
-            std::fs::write(&csv_path, csv)
-                .with_context(|| format!("cannot write {}", csv_path.display()))?;
+            argen::files::write_atomically(&csv_path, csv.as_bytes())?;
             let png = csv_path.with_extension("png");
             let shown = values.len().saturating_sub(length.max(50));
             let n = values.len();

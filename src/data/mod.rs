@@ -371,6 +371,10 @@ pub enum DataError {
     },
 }
 
+/// The most bytes a gzipped data file may decompress to (Fashion-MNIST's largest file is
+/// 47 MB): a file that inflates beyond it is refused while it is read, not after.
+pub const MAX_DECOMPRESSED: u64 = 1 << 30;
+
 /// The bytes themselves, or their decompressed content when they start with the gzip magic
 /// bytes 0x1f 0x8b; `path` names the origin in errors.
 fn gunzip_if_needed(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>, DataError> {
@@ -379,10 +383,20 @@ fn gunzip_if_needed(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>, DataError> {
     }
     let mut out = Vec::new();
     flate2::read::GzDecoder::new(bytes.as_slice())
+        .take(MAX_DECOMPRESSED + 1)
         .read_to_end(&mut out)
         .map_err(|source| DataError::Gzip {
             path: path.to_path_buf(),
             source,
         })?;
+    if out.len() as u64 > MAX_DECOMPRESSED {
+        return Err(DataError::BadIdx {
+            path: path.to_path_buf(),
+            problem: format!(
+                "gzip data that decompresses to more than {} MiB",
+                MAX_DECOMPRESSED >> 20
+            ),
+        });
+    }
     Ok(out)
 }

@@ -538,6 +538,19 @@ pub fn train<T: Task>(
         let valid_model = model.valid();
         let valid = task.evaluate(&valid_model, &inner);
         let score = task.score(&valid);
+        if !score.is_finite() {
+            let kept = match (run, state.epochs_done) {
+                (Some(run), done) if done > 0 => format!(
+                    "the checkpoint of epoch {done} is kept in {}",
+                    run.0.display()
+                ),
+                _ => "no checkpoint was written".to_string(),
+            };
+            bail!(
+                "the validation loss became {score} after epoch {epoch}: the weights are no \
+                 longer finite, and they were not saved; {kept}. Try a lower --lr or --clip-norm."
+            );
+        }
         state.epochs_done = epoch;
         let improved = state.best_valid.is_none_or(|b| score < b);
         if improved {
