@@ -516,6 +516,36 @@ fn edited_or_damaged_run_folders_give_clear_errors() {
         &argen(&["eval", no_best.to_str().unwrap()]),
         "best.safetensors",
     );
+    // A file of another run with the same architecture, copied in, is found out.
+    let donor = make("donor");
+    let patched = make("patched");
+    let (d, p) = (
+        argen::train::RunFolder(donor.clone()),
+        argen::train::RunFolder(patched.clone()),
+    );
+    let mut foreign = std::fs::read(d.last_weights()).unwrap();
+    // (Same architecture and seed, so the same weights: change one byte of the tensors.)
+    let n = foreign.len();
+    foreign[n - 1] ^= 1;
+    std::fs::write(p.best_weights(), &foreign).unwrap();
+    assert_clean_failure(
+        &argen(&["eval", patched.to_str().unwrap()]),
+        "not the file this checkpoint was saved with",
+    );
+    std::fs::copy(d.optimizer(), p.optimizer()).unwrap();
+    let mut optimizer = std::fs::read(p.optimizer()).unwrap();
+    optimizer.push(0);
+    std::fs::write(p.optimizer(), optimizer).unwrap();
+    assert_clean_failure(
+        &argen(&[
+            "train",
+            "--resume",
+            patched.to_str().unwrap(),
+            "--epochs",
+            "2",
+        ]),
+        "optimizer.bpk is not the file",
+    );
     let no_state = make("no-state");
     let folder = argen::train::RunFolder(no_state.clone());
     std::fs::remove_file(folder.state()).unwrap();

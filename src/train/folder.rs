@@ -48,6 +48,45 @@ const METRICS: &str = "metrics.csv";
 #[derive(Debug, Clone)]
 pub struct RunFolder(pub PathBuf);
 
+/// The size and the 64-bit FNV-1a digest of a file's bytes: enough to notice a file of the
+/// checkpoint replaced by another (not a defence against someone forging one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    /// Length in bytes.
+    pub bytes: u64,
+    /// FNV-1a of the bytes, in hexadecimal.
+    #[serde(with = "hex_u64")]
+    pub fnv1a: u64,
+}
+
+impl FileDigest {
+    /// The digest of `data`.
+    pub fn of(data: &[u8]) -> Self {
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in data {
+            hash ^= u64::from(b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        Self {
+            bytes: data.len() as u64,
+            fnv1a: hash,
+        }
+    }
+}
+
+mod hex_u64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:016x}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        u64::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
+    }
+}
+
 /// The content of one epoch's checkpoint.
 pub struct Checkpoint<'a> {
     /// The epoch it follows.
@@ -153,6 +192,38 @@ impl RunFolder {
         serde_json::from_str(&text).with_context(|| format!("{} is corrupt", path.display()))
     }
 
+    /// Checks that the files `names` of the current checkpoint are those `state` was saved
+    /// with (nothing to check for a run written before checkpoints had digests).
+    pub fn verify(&self, state: &RunState, names: &[&str]) -> Result<()> {
+        for name in names {
+            let Some(expected) = state.files.get(*name) else {
+                continue;
+            };
+            let path = self.checkpoint().join(name);
+            let bytes =
+                fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            if FileDigest::of(&bytes) != *expected {
+                bail!(
+                    "{} is not the file this checkpoint was saved with (its size or digest \
+                     differs from {}): it was replaced or damaged",
+                    path.display(),
+                    self.state().display()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the weights file `best` or last against the current state, when the state
+    /// has digests.
+    pub fn verify_weights(&self, best: bool) -> Result<()> {
+        if !self.state().exists() {
+            return Ok(());
+        }
+        let state = self.read_state()?;
+        self.verify(&state, &[if best { BEST } else { LAST }])
+    }
+
     /// Commits the checkpoint of an epoch as one unit (see the module documentation).
     pub fn commit(&self, checkpoint: &Checkpoint) -> Result<()> {
         let current = self.checkpoint();
@@ -200,7 +271,18 @@ impl RunFolder {
             .unwrap_or_else(|_| checkpoint.metrics_header.to_string());
         metrics.push_str(checkpoint.metrics_row);
         write_new(&staging.join(METRICS), metrics.as_bytes())?;
-        let state = serde_json::to_string_pretty(checkpoint.state)?;
+        let mut state = checkpoint.state.clone();
+        state.files.clear();
+        state
+            .files
+            .insert(LAST.into(), FileDigest::of(checkpoint.last));
+        state
+            .files
+            .insert(OPTIMIZER.into(), FileDigest::of(checkpoint.optimizer));
+        let best = fs::read(staging.join(BEST))
+            .with_context(|| format!("cannot read {}", staging.join(BEST).display()))?;
+        state.files.insert(BEST.into(), FileDigest::of(&best));
+        let state = serde_json::to_string_pretty(&state)?;
         write_new(&staging.join(STATE), state.as_bytes())?;
         files::sync_folder(staging)
     }

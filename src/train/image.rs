@@ -80,6 +80,7 @@ impl TrainingConfig {
 
     /// The run's model with the weights of `run` (the best validation weights when `best`).
     pub fn load_model(&self, run: &RunFolder, best: bool, device: &Device) -> Result<ImageModel> {
+        run.verify_weights(best)?;
         super::load_weights(self.model.init(device), &run.weights(best))
     }
 }

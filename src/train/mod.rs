@@ -199,6 +199,10 @@ pub struct RunState {
         alias = "best_valid_nats_per_step"
     )]
     pub best_valid: Option<f64>,
+    /// The size and digest of each file of the checkpoint this state belongs to (absent in
+    /// runs written before checkpoints had them): a file replaced by another run's is found.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub files: std::collections::BTreeMap<String, folder::FileDigest>,
 }
 
 /// How training reports its progress.
@@ -417,6 +421,7 @@ pub fn train<T: Task>(
             run.remove_leftovers()?;
             state = run.read_state()?;
             if state.epochs_done > 0 {
+                run.verify(&state, &["model.safetensors", "optimizer.bpk"])?;
                 model = load_weights(model, &run.last_weights())?;
                 optim = run.load_optimizer(optim)?;
             }

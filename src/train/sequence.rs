@@ -81,6 +81,7 @@ impl SequenceTrainingConfig {
         best: bool,
         device: &Device,
     ) -> Result<SequenceModel> {
+        run.verify_weights(best)?;
         super::load_weights(self.model.init(device), &run.weights(best))
     }
 }
