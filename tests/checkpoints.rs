@@ -198,6 +198,26 @@ fn a_run_with_dropout_resumes_bit_identically() {
 }
 
 #[test]
+fn resume_refuses_other_settings_than_the_run_s_own() {
+    let data = load(&DataSource::Digits).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunFolder(dir.path().join("run"));
+    train(&tiny_training(1), &data, &run, false, Progress::Silent).unwrap();
+    let mut other = tiny_training(2);
+    other.training.learning_rate = 0.5;
+    other.training.seed = 9;
+    let error = train(&other, &data, &run, true, Progress::Silent).unwrap_err();
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("learning_rate") && message.contains("seed"),
+        "{message}"
+    );
+    // More epochs alone are what a resumed run may change.
+    train(&tiny_training(2), &data, &run, true, Progress::Silent).unwrap();
+    assert_eq!(run.read_state().unwrap().epochs_done, 2);
+}
+
+#[test]
 fn resume_refuses_a_run_without_its_optimizer_state() {
     // Resuming with a fresh Adam would silently change the run: it is an error instead.
     let data = load(&DataSource::Digits).unwrap();
@@ -219,9 +239,12 @@ fn a_diverging_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     train(&tiny_training(1), &data, &run, false, Progress::Silent).unwrap();
     let good = std::fs::read(run.last_weights()).unwrap();
 
+    // The run's own settings edited into an exploding learning rate (a resumed run refuses
+    // settings other than its own).
     let mut exploding = tiny_training(3);
     exploding.training.learning_rate = 1e30;
     exploding.training.clip_norm = None;
+    std::fs::write(run.config(), serde_json::to_string(&exploding).unwrap()).unwrap();
     let error = train(&exploding, &data, &run, true, Progress::Silent).unwrap_err();
     let message = format!("{error:#}");
     assert!(

@@ -26,9 +26,11 @@ use crate::cli::args::DeviceArgs;
 /// Options of `argen forecast`.
 #[derive(Args, Debug)]
 pub struct ForecastArgs {
-    /// The run folder written by `argen fit ar`.
+    /// A classical fit (`argen fit ar|markov`) or a sequence run on a real series (`argen
+    /// train --model ... --data sine|sunspots|stocks:SYM|csv:...`).
     pub run: PathBuf,
-    /// Number of steps to forecast.
+    /// Number of steps to forecast (a sequence run draws its 1-, 4-, 16- and 64-step-ahead
+    /// predictions up to this horizon).
     #[arg(long, default_value_t = 20)]
     pub horizon: usize,
     /// Index of the first forecast value (default: the end of the training part, so the

@@ -204,6 +204,10 @@ impl Task for ImageTask<'_> {
         serde_json::to_string_pretty(self.config).expect("a config serialises")
     }
 
+    fn differs_from(&self, saved: &str) -> Result<Vec<String>> {
+        super::differing_settings(self.config, saved)
+    }
+
     fn model_name(&self) -> &str {
         self.config.model.name()
     }

@@ -93,6 +93,12 @@ impl Default for TrainOptions {
 }
 
 impl TrainOptions {
+    /// The command line's defaults for an image run on `data`: [`TrainOptions::default`]
+    /// with [`image::default_epochs`] (20 on the digits, 1 otherwise).
+    pub fn for_images(data: &str) -> Self {
+        Self::default().epochs(image::default_epochs(data))
+    }
+
     /// The same options with `epochs` passes.
     pub fn epochs(mut self, epochs: usize) -> Self {
         self.epochs = epochs;
@@ -248,6 +254,10 @@ pub trait Task: Sync {
     fn check(&self, _devices: usize) -> Result<()> {
         Ok(())
     }
+    /// The settings in which this task differs from the run whose `config.json` is
+    /// `saved`, apart from the number of epochs (which a resumed run may raise); see
+    /// [`differing_settings`].
+    fn differs_from(&self, saved: &str) -> Result<Vec<String>>;
     /// w(B): what the loss of the batch of training examples `batch` is divided by.
     fn batch_weight(&self, batch: &[usize]) -> f64;
     /// The shard's part of the batch loss, Σ_{e ∈ shard} ℓ(e) / `batch_weight`, as a scalar
@@ -319,6 +329,32 @@ pub struct Trained<M, R> {
     pub last: M,
     /// The epochs of this call.
     pub epochs: Vec<Epoch<R>>,
+}
+
+/// The top-level settings in which `current` differs from the config `saved` (read as the
+/// same type, so that a config written by an earlier version compares by its meaning), apart
+/// from `epochs`.
+pub fn differing_settings<C>(current: &C, saved: &str) -> Result<Vec<String>>
+where
+    C: Serialize + serde::de::DeserializeOwned,
+{
+    let saved: C = serde_json::from_str(saved)
+        .map_err(|e| anyhow::anyhow!("the saved config.json does not describe this run: {e}"))?;
+    let (serde_json::Value::Object(a), serde_json::Value::Object(b)) = (
+        serde_json::to_value(current)?,
+        serde_json::to_value(&saved)?,
+    ) else {
+        bail!("a run config is a JSON object");
+    };
+    let mut keys: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| k.as_str() != "epochs" && a.get(*k) != b.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys)
 }
 
 /// Squared L2 norm of all gradients together.
@@ -408,6 +444,12 @@ pub fn train<T: Task>(
     let mut model = task.init_model(&Device::flex().autodiff()).fork(&device);
     let mut optim = optimizer(options);
     let mut state = RunState::default();
+    if let Some(run) = run
+        && resume
+        && !run.config().exists()
+    {
+        bail!("{} holds no run to resume", run.0.display());
+    }
     // The folder's write lock, held until training returns.
     let _lock = match run {
         Some(run) => Some(run.lock()?),
@@ -415,8 +457,16 @@ pub fn train<T: Task>(
     };
     if let Some(run) = run {
         if resume {
-            if !run.config().exists() {
-                bail!("{} holds no run to resume", run.0.display());
+            let saved = std::fs::read_to_string(run.config())
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", run.config().display()))?;
+            let differing = task.differs_from(&saved)?;
+            if !differing.is_empty() {
+                bail!(
+                    "{} was trained with other settings ({}); a resumed run keeps its own (only \
+                     the number of epochs may change)",
+                    run.0.display(),
+                    differing.join(", ")
+                );
             }
             run.remove_leftovers()?;
             state = run.read_state()?;

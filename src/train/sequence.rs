@@ -377,6 +377,10 @@ impl Task for SequenceTask<'_> {
         serde_json::to_string_pretty(self.config).expect("a config serialises")
     }
 
+    fn differs_from(&self, saved: &str) -> Result<Vec<String>> {
+        super::differing_settings(self.config, saved)
+    }
+
     fn model_name(&self) -> &str {
         MODEL_NAME
     }
