@@ -546,6 +546,49 @@ fn edited_or_damaged_run_folders_give_clear_errors() {
         ]),
         "optimizer.bpk is not the file",
     );
+    // An edited epoch count is found out.
+    let edited = make("edited");
+    let folder = argen::train::RunFolder(edited.clone());
+    let state = std::fs::read_to_string(folder.state()).unwrap();
+    std::fs::write(
+        folder.state(),
+        state.replace("\"epochs_done\": 1", "\"epochs_done\": 5"),
+    )
+    .unwrap();
+    assert_clean_failure(
+        &argen(&[
+            "train",
+            "--resume",
+            edited.to_str().unwrap(),
+            "--epochs",
+            "6",
+        ]),
+        "edited or damaged",
+    );
+    // A run of a file named relative to the working folder reads it from any folder.
+    let data = cwd.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("t.txt"), "abcabcabcabd ".repeat(40)).unwrap();
+    let out = argen_in(
+        &[
+            "train",
+            "--model",
+            "mlp",
+            "--data",
+            "text:data/t.txt",
+            "--hidden",
+            "4",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--out",
+            "rel",
+        ],
+        cwd,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let elsewhere = argen(&["eval", cwd.join("rel").to_str().unwrap()]);
+    assert!(elsewhere.status.success(), "{}", stderr(&elsewhere));
     let no_state = make("no-state");
     let folder = argen::train::RunFolder(no_state.clone());
     std::fs::remove_file(folder.state()).unwrap();

@@ -245,7 +245,7 @@ fn fit_ar(args: &ArArgs) -> Result<()> {
     )?;
     let folder = run_folder(&args.common, "ar")?;
     let run = ClassicRun {
-        data: source.to_string(),
+        data: argen::data::absolute_source(&source.to_string()),
         skip_missing: args.common.skip_missing,
         data_seed: args.common.data_seed,
         holdout: args.common.holdout,
@@ -302,7 +302,7 @@ fn fit_markov(args: &MarkovArgs) -> Result<()> {
     );
     let folder = run_folder(&args.common, "markov")?;
     let run = ClassicRun {
-        data: source.to_string(),
+        data: argen::data::absolute_source(&source.to_string()),
         skip_missing: args.common.skip_missing,
         data_seed: args.common.data_seed,
         holdout: args.common.holdout,

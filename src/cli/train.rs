@@ -253,7 +253,7 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
                 .options(image::default_epochs(&args.data), None)?;
             let config = TrainingConfig::new(
                 model,
-                args.data.clone(),
+                argen::data::absolute_source(&args.data),
                 data.train.height,
                 data.train.width,
                 training,
@@ -284,8 +284,12 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
                 sequence::DEFAULT_EPOCHS,
                 sequence::default_clip_norm(&model),
             )?;
-            let config = SequenceTrainingConfig::new(model, args.data.clone(), training)
-                .with_tbptt(args.sequence.tbptt);
+            let config = SequenceTrainingConfig::new(
+                model,
+                argen::data::absolute_source(&args.data),
+                training,
+            )
+            .with_tbptt(args.sequence.tbptt);
             let folder = new_folder(&args.out, &args.model, &args.data)?;
             train_sequences(&args, config, folder, false, &devices.devices)
         }

@@ -192,6 +192,31 @@ impl ImageData {
     }
 }
 
+/// The data source `spec` (a `--data` value of any family) with the file or folder it names
+/// made absolute where it exists, so that a run's config names the same data from any
+/// working folder. Sources without a path (`digits`, `sine`, `adding:T`, ...) are unchanged.
+pub fn absolute_source(spec: &str) -> String {
+    let absolute = |path: &str| {
+        std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| p.to_str().map(String::from))
+    };
+    for prefix in ["idx:", "cifar10:", "png:", "text:", "pianoroll:"] {
+        if let Some(path) = spec.strip_prefix(prefix)
+            && let Some(path) = absolute(path)
+        {
+            return format!("{prefix}{path}");
+        }
+    }
+    if let Some(rest) = spec.strip_prefix("csv:")
+        && let Some((path, column)) = rest.rsplit_once(':')
+        && let Some(path) = absolute(path)
+    {
+        return format!("csv:{path}:{column}");
+    }
+    spec.to_string()
+}
+
 /// Where images come from; parsed from the `--data` option.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataSource {

@@ -189,7 +189,26 @@ impl RunFolder {
         }
         let text =
             fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is corrupt", path.display()))
+        let state: RunState = serde_json::from_str(&text)
+            .with_context(|| format!("{} is corrupt", path.display()))?;
+        // A checkpoint folder is named after its epoch: a state that says otherwise was
+        // edited or belongs elsewhere.
+        let folder = self.checkpoint();
+        if let Some(epoch) = folder
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("epoch-"))
+            .and_then(|d| d.parse::<usize>().ok())
+            && epoch != state.epochs_done
+        {
+            bail!(
+                "{} says {} epochs are done, but it is the checkpoint of epoch {epoch}: it was \
+                 edited or damaged",
+                path.display(),
+                state.epochs_done
+            );
+        }
+        Ok(state)
     }
 
     /// Checks that the files `names` of the current checkpoint are those `state` was saved
