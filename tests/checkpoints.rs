@@ -198,6 +198,39 @@ fn a_run_with_dropout_resumes_bit_identically() {
 }
 
 #[test]
+fn a_corrupt_label_cannot_make_a_conditional_model_of_empty_classes() {
+    // Labels 0, 1 and one corrupt 200: the data has 201 "classes", 198 of them empty.
+    let images = |n: usize| vec![0u8; n * 64];
+    let labels: Vec<u8> = (0..48)
+        .map(|i| if i == 7 { 200 } else { (i % 2) as u8 })
+        .collect();
+    let train_set =
+        argen::data::ImageSet::from_levels(images(48), [48, 1, 8, 8], Some(labels)).unwrap();
+    let valid = argen::data::ImageSet::from_levels(images(8), [8, 1, 8, 8], None).unwrap();
+    let data =
+        argen::data::ImageData::from_sets("corrupt", 17, train_set, valid.clone(), valid).unwrap();
+    assert_eq!(data.num_classes, 201);
+    let mut config = tiny_training(1);
+    if let ImageModelConfig::GatedPixelcnn(c) = &mut config.model {
+        c.num_classes = Some(data.num_classes);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let error = train(
+        &config,
+        &data,
+        &RunFolder(dir.path().join("run")),
+        false,
+        Progress::Silent,
+    )
+    .unwrap_err();
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("198 of them have no training image"),
+        "{message}"
+    );
+}
+
+#[test]
 fn resume_refuses_other_settings_than_the_run_s_own() {
     let data = load(&DataSource::Digits).unwrap();
     let dir = tempfile::tempdir().unwrap();

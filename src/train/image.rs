@@ -246,6 +246,27 @@ impl Task for ImageTask<'_> {
             );
         }
         if let Some(k) = config.model.num_classes() {
+            // Every class the model has must have training images: a class without any is
+            // what one corrupt label byte makes (a label of 200 makes a 201-class model).
+            let mut seen = vec![0usize; k];
+            for &l in &data.train.labels {
+                if let Some(count) = seen.get_mut(usize::from(l)) {
+                    *count += 1;
+                }
+            }
+            let missing: Vec<usize> = (0..k).filter(|&c| seen[c] == 0).collect();
+            if !missing.is_empty() {
+                let shown: Vec<String> = missing.iter().take(5).map(|c| c.to_string()).collect();
+                bail!(
+                    "the class-conditional model has classes 0..{}, but {} of them have no \
+                     training image (class {}{}); is a label of {} corrupt?",
+                    k - 1,
+                    missing.len(),
+                    shown.join(", "),
+                    if missing.len() > 5 { ", ..." } else { "" },
+                    data.name
+                );
+            }
             for (part, set) in [("training", &data.train), ("validation", &data.valid)] {
                 if let Some(&label) = set.labels.iter().find(|&&l| usize::from(l) >= k) {
                     bail!(
