@@ -510,7 +510,7 @@ impl ImageRun {
         Ok(data)
     }
 
-    /// The exact NLL of `split`.
+    /// The exact NLL of `split` of the run's data ([`ImageRun::data`]).
     pub fn evaluate(
         &self,
         split: Split,
@@ -518,8 +518,19 @@ impl ImageRun {
         batch_size: usize,
         device: &Device,
     ) -> Result<EvalReport> {
+        self.evaluate_on(&self.data()?, split, weights, batch_size, device)
+    }
+
+    /// The exact NLL of `split` of `data`, the run's data already loaded (and checked).
+    pub fn evaluate_on(
+        &self,
+        data: &ImageData,
+        split: Split,
+        weights: Weights,
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<EvalReport> {
         let model = self.model(weights, device)?;
-        let data = self.data()?;
         let set = split.pick(&data.train, &data.valid, &data.test);
         let labels = set.labels.iter().map(|&l| usize::from(l));
         check_split(

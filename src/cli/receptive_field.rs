@@ -89,11 +89,7 @@ pub fn run(args: ReceptiveFieldArgs) -> Result<()> {
         }
         None => {
             let data = load_data(&args.data)?;
-            let format = ImageFormat {
-                levels: data.levels,
-                colours: data.train.channels,
-                classes: data.num_classes,
-            };
+            let format = ImageFormat::of(&data);
             let config = args
                 .image
                 .options(&args.model, None, false)

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Result, bail};
+use argen::data::ImageData;
 use argen::data::sequences::load_sequences;
 use argen::models::{ImageFormat, SequenceModelKind, options::is_image_model};
 use argen::run::{ImageRun, Run, SampleOptions, Split, Weights};
@@ -223,7 +224,7 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
                     if let Some(epochs) = args.training.epochs {
                         run.config.training.epochs = epochs;
                     }
-                    train_images(&args, run.config, run.folder, true, &devices.devices)
+                    train_images(&args, run.config, run.folder, None, true, &devices.devices)
                 }
                 Run::Sequence(mut run) => {
                     if let Some(epochs) = args.training.epochs {
@@ -239,11 +240,7 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
         }
         None if is_image_model(&args.model) => {
             let data = image::load_data(&args.data)?;
-            let format = ImageFormat {
-                levels: data.levels,
-                colours: data.train.channels,
-                classes: data.num_classes,
-            };
+            let format = ImageFormat::of(&data);
             let model = args
                 .image
                 .options(&args.model, args.dropout, args.conditional)
@@ -259,7 +256,7 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
                 training,
             );
             let folder = new_folder(&args.out, &args.model, &args.data)?;
-            train_images(&args, config, folder, false, &devices.devices)
+            train_images(&args, config, folder, Some(data), false, &devices.devices)
         }
         None => {
             let Some(kind) = SequenceModelKind::from_name(&args.model) else {
@@ -296,15 +293,19 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
     }
 }
 
-/// Trains an image run, scores its test split and draws a grid of samples.
+/// Trains an image run (on `data` when the caller loaded it already), scores its test split and draws a grid of samples.
 fn train_images(
     args: &TrainArgs,
     config: TrainingConfig,
     folder: RunFolder,
+    data: Option<ImageData>,
     resume: bool,
     devices: &[Device],
 ) -> Result<()> {
-    let data = image::load_data(&config.data)?;
+    let data = match data {
+        Some(data) => data,
+        None => image::load_data(&config.data)?,
+    };
     eprintln!(
         "training a {} with {} parameters on {} ({} training images) for {} epochs into {}",
         config.model.describe(),
@@ -324,7 +325,7 @@ fn train_images(
     let minutes = start.elapsed().as_secs_f64() / 60.0;
     let device = devices[0].clone();
     let run = ImageRun { folder, config };
-    let test = run.evaluate(Split::Test, Weights::Best, 256, &device)?;
+    let test = run.evaluate_on(&data, Split::Test, Weights::Best, 256, &device)?;
     println!(
         "test NLL ({} images, best validation weights): {:.4} nats/image, {:.4} bits/dim; trained in {minutes:.1} min",
         test.examples, test.nats_per_example, test.bits_per_dim

@@ -79,6 +79,17 @@ pub struct ImageFormat {
     pub classes: usize,
 }
 
+impl ImageFormat {
+    /// The format of the images of `data`.
+    pub fn of(data: &crate::data::ImageData) -> Self {
+        Self {
+            levels: data.levels,
+            colours: data.train.channels,
+            classes: data.num_classes,
+        }
+    }
+}
+
 impl ImageModelOptions {
     /// The config of the model for images of `format`; `data` names the data set (for the
     /// default dropout).
