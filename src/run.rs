@@ -638,7 +638,7 @@ impl SequenceRun {
         crate::train::sequence::load_data(&self.config)
     }
 
-    /// The metrics of `split`.
+    /// The metrics of `split` of the run's data ([`SequenceRun::data`]).
     pub fn metrics(
         &self,
         split: Split,
@@ -646,8 +646,19 @@ impl SequenceRun {
         batch_size: usize,
         device: &Device,
     ) -> Result<SequenceMetrics> {
+        self.metrics_on(&self.data()?, split, weights, batch_size, device)
+    }
+
+    /// The metrics of `split` of `data`, the run's data already loaded (and checked).
+    pub fn metrics_on(
+        &self,
+        data: &SequenceData,
+        split: Split,
+        weights: Weights,
+        batch_size: usize,
+        device: &Device,
+    ) -> Result<SequenceMetrics> {
         let model = self.model(weights, device)?;
-        let data = self.data()?;
         let set = split.pick(&data.train, &data.valid, &data.test);
         let labels = set.iter().map(|e| e.label);
         check_split(
@@ -660,7 +671,7 @@ impl SequenceRun {
         Ok(evaluate_sequences(
             &self.config.model,
             &model,
-            &data,
+            data,
             set,
             batch_size,
             device,

@@ -363,7 +363,7 @@ fn train_sequences(
     sequence::fit(&config, &data, Some(&folder), resume, progress, devices)?;
     let minutes = start.elapsed().as_secs_f64() / 60.0;
     let run = argen::run::SequenceRun { folder, config };
-    let metrics = run.metrics(Split::Test, Weights::Best, 256, &devices[0])?;
+    let metrics = run.metrics_on(&data, Split::Test, Weights::Best, 256, &devices[0])?;
     println!(
         "test ({}, best validation weights): {metrics}; trained in {minutes:.1} min",
         data.name
