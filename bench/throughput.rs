@@ -51,6 +51,8 @@ fn main() -> anyhow::Result<()> {
         kernel: 3,
         head: arg(&args, "--head", 256),
         num_classes: None,
+        vector_dim: None,
+        spatial: None,
         dropout: 0.0,
         colours: 1,
     };
@@ -115,6 +117,7 @@ fn main() -> anyhow::Result<()> {
             width: data.test.width,
             colours: 1,
             labels: vec![None; sample_images],
+            vectors: None,
             temperature: 1.0,
             seed: run as u64,
             batch: sample_images,

@@ -29,7 +29,7 @@ fn main() -> anyhow::Result<()> {
         for batch in order.chunks(32) {
             let (x, labels) = image_batch(&data.train, batch, &device);
             // log p(x) of each image, from one parallel pass (teacher forcing).
-            let log_p = model.log_prob(x, Some(labels));
+            let log_p = model.log_prob(x, Some(labels.into()));
             let loss = log_p.sum().neg().div_scalar(dims * batch.len() as f64);
             total += loss.clone().into_scalar::<f64>() * batch.len() as f64;
             let grads = GradientsParams::from_grads(loss.backward(), &model);

@@ -30,6 +30,9 @@ pub struct Reach {
 /// PixelCNN with B blocks: every masked k x k layer reaches n further: n₀ + nB each way.
 pub fn nominal_reach(config: &ImageModelConfig) -> Reach {
     match config {
+        ImageModelConfig::AutoEncoder(ae) => {
+            nominal_reach(&ImageModelConfig::GatedPixelcnn(ae.decoder.clone()))
+        }
         ImageModelConfig::GatedPixelcnn(c) => {
             let (n0, n, l) = (c.first_kernel / 2, c.kernel / 2, c.layers);
             let grow = n * l.saturating_sub(1);
@@ -141,9 +144,14 @@ pub fn measure(
         TensorData::new(values, [n, colours, height, width]),
         &device,
     );
+    // A conditional model reads h = e_class (class 0 by default; for a vector model the
+    // first unit vector): the map does not depend on h, which never reads x.
     let labels = model.is_conditional().then(|| {
         let values = vec![class.unwrap_or(0) as i64; n];
-        Tensor::<1, Int>::from_data(TensorData::new(values, [n]), &device)
+        crate::models::Condition::Classes(Tensor::<1, Int>::from_data(
+            TensorData::new(values, [n]),
+            &device,
+        ))
     });
     let input = model.embed(x).detach().require_grad();
     let logits = model.forward_embedded(input.clone(), labels);

@@ -359,6 +359,9 @@ pub struct SampleOptions {
     pub naive: bool,
     /// Sequences and classical fits: the length to generate (default: the data's length).
     pub length: Option<usize>,
+    /// A vector-conditioned run: the vectors h to draw for (`vectors:FILE`, row i for sample
+    /// i; default: the test images' vectors in turn).
+    pub condition: Option<String>,
 }
 
 impl Default for SampleOptions {
@@ -373,6 +376,7 @@ impl Default for SampleOptions {
             weights: Weights::Best,
             naive: false,
             length: None,
+            condition: None,
         }
     }
 }
@@ -486,9 +490,10 @@ impl ImageRun {
             .load_model(&self.folder, weights == Weights::Best, device)
     }
 
-    /// The run's data set, checked against the run.
+    /// The run's data set (with its conditioning vectors), checked against the run.
     pub fn data(&self) -> Result<ImageData> {
-        let data = train::load_data(&self.config.data)?;
+        let data = self.config.load_data()?;
+        train::image::check_vectors(&self.config, &data)?;
         let model = &self.config.model;
         if (data.train.height, data.train.width) != (self.config.height, self.config.width)
             || data.train.channels != model.colours()
@@ -577,11 +582,13 @@ impl ImageRun {
             }
             _ => (options.labels(classes)?, square),
         };
+        let vectors = self.sample_vectors(options, labels.len())?;
         let request = SampleRequest {
             height: config.height,
             width: config.width,
             colours: config.model.colours(),
             labels,
+            vectors,
             temperature: options.temperature,
             seed: options.seed,
             batch: options.batch,
@@ -603,6 +610,63 @@ impl ImageRun {
             },
             columns,
         })
+    }
+}
+
+impl ImageRun {
+    /// The vectors h of `n` samples of a vector-conditioned run (`None` for other runs): the
+    /// rows of `options.condition`, or the test images' vectors in turn.
+    pub fn sample_vectors(&self, options: &SampleOptions, n: usize) -> Result<Option<Vec<f32>>> {
+        let dim = match self.config.model.condition() {
+            Some(crate::models::ConditionWidth::Vectors(d)) => d,
+            _ => {
+                if let Some(spec) = &options.condition {
+                    bail!(
+                        "{spec}: the run {} is not conditioned on vectors",
+                        self.folder.0.display()
+                    );
+                }
+                return Ok(None);
+            }
+        };
+        let (origin, rows, values) = match &options.condition {
+            Some(spec) => {
+                let v = train::image::read_vectors(spec)?;
+                if v.dim != dim {
+                    bail!(
+                        "{}: vectors of {} values, but the run is conditioned on vectors of {dim}",
+                        v.origin,
+                        v.dim
+                    );
+                }
+                if v.rows() < n {
+                    bail!(
+                        "{}: {} rows for {n} samples (one row per sample)",
+                        v.origin,
+                        v.rows()
+                    );
+                }
+                (v.origin.clone(), v.rows(), v.values)
+            }
+            None => {
+                let data = self.data()?;
+                let set = &data.test;
+                let v = set
+                    .vectors
+                    .as_ref()
+                    .filter(|_| !set.is_empty())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("{} has no test vectors to draw for", data.name)
+                    })?;
+                (data.name.clone(), set.len(), v.values.clone())
+            }
+        };
+        let _ = origin;
+        Ok(Some(
+            (0..n)
+                .flat_map(|i| values[(i % rows) * dim..(i % rows + 1) * dim].to_vec())
+                .collect(),
+        ))
     }
 }
 
@@ -734,6 +798,7 @@ impl SequenceRun {
         }
         let request = SequenceRequest {
             labels: options.labels(self.config.model.num_classes)?,
+            vectors: None,
             length,
             prefix: Vec::new(),
             temperature: options.temperature,

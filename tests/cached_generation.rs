@@ -22,6 +22,8 @@ fn model(
         kernel,
         head: 16,
         num_classes: classes,
+        vector_dim: None,
+        spatial: None,
         dropout: 0.0,
         colours: 1,
     })
@@ -82,6 +84,8 @@ fn cached_equals_naive_for_colour_images() {
             kernel,
             head: 18,
             num_classes: classes,
+            vector_dim: None,
+            spatial: None,
             dropout: 0.0,
             colours: 3,
         })

@@ -6,7 +6,7 @@
 use argen::distributions::OutputDistribution;
 use argen::generate::conv_cache::ConvCache;
 use argen::generate::sequence::{SequenceRequest, sample_sequences, sample_sequences_naive};
-use argen::models::{SequenceModel, SequenceModelConfig, SequenceModelKind};
+use argen::models::{Condition, SequenceModel, SequenceModelConfig, SequenceModelKind};
 use argen::rng::seeded;
 use burn::module::{ModuleMapper, Param};
 use burn::prelude::*;
@@ -96,9 +96,12 @@ fn cached_features_equal_the_full_forward_pass_at_every_step() {
             .map(|_| rng.random::<f32>() * 2.0 - 1.0)
             .collect();
         let x = Tensor::<3>::from_data(TensorData::new(inputs, [batch, 2, time]), &device);
-        let labels = stack
-            .5
-            .map(|_| Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 2, 1], [3]), &device));
+        let labels = stack.5.map(|_| {
+            Condition::Classes(Tensor::<1, Int>::from_data(
+                TensorData::new(vec![0i64, 2, 1], [3]),
+                &device,
+            ))
+        });
         let full = model.forward(x.clone(), labels.clone());
         let p = full.dims()[1];
         let mut cache = ConvCache::new(conv, batch, labels.as_ref(), &device);
@@ -154,6 +157,7 @@ fn cached_sequences_equal_naive_sequences_for_every_output_distribution() {
                 };
                 let mut request = SequenceRequest {
                     labels,
+                    vectors: None,
                     length: 30,
                     prefix,
                     temperature: 1.0,
@@ -197,6 +201,7 @@ fn sequences_do_not_depend_on_the_batch_they_are_drawn_in() {
     );
     let request = |batch| SequenceRequest {
         labels: vec![None; 7],
+        vectors: None,
         length: 25,
         prefix: Vec::new(),
         temperature: 1.0,

@@ -21,6 +21,8 @@ fn tiny_model(channels: usize) -> ImageModelConfig {
         kernel: 3,
         head: 16,
         num_classes: None,
+        vector_dim: None,
+        spatial: None,
         dropout: 0.0,
         colours: 1,
     })

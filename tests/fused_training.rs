@@ -22,6 +22,8 @@ fn fused_and_plain_training_reach_the_same_test_nll() {
             kernel: 3,
             head: 256,
             num_classes: None,
+            vector_dim: None,
+            spatial: None,
             dropout: 0.2,
             colours: 1,
         }),

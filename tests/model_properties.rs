@@ -5,7 +5,7 @@
 
 use argen::distributions::categorical;
 use argen::generate::{SampleRequest, sample_naive};
-use argen::models::{GatedPixelCnnConfig, ImageModel, ImageModelConfig, PixelCnnConfig};
+use argen::models::{Condition, GatedPixelCnnConfig, ImageModel, ImageModelConfig, PixelCnnConfig};
 use burn::prelude::*;
 
 fn gated(levels: usize, layers: usize, kernel: usize, classes: Option<usize>) -> ImageModelConfig {
@@ -17,6 +17,8 @@ fn gated(levels: usize, layers: usize, kernel: usize, classes: Option<usize>) ->
         kernel,
         head: 32,
         num_classes: classes,
+        vector_dim: None,
+        spatial: None,
         dropout: 0.0,
         colours: 1,
     })
@@ -37,6 +39,8 @@ fn gated_colour(
         kernel: 3,
         head: 8 * colours,
         num_classes: classes,
+        vector_dim: None,
+        spatial: None,
         dropout: 0.0,
         colours,
     })
@@ -58,6 +62,7 @@ fn pixelcnn(
         kernel: 3,
         head: 8 * colours,
         num_classes: classes,
+        vector_dim: None,
     })
 }
 
@@ -65,9 +70,9 @@ fn int4(values: Vec<i64>, shape: [usize; 4], device: &Device) -> Tensor<4, Int> 
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-fn labels(values: Vec<i64>, device: &Device) -> Tensor<1, Int> {
+fn labels(values: Vec<i64>, device: &Device) -> Condition {
     let n = values.len();
-    Tensor::from_data(TensorData::new(values, [n]), device)
+    Condition::Classes(Tensor::from_data(TensorData::new(values, [n]), device))
 }
 
 /// Generation order: position q is pixel q / C (raster order), colour q % C.

@@ -15,6 +15,7 @@ fn pixelcnn(blocks: usize) -> ImageModelConfig {
         kernel: 3,
         head: 16,
         num_classes: None,
+        vector_dim: None,
     })
 }
 
@@ -27,6 +28,8 @@ fn gated(layers: usize) -> ImageModelConfig {
         kernel: 3,
         head: 16,
         num_classes: None,
+        vector_dim: None,
+        spatial: None,
         dropout: 0.0,
         colours: 1,
     })
@@ -90,6 +93,7 @@ fn a_colour_target_depends_on_the_earlier_colours_of_its_own_pixel_only() {
         kernel: 3,
         head: 12,
         num_classes: None,
+        vector_dim: None,
     });
     let model = config.init_seeded(0, &device);
     let (r, c) = (4, 4);

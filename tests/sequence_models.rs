@@ -3,7 +3,7 @@
 //! pattern to near-zero loss.
 
 use argen::distributions::OutputDistribution;
-use argen::models::{SequenceModel, SequenceModelConfig, SequenceModelKind};
+use argen::models::{Condition, SequenceModel, SequenceModelConfig, SequenceModelKind};
 use argen::rng::{seeded, with_device_seed};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -94,7 +94,8 @@ fn features_on(
         TensorData::new(inputs.to_vec(), [1, CHANNELS, time]),
         device,
     );
-    let labels = label.map(|l| Tensor::from_data(TensorData::new(vec![l], [1]), device));
+    let labels =
+        label.map(|l| Condition::Classes(Tensor::from_data(TensorData::new(vec![l], [1]), device)));
     model
         .forward(x, labels)
         .into_data()
@@ -119,7 +120,8 @@ fn dependencies(
         &device,
     )
     .require_grad();
-    let labels = label.map(|l| Tensor::from_data(TensorData::new(vec![l], [1]), &device));
+    let labels = label
+        .map(|l| Condition::Classes(Tensor::from_data(TensorData::new(vec![l], [1]), &device)));
     let out = model.forward(x.clone(), labels);
     let params = out.dims()[1];
     let weights = Tensor::from_data(

@@ -146,6 +146,15 @@ pub struct ImageModelArgs {
     /// Width of the hidden layer of the output head.
     #[arg(long, default_value_t = ImageModelOptions::default().head)]
     pub head: usize,
+    /// Gated PixelCNN, conditional: location-dependent conditioning through a map
+    /// s = m(h) of this many feature planes at the image's size, entering every layer
+    /// through 1x1 convolutions (default: h enters every layer as one vector).
+    #[arg(long, value_name = "PLANES")]
+    pub spatial: Option<usize>,
+    /// Gated PixelCNN: train a PixelCNN auto-encoder, an encoder of each image to a code of
+    /// D values and the Gated PixelCNN p(x | code) as its decoder, together.
+    #[arg(long, value_name = "D")]
+    pub latent: Option<usize>,
 }
 
 impl ImageModelArgs {
@@ -165,6 +174,8 @@ impl ImageModelArgs {
             head: self.head,
             dropout,
             conditional,
+            spatial: self.spatial,
+            latent: self.latent,
         }
     }
 }

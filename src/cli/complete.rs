@@ -33,6 +33,10 @@ pub struct CompleteArgs {
     /// 0 for PNG files).
     #[arg(long)]
     pub class: Option<usize>,
+    /// A vector-conditioned run completing --png images: their vectors h (`vectors:FILE`,
+    /// row i for image i; default: the test images' vectors in turn).
+    #[arg(long, value_name = "vectors:FILE")]
+    pub condition: Option<String>,
     /// Seed of the random draws.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -105,24 +109,42 @@ pub fn run(args: CompleteArgs) -> Result<()> {
         config.model.levels(),
     );
     let size = colours * height * width;
-    let (originals, labels): (Vec<u8>, Vec<usize>) = if args.png.is_empty() {
-        let data = run.data()?;
-        let n = args.n.min(data.test.len());
-        if n == 0 {
-            bail!("nothing to complete: --n is 0 or the test split is empty");
-        }
-        let images = (0..n).flat_map(|i| data.test.image(i).to_vec()).collect();
-        (
-            images,
-            (0..n).map(|i| usize::from(data.test.labels[i])).collect(),
-        )
-    } else {
-        let mut images = Vec::new();
-        for path in &args.png {
-            images.extend(read_png(path, colours, height, width, levels)?);
-        }
-        (images, vec![0; args.png.len()])
-    };
+    let (originals, labels, vectors): (Vec<u8>, Vec<usize>, Option<Vec<f32>>) =
+        if args.png.is_empty() {
+            if args.condition.is_some() {
+                bail!("--condition gives the vectors of --png images; test images have their own");
+            }
+            let data = run.data()?;
+            let n = args.n.min(data.test.len());
+            if n == 0 {
+                bail!("nothing to complete: --n is 0 or the test split is empty");
+            }
+            let images = (0..n).flat_map(|i| data.test.image(i).to_vec()).collect();
+            let vectors = data
+                .test
+                .vectors
+                .as_ref()
+                .map(|v| v.values[..n * v.dim].to_vec());
+            (
+                images,
+                (0..n).map(|i| usize::from(data.test.labels[i])).collect(),
+                vectors,
+            )
+        } else {
+            let mut images = Vec::new();
+            for path in &args.png {
+                images.extend(read_png(path, colours, height, width, levels)?);
+            }
+            let options = argen::run::SampleOptions {
+                condition: args.condition.clone(),
+                ..Default::default()
+            };
+            let vectors = run.sample_vectors(&options, args.png.len())?;
+            (images, vec![0; args.png.len()], vectors)
+        };
+    let dim = vectors
+        .as_ref()
+        .map_or(0, |v| v.len() / labels.len().max(1));
     let count = originals.len() / size;
     let rows = args.rows.unwrap_or(height / 2);
     if rows > height {
@@ -155,13 +177,18 @@ pub fn run(args: CompleteArgs) -> Result<()> {
     // Each image repeated `samples` times, its top rows given.
     let mut given = Vec::with_capacity(count * args.samples * size);
     let mut request_labels = Vec::new();
+    let mut request_vectors = Vec::new();
     for (i, image) in originals.chunks(size).enumerate() {
         for _ in 0..args.samples {
             given.extend_from_slice(image);
             request_labels.push(classes.map(|_| args.class.unwrap_or(labels[i])));
+            if let Some(v) = &vectors {
+                request_vectors.extend_from_slice(&v[i * dim..(i + 1) * dim]);
+            }
         }
     }
     let mut request = SampleRequest::new(height, width, request_labels, args.seed);
+    request.vectors = vectors.map(|_| request_vectors);
     request.colours = colours;
     request.temperature = args.temperature;
     request.given = Some(given);

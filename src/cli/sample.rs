@@ -34,6 +34,10 @@ pub struct SampleArgs {
     /// images, the classes in turn for sequences).
     #[arg(long)]
     pub class: Option<usize>,
+    /// A vector-conditioned run: draw for the vectors of `vectors:FILE` (row i for sample i;
+    /// default: the test images' vectors in turn).
+    #[arg(long, value_name = "vectors:FILE")]
+    pub condition: Option<String>,
     /// Trained runs: images or sequences drawn at once (bounds memory; does not change them).
     #[arg(long, default_value_t = SampleOptions::default().batch)]
     pub batch: usize,
@@ -69,6 +73,7 @@ impl SampleArgs {
             weights: weights(self.last),
             naive: self.naive,
             length: self.length,
+            condition: self.condition.clone(),
         }
     }
 }

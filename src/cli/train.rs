@@ -44,6 +44,11 @@ pub struct TrainArgs {
     /// Model p(x | class) (images: the digit or garment class; sequences: the series id).
     #[arg(long)]
     pub conditional: bool,
+    /// Model p(x | h) for a vector h per example: `vectors:FILE`, a CSV file (one row of D
+    /// numbers per image, in the data's order: train file, then test file) or a numpy
+    /// `.npy` array [N, D].
+    #[arg(long, value_name = "vectors:FILE")]
+    pub condition: Option<String>,
     /// Dropout probability, during training only. Gated PixelCNN: on the residual branch of
     /// the horizontal stack (default: 0.2 on the digits, whose 1,000 training images are easy
     /// to overfit; 0 otherwise). Sequence models: after each hidden activation (default 0).
@@ -140,8 +145,19 @@ fn new_folder(out: &Option<PathBuf>, model: &str, data: &str) -> Result<RunFolde
     }))
 }
 
+/// A `--condition vectors:FILE` with the file's path made absolute (a run's config then
+/// names the same file from any working folder).
+fn absolute_condition(spec: &str) -> String {
+    match spec.strip_prefix("vectors:").map(std::fs::canonicalize) {
+        Some(Ok(path)) => format!("vectors:{}", path.display()),
+        _ => spec.to_string(),
+    }
+}
+
 /// The options of the image models only.
-const IMAGE_OPTIONS: [&str; 6] = [
+const IMAGE_OPTIONS: [&str; 8] = [
+    "spatial",
+    "latent",
     "channels",
     "layers",
     "first_kernel",
@@ -163,8 +179,9 @@ const SEQUENCE_OPTIONS: [&str; 10] = [
     "weight_norm",
 ];
 /// The settings a resumed run keeps from its config.json.
-const RUN_SETTINGS: [&str; 9] = [
+const RUN_SETTINGS: [&str; 10] = [
     "conditional",
+    "condition",
     "dropout",
     "batch_size",
     "lr",
@@ -239,7 +256,14 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
             }
         }
         None if is_image_model(&args.model) => {
-            let data = image::load_data(&args.data)?;
+            let mut data = image::load_data(&args.data)?;
+            let condition = match &args.condition {
+                Some(spec) => {
+                    data = data.with_vectors(&image::read_vectors(spec)?)?;
+                    Some(absolute_condition(spec))
+                }
+                None => None,
+            };
             let format = ImageFormat::of(&data);
             let model = args
                 .image
@@ -254,7 +278,8 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
                 data.train.height,
                 data.train.width,
                 training,
-            );
+            )
+            .with_condition(condition);
             let folder = new_folder(&args.out, &args.model, &args.data)?;
             train_images(&args, config, folder, Some(data), false, &devices.devices)
         }
@@ -266,6 +291,9 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
                     args.model
                 );
             };
+            if args.condition.is_some() {
+                bail!("--condition vectors:FILE applies to the image models so far");
+            }
             let data = load_sequences(&args.data)?;
             let model = args
                 .sequence
@@ -304,7 +332,7 @@ fn train_images(
 ) -> Result<()> {
     let data = match data {
         Some(data) => data,
-        None => image::load_data(&config.data)?,
+        None => config.load_data()?,
     };
     eprintln!(
         "training a {} with {} parameters on {} ({} training images) for {} epochs into {}",

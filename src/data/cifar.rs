@@ -72,13 +72,7 @@ pub fn read_cifar10_batch(path: &Path) -> Result<ImageSet, DataError> {
         labels.push(label);
         pixels.extend_from_slice(&chunk[1..]);
     }
-    Ok(ImageSet {
-        pixels,
-        labels,
-        height: SIDE,
-        width: SIDE,
-        channels: CHANNELS,
-    })
+    Ok(ImageSet::new(pixels, labels, SIDE, SIDE, CHANNELS))
 }
 
 /// Loads a folder in the CIFAR-10 binary format (32x32, 3 channels, 256 levels, 10 classes).
@@ -122,6 +116,7 @@ pub fn load_cifar10_dir(dir: &Path, name: &str) -> Result<ImageData, DataError> 
         full_train.pixels.extend_from_slice(&batch.pixels);
         full_train.labels.extend_from_slice(&batch.labels);
     }
+    let full_train = full_train.numbered_from(0);
     let test = read_cifar10_batch(&test_path)?;
     let n = full_train.len();
     if n < 2 {
@@ -142,7 +137,7 @@ pub fn load_cifar10_dir(dir: &Path, name: &str) -> Result<ImageData, DataError> 
         num_classes: NUM_CLASSES,
         train: full_train.subset(&train_indices),
         valid: full_train.subset(&valid_indices),
-        test,
+        test: test.numbered_from(n),
     })
 }
 

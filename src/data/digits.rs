@@ -69,13 +69,7 @@ pub fn parse_digits_csv(bytes: &[u8], origin: &str) -> Result<ImageSet, DataErro
     if labels.is_empty() {
         return Err(csv_error("no rows".into()));
     }
-    Ok(ImageSet {
-        pixels,
-        labels,
-        height: SIDE,
-        width: SIDE,
-        channels: 1,
-    })
+    Ok(ImageSet::new(pixels, labels, SIDE, SIDE, 1))
 }
 
 /// Row indices of the fixed split of the embedded digits: 1,000 train, 350 validation and

@@ -143,13 +143,7 @@ fn read_pair(dir: &Path, images: &str, labels: &str) -> Result<(ImageSet, PathBu
             n_labels: label_values.len(),
         });
     }
-    let set = ImageSet {
-        pixels,
-        labels: label_values,
-        height,
-        width,
-        channels: 1,
-    };
+    let set = ImageSet::new(pixels, label_values, height, width, 1);
     Ok((set, images))
 }
 
@@ -206,7 +200,7 @@ pub fn load_idx_dir(dir: &Path, name: &str) -> Result<ImageData, DataError> {
         num_classes,
         train: full_train.subset(&train_indices),
         valid: full_train.subset(&valid_indices),
-        test,
+        test: test.numbered_from(n),
     })
 }
 

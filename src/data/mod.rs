@@ -12,6 +12,7 @@ mod idx;
 mod png_folder;
 pub mod sequences;
 pub mod series;
+mod vectors;
 
 use std::fmt;
 use std::io::Read;
@@ -25,6 +26,7 @@ pub use cifar::{load_cifar10_dir, read_cifar10_batch};
 pub use digits::{load_digits, parse_digits_csv};
 pub use idx::{load_idx_dir, read_idx_images, read_idx_labels};
 pub use png_folder::load_png_dir;
+pub use vectors::{ConditionVectors, MAX_VECTOR_VALUES};
 
 /// Folder where the Debian package `dataset-fashion-mnist` installs its IDX files.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
@@ -42,9 +44,57 @@ pub struct ImageSet {
     pub width: usize,
     /// Number of channels (1 for grey images).
     pub channels: usize,
+    /// The position of each image in its source's order (train file, then test file),
+    /// which is the row of its conditioning vector in a `vectors:FILE`.
+    pub index: Vec<usize>,
+    /// The conditioning vector h of each image, when the data has them.
+    pub vectors: Option<SetVectors>,
+}
+
+/// The conditioning vectors of the images of a set, one row of `dim` values per image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetVectors {
+    /// Values per vector (D).
+    pub dim: usize,
+    /// The vectors, one after the other.
+    pub values: Vec<f32>,
+}
+
+impl SetVectors {
+    /// The vector of image `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.values[i * self.dim..(i + 1) * self.dim]
+    }
 }
 
 impl ImageSet {
+    /// A set of images (`pixels` laid out [n][channels][height][width]) with their
+    /// `labels`, numbered 0..n in the source's order, without conditioning vectors.
+    pub fn new(
+        pixels: Vec<u8>,
+        labels: Vec<u8>,
+        height: usize,
+        width: usize,
+        channels: usize,
+    ) -> ImageSet {
+        let index = (0..labels.len()).collect();
+        ImageSet {
+            pixels,
+            labels,
+            height,
+            width,
+            channels,
+            index,
+            vectors: None,
+        }
+    }
+
+    /// The same set numbered from `first` in the source's order (a test file after a train
+    /// file of `first` images).
+    pub fn numbered_from(mut self, first: usize) -> ImageSet {
+        self.index = (first..first + self.len()).collect();
+        self
+    }
     /// A set from `levels` laid out [n][channels][height][width] (`shape`), with a label per
     /// image (all 0 when `labels` is `None`). Errors when the shape and the lengths disagree.
     pub fn from_levels(
@@ -72,13 +122,7 @@ impl ImageSet {
                 labels.len()
             )));
         }
-        Ok(ImageSet {
-            pixels: levels,
-            labels,
-            height,
-            width,
-            channels,
-        })
+        Ok(ImageSet::new(levels, labels, height, width, channels))
     }
 
     /// Number of images.
@@ -115,6 +159,11 @@ impl ImageSet {
             height: self.height,
             width: self.width,
             channels: self.channels,
+            index: indices.iter().map(|&i| self.index[i]).collect(),
+            vectors: self.vectors.as_ref().map(|v| SetVectors {
+                dim: v.dim,
+                values: indices.iter().flat_map(|&i| v.row(i).to_vec()).collect(),
+            }),
         }
     }
 }
@@ -189,6 +238,37 @@ impl ImageData {
             valid,
             test,
         })
+    }
+}
+
+impl ImageData {
+    /// Every image of the three parts: their total count (the rows a `vectors:FILE` needs).
+    pub fn total_images(&self) -> usize {
+        self.train.len() + self.valid.len() + self.test.len()
+    }
+
+    /// The same data with a conditioning vector for each image: row `index` of `vectors`
+    /// for the image at position `index` of the source's order. Errors when the file's row
+    /// count differs from the number of images.
+    pub fn with_vectors(mut self, vectors: &ConditionVectors) -> Result<ImageData, DataError> {
+        let total = self.total_images();
+        if vectors.rows() != total {
+            return Err(DataError::Vectors {
+                origin: vectors.origin.clone(),
+                problem: format!(
+                    "{} rows, but {} has {total} images (one row per image, in the data's order)",
+                    vectors.rows(),
+                    self.name
+                ),
+            });
+        }
+        for set in [&mut self.train, &mut self.valid, &mut self.test] {
+            set.vectors = Some(SetVectors {
+                dim: vectors.dim,
+                values: vectors.pick(&set.index),
+            });
+        }
+        Ok(self)
     }
 }
 
@@ -372,6 +452,9 @@ pub enum DataError {
     /// A digits CSV value, row or column is invalid (the message gives row and column).
     #[error("bad CSV in {origin}: {message}")]
     Csv { origin: String, message: String },
+    /// A conditioning vector file is unreadable, malformed or does not fit the data.
+    #[error("{origin}: {problem}")]
+    Vectors { origin: String, problem: String },
     /// A problem with a CIFAR-10 binary file (wrong record size, empty file, label out of
     /// range, too few images to split).
     #[error("{problem} in {}", path.display())]

@@ -168,13 +168,7 @@ pub fn load_png_dir(dir: &Path, name: &str) -> Result<ImageData, DataError> {
     }
     drop(images);
     let num_classes = labels.iter().max().map_or(1, |&max| max as usize + 1);
-    let all = ImageSet {
-        pixels,
-        labels,
-        height,
-        width,
-        channels,
-    };
+    let all = ImageSet::new(pixels, labels, height, width, channels);
     let order = shuffled_indices(n, SPLIT_SEED);
     let num_held_out = (n / 10).max(1);
     let (train, rest) = order.split_at(n - 2 * num_held_out);

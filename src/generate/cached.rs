@@ -21,8 +21,8 @@
 
 use burn::prelude::*;
 
-use super::{SampleRequest, choose_levels, image_streams, label_tensor};
-use crate::models::gated_pixelcnn::{class_bias, gate};
+use super::{SampleRequest, choose_levels, image_streams};
+use crate::models::gated_pixelcnn::gate;
 use crate::models::{GatedPixelCnn, ImageModel};
 
 /// Generates images with per-layer caches; the same images as [`super::sample_naive`] for
@@ -31,6 +31,7 @@ use crate::models::{GatedPixelCnn, ImageModel};
 pub fn sample_cached(model: &ImageModel, request: &SampleRequest, device: &Device) -> Vec<u8> {
     let gated = match model {
         ImageModel::Gated(gated) => gated,
+        ImageModel::AutoEncoder(ae) => &ae.decoder,
         _ => return super::sample_naive(model, request, device),
     };
     let batch = request.batch.max(1);
@@ -87,18 +88,14 @@ fn sample_batch(
     let levels = model.levels();
     // Channels of each stack: the embedding's width per colour, times the colours.
     let p = model.embedding.weight.dims()[1] * c;
-    let label_tensor = label_tensor(image_model, labels, device);
-    // Class vectors of every layer, [n, 2p, 1, 1], computed once.
-    let class = |e: Option<&burn::nn::Embedding>| label_tensor.as_ref().map(|l| class_bias(e, l));
-    let class_v: Vec<_> = model
+    let condition =
+        model.image_condition(request.condition(image_model, first_image..first_image + n, device));
+    // What the conditioning adds to every layer's (vertical, horizontal) gates, computed
+    // once: [n, 2p, 1, 1] (global) or [n, 2p, h, w] (location-dependent).
+    let biases: Vec<Option<(Tensor<4>, Tensor<4>)>> = model
         .layers
         .iter()
-        .map(|l| class(l.class_vertical.as_ref()))
-        .collect();
-    let class_h: Vec<_> = model
-        .layers
-        .iter()
-        .map(|l| class(l.class_horizontal.as_ref()))
+        .map(|l| condition.as_ref().map(|c| l.condition_biases(c)))
         .collect();
 
     let zero_row = Tensor::<4>::zeros([n, p, 1, w], device);
@@ -127,8 +124,8 @@ fn sample_batch(
             let v_window = window(source, last, layer.vertical.window_rows(), &zero_row, 2);
             let mut v_pre = layer.vertical.forward_window(v_window);
             links.push(layer.vertical_to_horizontal.forward(v_pre.clone()));
-            if let Some(bias) = &class_v[l] {
-                v_pre = v_pre + bias.clone();
+            if let Some((bias, _)) = &biases[l] {
+                v_pre = v_pre + at_rows(bias, row..row + 1);
             }
             vertical_rows[l].push(gate(v_pre));
         }
@@ -166,8 +163,8 @@ fn sample_batch(
                     );
                     let link = links[l].clone().slice([0..n, 0..2 * p, 0..1, col..col + 1]);
                     let mut h_pre = layer.horizontal.forward_window(h_window) + link;
-                    if let Some(bias) = &class_h[l] {
-                        h_pre = h_pre + bias.clone();
+                    if let Some((_, bias)) = &biases[l] {
+                        h_pre = h_pre + at_pixel(bias, row, col);
                     }
                     let gated = layer.horizontal_out_forward(gate(h_pre));
                     let h_out = if layer.first {
@@ -201,6 +198,26 @@ fn sample_batch(
         input_rows.push(Tensor::cat(input_cols, 3));
     }
     pixels
+}
+
+/// Rows `rows` of a conditioning bias [n, C, H, W]; a global bias [n, C, 1, 1] as it is
+/// (it broadcasts).
+fn at_rows(bias: &Tensor<4>, rows: std::ops::Range<usize>) -> Tensor<4> {
+    if bias.dims()[2] == 1 {
+        bias.clone()
+    } else {
+        bias.clone().narrow(2, rows.start, rows.len())
+    }
+}
+
+/// The conditioning bias at pixel (`row`, `col`), [n, C, 1, 1].
+fn at_pixel(bias: &Tensor<4>, row: usize, col: usize) -> Tensor<4> {
+    let rows = at_rows(bias, row..row + 1);
+    if rows.dims()[3] == 1 {
+        rows
+    } else {
+        rows.narrow(3, col, 1)
+    }
 }
 
 /// The embedded input of one pixel of every image, [n, p, 1, 1], from its levels

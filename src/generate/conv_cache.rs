@@ -21,7 +21,7 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use crate::models::causal_conv::{CausalConv, ConvBlock, effective_weight};
-use crate::models::conditioning::class_vectors;
+use crate::models::conditioning::{Condition, condition_vectors};
 
 /// The last `span` inputs of one convolution, oldest first; zeros before the sequence starts
 /// (the convolution's left padding).
@@ -140,11 +140,11 @@ pub struct ConvCache {
 
 impl ConvCache {
     /// Empty queues (the zero padding before step 0) for `batch` sequences of a model reading
-    /// `channels` input channels per step; `labels` (shape [batch]) for a conditional model.
+    /// `channels` input channels per step; `condition` (h of each sequence) for a conditional model.
     pub fn new(
         model: &CausalConv,
         batch: usize,
-        labels: Option<&Tensor<1, Int>>,
+        condition: Option<&Condition>,
         device: &Device,
     ) -> Self {
         // The first layer pads k₀ zeros and drops its last output: output t reads the k₀
@@ -164,7 +164,7 @@ impl ConvCache {
                         dilated,
                         residual: StepConv::new(&b.residual),
                         skip: StepConv::new(&b.skip),
-                        class: class_vectors(b.class.as_ref(), labels),
+                        class: condition_vectors(b.condition.as_ref(), condition),
                     }
                 }
                 ConvBlock::Tcn(b) => {
@@ -175,8 +175,8 @@ impl ConvCache {
                         second_queue: queue(&second),
                         first,
                         second,
-                        class_first: class_vectors(b.class_first.as_ref(), labels),
-                        class_second: class_vectors(b.class_second.as_ref(), labels),
+                        class_first: condition_vectors(b.condition_first.as_ref(), condition),
+                        class_second: condition_vectors(b.condition_second.as_ref(), condition),
                     }
                 }
             })
@@ -184,7 +184,7 @@ impl ConvCache {
         Self {
             input,
             input_queue,
-            input_class: class_vectors(model.input_class.as_ref(), labels),
+            input_class: condition_vectors(model.input_condition.as_ref(), condition),
             blocks,
             head_hidden: StepConv::new(&model.head_hidden),
             head_out: StepConv::new(&model.head_out),

@@ -23,7 +23,7 @@ pub use naive::sample_naive;
 use burn::prelude::*;
 
 use crate::distributions::categorical;
-use crate::models::ImageModel;
+use crate::models::{Condition, ConditionWidth, ImageModel};
 use crate::rng::SeededRng;
 
 /// What to generate.
@@ -35,8 +35,11 @@ pub struct SampleRequest {
     pub width: usize,
     /// Colour channels per pixel (1 grey, 3 RGB), generated in the order R → G → B.
     pub colours: usize,
-    /// One entry per image: its class for a conditional model, `None` otherwise.
+    /// One entry per image: its class for a class-conditional model, `None` otherwise.
     pub labels: Vec<Option<usize>>,
+    /// For a vector-conditioned model, the vector h of each image: `labels.len()` rows of D
+    /// values one after the other.
+    pub vectors: Option<Vec<f32>>,
     /// Softmax temperature (1 samples the model; lower is more conservative, 0 is greedy).
     pub temperature: f64,
     /// Seed of the random draws.
@@ -61,6 +64,7 @@ impl SampleRequest {
             width,
             colours: 1,
             labels,
+            vectors: None,
             temperature: 1.0,
             seed,
             batch: 64,
@@ -103,21 +107,61 @@ impl SampleRequest {
     }
 }
 
-/// The labels of one batch as a tensor, when the model is conditional.
-fn label_tensor(
-    model: &ImageModel,
+/// The descriptions h of the entries `range` of a request, for a model conditioned as
+/// `width` (`None`: unconditional, no tensor): their classes (0 where none is given) or their
+/// rows of `vectors`.
+pub(crate) fn condition_of(
+    width: Option<ConditionWidth>,
     labels: &[Option<usize>],
+    vectors: Option<&[f32]>,
+    range: std::ops::Range<usize>,
     device: &Device,
-) -> Option<Tensor<1, Int>> {
-    model
-        .is_conditional()
-        .then(|| classes_as_tensor(labels, device))
+) -> Option<Condition> {
+    let n = range.len();
+    match width? {
+        ConditionWidth::Classes(_) => {
+            let values: Vec<i64> = labels[range]
+                .iter()
+                .map(|l| l.unwrap_or(0) as i64)
+                .collect();
+            Some(Condition::Classes(Tensor::from_data(
+                TensorData::new(values, [n]),
+                device,
+            )))
+        }
+        ConditionWidth::Vectors(d) => {
+            let vectors = vectors.expect("a vector-conditioned request carries its vectors");
+            let rows = vectors[range.start * d..range.end * d].to_vec();
+            Some(Condition::Vectors(Tensor::from_data(
+                TensorData::new(rows, [n, d]),
+                device,
+            )))
+        }
+    }
 }
 
-/// The classes of a batch as a tensor of shape [batch] (0 where none is given).
-fn classes_as_tensor(labels: &[Option<usize>], device: &Device) -> Tensor<1, Int> {
-    let values: Vec<i64> = labels.iter().map(|l| l.unwrap_or(0) as i64).collect();
-    Tensor::from_data(TensorData::new(values, [labels.len()]), device)
+impl SampleRequest {
+    /// The descriptions h of the images `range` for `model` (`None` if it is unconditional).
+    pub(crate) fn condition(
+        &self,
+        model: &ImageModel,
+        range: std::ops::Range<usize>,
+        device: &Device,
+    ) -> Option<Condition> {
+        let width = model
+            .reads_vectors_when_sampling()
+            .then(|| match &self.vectors {
+                Some(v) => ConditionWidth::Vectors(v.len() / self.labels.len().max(1)),
+                None => {
+                    assert!(
+                        !model.is_auto_encoder(),
+                        "the auto-encoder draws given codes: the request needs its vectors"
+                    );
+                    ConditionWidth::Classes(0)
+                }
+            });
+        condition_of(width, &self.labels, self.vectors.as_deref(), range, device)
+    }
 }
 
 /// The random streams of the images `first_image..first_image + n` of a request.

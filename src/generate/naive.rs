@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 
-use super::{SampleRequest, choose_levels, image_streams, label_tensor};
+use super::{SampleRequest, choose_levels, image_streams};
 use crate::models::ImageModel;
 
 /// Generates images value by value (pixel by pixel, colour by colour within a pixel),
@@ -18,14 +18,14 @@ pub fn sample_naive(model: &ImageModel, request: &SampleRequest, device: &Device
     for (b, labels) in request.labels.chunks(batch).enumerate() {
         let n = labels.len();
         let mut rngs = image_streams(request, b * batch, n);
-        let labels = label_tensor(model, labels, device);
+        let condition = request.condition(model, b * batch..b * batch + n, device);
         let mut values = vec![0i64; n * size];
         for position in 0..size {
             let (row, col, colour) = request.place(position);
             let x =
                 Tensor::<4, Int>::from_data(TensorData::new(values.clone(), [n, c, h, w]), device);
             let logits = model
-                .forward(x, labels.clone())
+                .forward(x, condition.clone())
                 .slice([
                     0..n,
                     0..levels,

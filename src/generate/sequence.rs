@@ -15,14 +15,17 @@ use burn::prelude::*;
 
 use super::conv_cache::ConvCache;
 use crate::distributions::OutputDistribution;
-use crate::models::{SequenceModel, SequenceModelConfig};
+use crate::models::{ConditionWidth, SequenceModel, SequenceModelConfig};
 use crate::rng::SeededRng;
 
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct SequenceRequest {
-    /// One entry per sequence: its class for a conditional model, `None` otherwise.
+    /// One entry per sequence: its class for a class-conditional model, `None` otherwise.
     pub labels: Vec<Option<usize>>,
+    /// For a vector-conditioned model, the vector h of each sequence: `labels.len()` rows of
+    /// D values one after the other.
+    pub vectors: Option<Vec<f32>>,
     /// Steps per sequence.
     pub length: usize,
     /// Steps (laid out [time][dims]) copied at the start of every sequence instead of drawn.
@@ -83,10 +86,17 @@ fn generate(
             values: out,
             rngs: &mut rngs,
         };
-        let label_tensor = label_tensor(labels, device);
+        let first = b * batch;
+        let condition = super::condition_of(
+            request.condition_width(),
+            &request.labels,
+            request.vectors.as_deref(),
+            first..first + labels.len(),
+            device,
+        );
         match model {
             SequenceModel::Conv(conv) if !naive => {
-                let mut cache = ConvCache::new(conv, labels.len(), label_tensor.as_ref(), device);
+                let mut cache = ConvCache::new(conv, labels.len(), condition.as_ref(), device);
                 batch_run.run(|t, values, _| {
                     if t > 0 {
                         cache.observe(encoded_column(output, values, t - 1, device));
@@ -98,7 +108,7 @@ fn generate(
             _ => batch_run.run(|t, values, needed| {
                 needed.then(|| {
                     let x = encoded_prefix(output, values, t + 1, device);
-                    let features = model.forward(x, label_tensor.clone());
+                    let features = model.forward(x, condition.clone());
                     let [n, p, _] = features.dims();
                     features.narrow(2, t, 1).reshape([n, p])
                 })
@@ -160,12 +170,20 @@ impl BatchRun<'_> {
     }
 }
 
-/// The classes of a batch as a tensor, or `None` for an unconditional model.
-fn label_tensor(labels: &[Option<usize>], device: &Device) -> Option<Tensor<1, Int>> {
-    labels
-        .iter()
-        .all(Option::is_some)
-        .then(|| super::classes_as_tensor(labels, device))
+impl SequenceRequest {
+    /// What the request conditions on: its vectors when it has them, its classes when every
+    /// sequence has one, nothing otherwise.
+    fn condition_width(&self) -> Option<ConditionWidth> {
+        let n = self.labels.len().max(1);
+        match &self.vectors {
+            Some(v) => Some(ConditionWidth::Vectors(v.len() / n)),
+            None => self
+                .labels
+                .iter()
+                .all(Option::is_some)
+                .then_some(ConditionWidth::Classes(0)),
+        }
+    }
 }
 
 /// The network's input for steps 0..time of every sequence, [batch, C, time]; the last

@@ -13,7 +13,7 @@
 //! which holds only the past. The dilations run 1, 2, 4, ..., 2^(n−1) within a block, and
 //! the blocks repeat.
 //!
-//! **WaveNet block** (gated, residual, with a skip connection), with h the class embedding:
+//! **WaveNet block** (gated, residual, with a skip connection), with Vᵀh the conditioning (a class or vector h, see [`super::conditioning`]):
 //! ```text
 //! [a; b] = W_d ∗ z + V h          (a dilated causal convolution to 2R channels)
 //! g      = tanh(a) ⊙ σ(b)
@@ -36,7 +36,7 @@
 
 use burn::module::Param;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
-use burn::nn::{Dropout, DropoutConfig, Embedding, PaddingConfig1d};
+use burn::nn::{Dropout, DropoutConfig, PaddingConfig1d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::module::conv1d;
@@ -44,7 +44,7 @@ use burn::tensor::ops::ConvOptions;
 
 use serde::{Deserialize, Serialize};
 
-use super::conditioning::{StepShape, add_class, class_embedding};
+use super::conditioning::{Condition, ConditionMap, StepShape, add_condition, condition_maps};
 
 /// Settings of a causal convolution stack (WaveNet or TCN).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,7 +194,7 @@ pub struct WaveNetBlock {
     pub(crate) dilated_gain: Option<Param<Tensor<1>>>,
     pub(crate) residual: Conv1d,
     pub(crate) skip: Conv1d,
-    pub(crate) class: Option<Embedding>,
+    pub(crate) condition: Option<ConditionMap>,
 }
 
 /// One plain residual block of the TCN.
@@ -205,8 +205,8 @@ pub struct TcnBlock {
     /// Weight normalisation of `first` and `second`: their lengths g (absent without it).
     pub(crate) first_gain: Option<Param<Tensor<1>>>,
     pub(crate) second_gain: Option<Param<Tensor<1>>>,
-    pub(crate) class_first: Option<Embedding>,
-    pub(crate) class_second: Option<Embedding>,
+    pub(crate) condition_first: Option<ConditionMap>,
+    pub(crate) condition_second: Option<ConditionMap>,
 }
 
 /// A block of either kind.
@@ -223,7 +223,7 @@ pub enum ConvBlock {
 pub struct CausalConv {
     /// The first layer, which excludes the current step.
     pub(crate) input: Conv1d,
-    pub(crate) input_class: Option<Embedding>,
+    pub(crate) input_condition: Option<ConditionMap>,
     pub(crate) blocks: Vec<ConvBlock>,
     pub(crate) head_hidden: Conv1d,
     pub(crate) head_out: Conv1d,
@@ -242,7 +242,7 @@ impl CausalConv {
         let r = config.hidden;
         let k = config.kernel;
         let k0 = config.first_kernel;
-        let classes = shape.num_classes;
+        let map = |channels| condition_maps(shape.condition, channels, 1, device).pop();
         let gain = |conv: &Conv1d| config.uses_weight_norm().then(|| initial_gain(conv));
         let blocks = config
             .dilations()
@@ -256,8 +256,8 @@ impl CausalConv {
                         second_gain: gain(&second),
                         first,
                         second,
-                        class_first: class_embedding(classes, r, device),
-                        class_second: class_embedding(classes, r, device),
+                        condition_first: map(r),
+                        condition_second: map(r),
                     })
                 }
                 BlockKind::WaveNet => {
@@ -267,7 +267,7 @@ impl CausalConv {
                         dilated,
                         residual: Conv1dConfig::new(r, r, 1).init(device),
                         skip: Conv1dConfig::new(r, r, 1).init(device),
-                        class: class_embedding(classes, 2 * r, device),
+                        condition: map(2 * r),
                     })
                 }
             })
@@ -276,7 +276,7 @@ impl CausalConv {
             input: Conv1dConfig::new(shape.input_channels, r, k0)
                 .with_padding(PaddingConfig1d::Explicit(k0, 0))
                 .init(device),
-            input_class: class_embedding(classes, r, device),
+            input_condition: map(r),
             blocks,
             head_hidden: Conv1dConfig::new(r, r, 1).init(device),
             head_out: Conv1dConfig::new(r, shape.features, 1).init(device),
@@ -285,17 +285,17 @@ impl CausalConv {
     }
 
     /// Features [batch, P, time] from inputs [batch, C, time].
-    pub fn forward(&self, inputs: Tensor<3>, labels: Option<&Tensor<1, Int>>) -> Tensor<3> {
+    pub fn forward(&self, inputs: Tensor<3>, condition: Option<&Condition>) -> Tensor<3> {
         let time = inputs.dims()[2];
         // k₀ zeros on the left, one output too many on the right: drop it.
         let first = self.input.forward(inputs).narrow(2, 0, time);
-        let mut z = add_class(first, self.input_class.as_ref(), labels);
+        let mut z = add_condition(first, self.input_condition.as_ref(), condition);
         let mut skips: Option<Tensor<3>> = None;
         for block in &self.blocks {
             match block {
                 ConvBlock::WaveNet(b) => {
                     let dilated = apply_causal(&b.dilated, b.dilated_gain.as_ref(), z.clone());
-                    let pre = add_class(dilated, b.class.as_ref(), labels);
+                    let pre = add_condition(dilated, b.condition.as_ref(), condition);
                     let g = self.dropout.forward(crate::fused::gated_activation(pre)); // tanh(a) ⊙ σ(b)
                     let skip = b.skip.forward(g.clone());
                     skips = Some(match skips {
@@ -305,15 +305,15 @@ impl CausalConv {
                     z = z + b.residual.forward(g);
                 }
                 ConvBlock::Tcn(b) => {
-                    let y = self.dropout.forward(relu(add_class(
+                    let y = self.dropout.forward(relu(add_condition(
                         apply_causal(&b.first, b.first_gain.as_ref(), z.clone()),
-                        b.class_first.as_ref(),
-                        labels,
+                        b.condition_first.as_ref(),
+                        condition,
                     )));
-                    let y = self.dropout.forward(relu(add_class(
+                    let y = self.dropout.forward(relu(add_condition(
                         apply_causal(&b.second, b.second_gain.as_ref(), y),
-                        b.class_second.as_ref(),
-                        labels,
+                        b.condition_second.as_ref(),
+                        condition,
                     )));
                     z = relu(z + y);
                 }
@@ -340,7 +340,7 @@ mod tests {
         let shape = StepShape {
             input_channels: 2,
             features: 3,
-            num_classes: None,
+            condition: None,
             dropout: 0.0,
         };
         CausalConv::new(BlockKind::Tcn, &config, &shape, device)

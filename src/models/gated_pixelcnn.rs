@@ -19,10 +19,11 @@
 //! there is no blind spot. See [`crate::layers::shifted_conv`] for the exact windows.
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig};
+use burn::nn::{Dropout, DropoutConfig, Embedding};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
+use super::conditioning::{Condition, ConditionMap, ConditionWidth, SpatialConfig, SpatialMap};
 use crate::fused::conv2d;
 use crate::layers::masked_conv::mask_values;
 use crate::layers::{HorizontalConv, MaskType, VerticalConv};
@@ -52,6 +53,14 @@ pub struct GatedPixelCnnConfig {
     /// Number of classes for the class-conditional model p(x | class); `None` for p(x).
     #[config(default = "None")]
     pub num_classes: Option<usize>,
+    /// Dimension D of the conditioning vectors h of p(x | h) (`--condition vectors:FILE`);
+    /// `None` for p(x) or a class model.
+    #[config(default = "None")]
+    pub vector_dim: Option<usize>,
+    /// Location-dependent conditioning: h enters every layer through a map s = m(h) at the
+    /// image's size and 1x1 convolutions, instead of one vector per layer; `None`: global.
+    #[config(default = "None")]
+    pub spatial: Option<SpatialConfig>,
     /// Dropout probability on the residual branch of the horizontal stack, during training
     /// only (0 turns it off).
     #[config(default = 0.0)]
@@ -88,10 +97,21 @@ impl GatedPixelCnnConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("dropout must be in [0, 1), got {}", self.dropout));
         }
-        if self.num_classes == Some(0) {
-            return Err("a conditional model needs at least one class".into());
+        ConditionWidth::validate_fields(self.num_classes, self.vector_dim)?;
+        if let Some(spatial) = self.spatial {
+            if self.condition().is_none() {
+                return Err("location-dependent conditioning needs classes or vectors".into());
+            }
+            if spatial.channels == 0 || spatial.height == 0 || spatial.width == 0 {
+                return Err("the conditioning map needs at least one channel and pixel".into());
+            }
         }
         Ok(())
+    }
+
+    /// What the model is conditioned on (`None` for p(x)).
+    pub fn condition(&self) -> Option<ConditionWidth> {
+        ConditionWidth::from_fields(self.num_classes, self.vector_dim)
     }
 
     /// Builds a model whose initial weights are fixed by `seed` (the same seed gives the same
@@ -110,28 +130,16 @@ impl GatedPixelCnnConfig {
     pub fn init(&self, device: &Device) -> GatedPixelCnn {
         let p = self.channels;
         let layers = (0..self.layers)
-            .map(|i| {
-                let first = i == 0;
-                let kernel = if first {
-                    self.first_kernel
-                } else {
-                    self.kernel
-                };
-                GatedLayer::new(
-                    p,
-                    kernel,
-                    first,
-                    self.num_classes,
-                    self.dropout,
-                    self.colours,
-                    device,
-                )
-            })
+            .map(|i| GatedLayer::new(self, i == 0, device))
             .collect();
         let conv1x1 = |c_in, c_out| Conv2dConfig::new([c_in, c_out], [1, 1]).init(device);
         let c = self.colours;
         GatedPixelCnn {
             embedding: super::level_embedding(self.levels, p / c, device),
+            spatial: self
+                .spatial
+                .zip(self.condition())
+                .map(|(s, w)| SpatialMap::new(w, s, device)),
             layers,
             head_hidden: conv1x1(p, self.head),
             head_hidden_mask: colour_mask_1x1(p, self.head, c, device),
@@ -188,25 +196,33 @@ pub struct GatedLayer {
     pub(crate) horizontal_out_mask: Option<Tensor<4>>,
     /// Dropout on the horizontal stack's gated features (training only).
     dropout: Dropout,
-    /// Class embedding added to the vertical gate pre-activations (V h in the paper).
-    pub(crate) class_vertical: Option<Embedding>,
-    /// Class embedding added to the horizontal gate pre-activations.
-    pub(crate) class_horizontal: Option<Embedding>,
+    /// Vᵀh added to the vertical gate pre-activations (global conditioning).
+    pub(crate) condition_vertical: Option<ConditionMap>,
+    /// Vᵀh added to the horizontal gate pre-activations.
+    pub(crate) condition_horizontal: Option<ConditionMap>,
+    /// 1x1 convolution of the map s = m(h) into the vertical gates (location-dependent).
+    pub(crate) map_vertical: Option<Conv2d>,
+    /// 1x1 convolution of s into the horizontal gates.
+    pub(crate) map_horizontal: Option<Conv2d>,
     /// The first layer excludes the current pixel and has no residual connection.
     pub(crate) first: bool,
 }
 
 impl GatedLayer {
-    fn new(
-        p: usize,
-        kernel: usize,
-        first: bool,
-        num_classes: Option<usize>,
-        dropout: f64,
-        colours: usize,
-        device: &Device,
-    ) -> Self {
-        let class_embedding = || num_classes.map(|n| EmbeddingConfig::new(n, 2 * p).init(device));
+    /// A layer of the model `config`; the `first` one uses the first kernel and excludes
+    /// the current pixel.
+    fn new(config: &GatedPixelCnnConfig, first: bool, device: &Device) -> Self {
+        let (p, colours, dropout) = (config.channels, config.colours, config.dropout);
+        let kernel = if first {
+            config.first_kernel
+        } else {
+            config.kernel
+        };
+        let spatial_channels = config.spatial.map(|s| s.channels);
+        let global = config.condition().filter(|_| spatial_channels.is_none());
+        let condition_map = || global.map(|w| ConditionMap::new(w, 2 * p, device));
+        let map_conv =
+            || spatial_channels.map(|s| Conv2dConfig::new([s, 2 * p], [1, 1]).init(device));
         Self {
             vertical: VerticalConv::new(p, 2 * p, kernel, first, device),
             // Grey: the first layer's window stops left of the pixel. Colour: it includes the
@@ -221,25 +237,28 @@ impl GatedLayer {
             horizontal_out: Conv2dConfig::new([p, p], [1, 1]).init(device),
             horizontal_out_mask: colour_mask_1x1(p, p, colours, device),
             dropout: DropoutConfig::new(dropout).init(),
-            class_vertical: class_embedding(),
-            class_horizontal: class_embedding(),
+            condition_vertical: condition_map(),
+            condition_horizontal: condition_map(),
+            map_vertical: map_conv(),
+            map_horizontal: map_conv(),
             first,
         }
     }
 
-    /// Maps the two stacks (v, h) to the next layer's; `labels` are the classes of the batch.
+    /// Maps the two stacks (v, h) to the next layer's, given the batch's conditioning.
     fn forward(
         &self,
         v: Tensor<4>,
         h: Tensor<4>,
-        labels: Option<&Tensor<1, Int>>,
+        condition: Option<&ImageCondition>,
     ) -> (Tensor<4>, Tensor<4>) {
         let mut v_pre = self.vertical.forward(v);
         let mut h_pre = self.horizontal.forward(h.clone())
             + conv1x1(&self.vertical_to_horizontal, None, v_pre.clone());
-        if let Some(labels) = labels {
-            v_pre = v_pre + class_bias(self.class_vertical.as_ref(), labels);
-            h_pre = h_pre + class_bias(self.class_horizontal.as_ref(), labels);
+        if let Some(condition) = condition {
+            let (bias_v, bias_h) = self.condition_biases(condition);
+            v_pre = v_pre + bias_v;
+            h_pre = h_pre + bias_h;
         }
         let v_out = gate(v_pre);
         let h_gated = self.horizontal_out_forward(self.dropout.forward(gate(h_pre)));
@@ -256,13 +275,44 @@ impl GatedLayer {
     }
 }
 
-/// The per-class vector of a class embedding, shaped [batch, 2p, 1, 1] to add to every pixel.
-pub(crate) fn class_bias(embedding: Option<&Embedding>, labels: &Tensor<1, Int>) -> Tensor<4> {
-    let embedding = embedding.expect("a conditional layer has class embeddings");
-    let [batch] = labels.dims();
-    let vectors = embedding.forward(labels.clone().reshape([batch, 1])); // [batch, 1, 2p]
-    let width = vectors.dims()[2];
-    vectors.reshape([batch, width, 1, 1])
+impl GatedLayer {
+    /// What the conditioning adds to the (vertical, horizontal) gate pre-activations:
+    /// [batch, 2p, 1, 1] each for the global form (Vᵀh at every pixel), [batch, 2p, H, W]
+    /// for the location-dependent one (a 1x1 convolution of s = m(h)).
+    pub(crate) fn condition_biases(&self, condition: &ImageCondition) -> (Tensor<4>, Tensor<4>) {
+        match condition {
+            ImageCondition::Global(h) => (
+                self.condition_vertical
+                    .as_ref()
+                    .expect("a globally conditioned layer has its maps")
+                    .forward_image(h),
+                self.condition_horizontal
+                    .as_ref()
+                    .expect("a globally conditioned layer has its maps")
+                    .forward_image(h),
+            ),
+            ImageCondition::Map(s) => (
+                self.map_vertical
+                    .as_ref()
+                    .expect("a location-conditioned layer has its 1x1 convolutions")
+                    .forward(s.clone()),
+                self.map_horizontal
+                    .as_ref()
+                    .expect("a location-conditioned layer has its 1x1 convolutions")
+                    .forward(s.clone()),
+            ),
+        }
+    }
+}
+
+/// The conditioning of a batch as the layers read it: h itself (global form) or the map
+/// s = m(h) [batch, C, H, W] (location-dependent form).
+#[derive(Debug, Clone)]
+pub enum ImageCondition {
+    /// h, added to each layer as Vᵀh.
+    Global(Condition),
+    /// s = m(h), added to each layer through 1x1 convolutions.
+    Map(Tensor<4>),
 }
 
 /// The Gated PixelCNN: the two stacks of [`GatedLayer`]s and the output head.
@@ -270,6 +320,8 @@ pub(crate) fn class_bias(embedding: Option<&Embedding>, labels: &Tensor<1, Int>)
 pub struct GatedPixelCnn {
     /// A learned vector for each of the L grey levels: the input representation.
     pub(crate) embedding: Embedding,
+    /// The network m of the location-dependent conditioning (absent otherwise).
+    pub(crate) spatial: Option<SpatialMap>,
     pub(crate) layers: Vec<GatedLayer>,
     pub(crate) head_hidden: Conv2d,
     head_hidden_mask: Option<Tensor<4>>,
@@ -280,12 +332,21 @@ pub struct GatedPixelCnn {
 }
 
 impl GatedPixelCnn {
-    /// Logits of p(x_{i,c} | x_<i, x_{i,<c}, class) for every pixel and colour, shape
+    /// Logits of p(x_{i,c} | x_<i, x_{i,<c}, h) for every pixel and colour, shape
     /// [batch, levels, colours, height, width],
     /// from images `x` of shape [batch, colours, height, width] holding levels in 0..L.
-    /// `labels` (shape [batch]) must be given exactly when the model is conditional.
-    pub fn forward(&self, x: Tensor<4, Int>, labels: Option<Tensor<1, Int>>) -> Tensor<5> {
-        self.forward_embedded(self.embed(x), labels)
+    /// `condition` (h for each image) must be given exactly when the model is conditional.
+    pub fn forward(&self, x: Tensor<4, Int>, condition: Option<Condition>) -> Tensor<5> {
+        self.forward_embedded(self.embed(x), condition)
+    }
+
+    /// The conditioning as the layers read it (see [`ImageCondition`]).
+    pub(crate) fn image_condition(&self, condition: Option<Condition>) -> Option<ImageCondition> {
+        let condition = condition?;
+        Some(match &self.spatial {
+            Some(map) => ImageCondition::Map(map.forward(&condition)),
+            None => ImageCondition::Global(condition),
+        })
     }
 
     /// The input representation: each pixel's level replaced by its learned vector,
@@ -296,11 +357,12 @@ impl GatedPixelCnn {
 
     /// The logits from an embedded input (see [`Self::embed`]); differentiable with respect
     /// to that input, which is how the tests and receptive-field maps measure dependencies.
-    pub fn forward_embedded(&self, input: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<5> {
+    pub fn forward_embedded(&self, input: Tensor<4>, condition: Option<Condition>) -> Tensor<5> {
         let [batch, _, height, width] = input.dims();
+        let condition = self.image_condition(condition);
         let (mut v, mut h) = (input.clone(), input);
         for layer in &self.layers {
-            (v, h) = layer.forward(v, h, labels.as_ref());
+            (v, h) = layer.forward(v, h, condition.as_ref());
         }
         // Output channel c·L + l is level l of colour c.
         self.head(h)
@@ -329,10 +391,12 @@ impl GatedPixelCnn {
         self.colours
     }
 
-    /// Whether the model is class-conditional.
+    /// Whether the model is conditional (on classes or vectors).
     pub fn is_conditional(&self) -> bool {
-        self.layers
-            .first()
-            .is_some_and(|l| l.class_vertical.is_some())
+        self.spatial.is_some()
+            || self
+                .layers
+                .first()
+                .is_some_and(|l| l.condition_vertical.is_some())
     }
 }

@@ -4,6 +4,7 @@
 //! conditional, their classes) to logits [batch, L, colours, height, width]: the parameters
 //! of p(x_{i,c} | x_<i, x_{i,<c}, class) for every pixel i and colour c.
 
+pub mod auto_encoder;
 pub mod causal_conv;
 pub mod conditioning;
 pub mod gated_pixelcnn;
@@ -13,6 +14,8 @@ pub mod rnn;
 pub mod sequence;
 pub mod window_mlp;
 
+pub use auto_encoder::{AutoEncoder, AutoEncoderConfig};
+pub use conditioning::{Condition, ConditionWidth};
 pub use gated_pixelcnn::{GatedPixelCnn, GatedPixelCnnConfig};
 pub use options::{ImageFormat, ImageModelOptions, SequenceModelOptions};
 pub use pixelcnn::{PixelCnn, PixelCnnConfig};
@@ -29,6 +32,8 @@ pub enum ImageModelConfig {
     GatedPixelcnn(GatedPixelCnnConfig),
     /// The PixelCNN of masked convolutions.
     Pixelcnn(PixelCnnConfig),
+    /// The PixelCNN auto-encoder: an encoder to a code h and a Gated PixelCNN p(x | h).
+    AutoEncoder(AutoEncoderConfig),
 }
 
 impl ImageModelConfig {
@@ -37,6 +42,7 @@ impl ImageModelConfig {
         match self {
             Self::GatedPixelcnn(c) => c.validate(),
             Self::Pixelcnn(c) => c.validate(),
+            Self::AutoEncoder(c) => c.validate(),
         }
     }
 
@@ -45,6 +51,7 @@ impl ImageModelConfig {
         match self {
             Self::GatedPixelcnn(_) => "gated-pixelcnn",
             Self::Pixelcnn(_) => "pixelcnn",
+            Self::AutoEncoder(_) => "gated-pixelcnn-ae",
         }
     }
 
@@ -59,6 +66,10 @@ impl ImageModelConfig {
                 "PixelCNN ({} channels, {} residual blocks, {} colours)",
                 c.channels, c.blocks, c.colours
             ),
+            Self::AutoEncoder(c) => format!(
+                "PixelCNN auto-encoder (code of {}, Gated PixelCNN decoder of {} channels, {} layers)",
+                c.latent, c.decoder.channels, c.decoder.layers
+            ),
         }
     }
 
@@ -67,14 +78,33 @@ impl ImageModelConfig {
         match self {
             Self::GatedPixelcnn(c) => c.levels,
             Self::Pixelcnn(c) => c.levels,
+            Self::AutoEncoder(c) => c.decoder.levels,
         }
     }
 
-    /// Number of classes of a conditional model.
+    /// Number of classes of a class-conditional model.
     pub fn num_classes(&self) -> Option<usize> {
+        match self.condition() {
+            Some(ConditionWidth::Classes(k)) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// What a conditional model is conditioned on (`None` for p(x), and for the
+    /// auto-encoder, whose code comes from the image itself).
+    pub fn condition(&self) -> Option<ConditionWidth> {
         match self {
-            Self::GatedPixelcnn(c) => c.num_classes,
-            Self::Pixelcnn(c) => c.num_classes,
+            Self::GatedPixelcnn(c) => c.condition(),
+            Self::Pixelcnn(c) => c.condition(),
+            Self::AutoEncoder(_) => None,
+        }
+    }
+
+    /// The size of the auto-encoder's code (`None` for the other models).
+    pub fn latent(&self) -> Option<usize> {
+        match self {
+            Self::AutoEncoder(c) => Some(c.latent),
+            _ => None,
         }
     }
 
@@ -83,6 +113,7 @@ impl ImageModelConfig {
         match self {
             Self::GatedPixelcnn(c) => c.colours,
             Self::Pixelcnn(c) => c.colours,
+            Self::AutoEncoder(c) => c.decoder.colours,
         }
     }
 
@@ -92,6 +123,7 @@ impl ImageModelConfig {
         match self {
             Self::GatedPixelcnn(c) => ImageModel::Gated(c.init(device)),
             Self::Pixelcnn(c) => ImageModel::PixelCnn(c.init(device)),
+            Self::AutoEncoder(c) => ImageModel::AutoEncoder(c.init(device)),
         }
     }
 
@@ -179,22 +211,30 @@ pub enum ImageModel {
     Gated(GatedPixelCnn),
     /// A PixelCNN.
     PixelCnn(PixelCnn),
+    /// A PixelCNN auto-encoder.
+    AutoEncoder(AutoEncoder),
 }
 
 impl ImageModel {
-    /// Logits [batch, levels, colours, height, width] for images [batch, colours, height, width].
-    pub fn forward(&self, x: Tensor<4, Int>, labels: Option<Tensor<1, Int>>) -> Tensor<5> {
+    /// Logits [batch, levels, colours, height, width] for images [batch, colours, height, width]
+    /// and, for a conditional model, their descriptions h.
+    pub fn forward(&self, x: Tensor<4, Int>, condition: Option<Condition>) -> Tensor<5> {
         match self {
-            Self::Gated(m) => m.forward(x, labels),
-            Self::PixelCnn(m) => m.forward(x, labels),
+            Self::Gated(m) => m.forward(x, condition),
+            Self::PixelCnn(m) => m.forward(x, condition),
+            Self::AutoEncoder(m) => m.forward(x, condition),
         }
     }
 
-    /// log p(x | class) of each image of `x` [batch, colours, height, width], in nats:
+    /// log p(x | h) of each image of `x` [batch, colours, height, width], in nats:
     /// the sum over its pixels and colours of the log-probability of the observed level.
-    pub fn log_prob(&self, x: Tensor<4, Int>, labels: Option<Tensor<1, Int>>) -> Tensor<1> {
-        let labels = if self.is_conditional() { labels } else { None };
-        crate::distributions::categorical::log_prob(self.forward(x.clone(), labels), x)
+    pub fn log_prob(&self, x: Tensor<4, Int>, condition: Option<Condition>) -> Tensor<1> {
+        let condition = if self.is_conditional() {
+            condition
+        } else {
+            None
+        };
+        crate::distributions::categorical::log_prob(self.forward(x.clone(), condition), x)
     }
 
     /// The input representation the network's first layer reads (see each model's `embed`).
@@ -202,14 +242,28 @@ impl ImageModel {
         match self {
             Self::Gated(m) => m.embed(x),
             Self::PixelCnn(m) => m.embed(x),
+            Self::AutoEncoder(m) => m.decoder.embed(x),
         }
     }
 
     /// The logits from an embedded input; differentiable with respect to it.
-    pub fn forward_embedded(&self, input: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<5> {
+    pub fn forward_embedded(&self, input: Tensor<4>, condition: Option<Condition>) -> Tensor<5> {
         match self {
-            Self::Gated(m) => m.forward_embedded(input, labels),
-            Self::PixelCnn(m) => m.forward_embedded(input, labels),
+            Self::Gated(m) => m.forward_embedded(input, condition),
+            Self::PixelCnn(m) => m.forward_embedded(input, condition),
+            // The decoder given a code (zeros when none is given: the dependencies on x are
+            // those of the decoder, whatever the code).
+            Self::AutoEncoder(m) => {
+                let code = match condition {
+                    Some(c @ Condition::Vectors(_)) => c,
+                    _ => {
+                        let [batch, ..] = input.dims();
+                        let latent = m.encoder_latent();
+                        Condition::Vectors(Tensor::zeros([batch, latent], &input.device()))
+                    }
+                };
+                m.decoder.forward_embedded(input, Some(code))
+            }
         }
     }
 
@@ -218,6 +272,7 @@ impl ImageModel {
         match self {
             Self::Gated(m) => m.levels(),
             Self::PixelCnn(m) => m.levels(),
+            Self::AutoEncoder(m) => m.decoder.levels(),
         }
     }
 
@@ -226,15 +281,29 @@ impl ImageModel {
         match self {
             Self::Gated(m) => m.colours(),
             Self::PixelCnn(m) => m.colours(),
+            Self::AutoEncoder(m) => m.decoder.colours(),
         }
     }
 
-    /// Whether the model is class-conditional.
+    /// Whether the model is conditional on a given h (classes or vectors); the auto-encoder
+    /// is not (its code comes from the image).
     pub fn is_conditional(&self) -> bool {
         match self {
             Self::Gated(m) => m.is_conditional(),
             Self::PixelCnn(m) => m.is_conditional(),
+            Self::AutoEncoder(_) => false,
         }
+    }
+
+    /// Whether the model is a PixelCNN auto-encoder.
+    pub fn is_auto_encoder(&self) -> bool {
+        matches!(self, Self::AutoEncoder(_))
+    }
+
+    /// Whether drawing from the model needs an h per image: a conditional model, or the
+    /// auto-encoder (which draws given codes).
+    pub fn reads_vectors_when_sampling(&self) -> bool {
+        self.is_conditional() || self.is_auto_encoder()
     }
 }
 

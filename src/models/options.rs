@@ -5,7 +5,9 @@
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
+use super::auto_encoder::AutoEncoderConfig;
 use super::causal_conv::CausalConvConfig;
+use super::conditioning::SpatialConfig;
 use super::rnn::RnnConfig;
 use super::window_mlp::WindowMlpConfig;
 use super::{
@@ -50,6 +52,12 @@ pub struct ImageModelOptions {
     pub dropout: Option<f64>,
     /// Model p(x | class) instead of p(x).
     pub conditional: bool,
+    /// Gated PixelCNN: condition through a map s = m(h) of this many feature planes at the
+    /// image's size (location-dependent), instead of one vector per layer (`None`).
+    pub spatial: Option<usize>,
+    /// Gated PixelCNN: make it the decoder of a PixelCNN auto-encoder whose encoder maps
+    /// each image to a code of this many values.
+    pub latent: Option<usize>,
 }
 
 impl Default for ImageModelOptions {
@@ -64,6 +72,8 @@ impl Default for ImageModelOptions {
             head: 256,
             dropout: None,
             conditional: false,
+            spatial: None,
+            latent: None,
         }
     }
 }
@@ -77,6 +87,12 @@ pub struct ImageFormat {
     pub colours: usize,
     /// Classes of the labels.
     pub classes: usize,
+    /// Dimension of the images' conditioning vectors, when they have them.
+    pub vector_dim: Option<usize>,
+    /// Image height.
+    pub height: usize,
+    /// Image width.
+    pub width: usize,
 }
 
 impl ImageFormat {
@@ -86,6 +102,9 @@ impl ImageFormat {
             levels: data.levels,
             colours: data.train.channels,
             classes: data.num_classes,
+            vector_dim: data.train.vectors.as_ref().map(|v| v.dim),
+            height: data.train.height,
+            width: data.train.width,
         }
     }
 }
@@ -94,7 +113,65 @@ impl ImageModelOptions {
     /// The config of the model for images of `format`; `data` names the data set (for the
     /// default dropout).
     pub fn build(&self, format: ImageFormat, data: &str) -> Result<ImageModelConfig> {
+        if self.conditional && format.vector_dim.is_some() {
+            bail!(
+                "--conditional conditions on the classes, --condition vectors:FILE on vectors: \
+                 choose one"
+            );
+        }
+        if let Some(d) = self.latent {
+            if self.model != "gated-pixelcnn" {
+                bail!(
+                    "--latent applies to the gated-pixelcnn, not to the {}",
+                    self.model
+                );
+            }
+            if self.conditional || format.vector_dim.is_some() {
+                bail!(
+                    "the auto-encoder (--latent) conditions on its own codes, not on classes or \
+                     given vectors"
+                );
+            }
+            let decoder = Self {
+                latent: None,
+                ..self.clone()
+            }
+            .build(
+                ImageFormat {
+                    vector_dim: Some(d),
+                    ..format
+                },
+                data,
+            )?;
+            let ImageModelConfig::GatedPixelcnn(decoder) = decoder else {
+                unreachable!("the decoder of a gated-pixelcnn is a gated-pixelcnn")
+            };
+            let config = ImageModelConfig::AutoEncoder(AutoEncoderConfig {
+                decoder,
+                latent: d,
+                encoder_channels: AutoEncoderConfig::DEFAULT_ENCODER_CHANNELS,
+                height: format.height,
+                width: format.width,
+            });
+            config.validate().map_err(anyhow::Error::msg)?;
+            return Ok(config);
+        }
         let num_classes = self.conditional.then_some(format.classes);
+        let vector_dim = format.vector_dim;
+        let spatial = self.spatial.map(|channels| SpatialConfig {
+            channels,
+            height: format.height,
+            width: format.width,
+        });
+        if spatial.is_some() && num_classes.is_none() && vector_dim.is_none() {
+            bail!("--spatial needs --conditional or --condition vectors:FILE");
+        }
+        if spatial.is_some() && self.model != "gated-pixelcnn" {
+            bail!(
+                "--spatial applies to the gated-pixelcnn, not to the {}",
+                self.model
+            );
+        }
         let config = match self.model.as_str() {
             "gated-pixelcnn" => ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
                 levels: format.levels,
@@ -104,6 +181,8 @@ impl ImageModelOptions {
                 kernel: self.kernel,
                 head: self.head,
                 num_classes,
+                vector_dim,
+                spatial,
                 dropout: self.dropout.unwrap_or_else(|| default_dropout(data)),
                 colours: format.colours,
             }),
@@ -120,6 +199,7 @@ impl ImageModelOptions {
                     kernel: self.kernel,
                     head: self.head,
                     num_classes,
+                    vector_dim,
                 })
             }
             other => bail!(
@@ -274,6 +354,7 @@ impl SequenceModelOptions {
             input_channels,
             output,
             num_classes: self.conditional.then_some(classes),
+            vector_dim: None,
             dropout: self.dropout,
         };
         config.validate().map_err(anyhow::Error::msg)?;

@@ -14,9 +14,11 @@
 //! wedge that never reaches the pixels above and to the right beyond the first layer's
 //! reach. `argen receptive-field` draws it; the Gated PixelCNN has none.
 
-use burn::nn::{Embedding, EmbeddingConfig};
+use burn::nn::Embedding;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
+
+use super::conditioning::{Condition, ConditionMap, ConditionWidth};
 
 use crate::layers::{MaskType, MaskedConv2d};
 
@@ -46,6 +48,9 @@ pub struct PixelCnnConfig {
     /// Number of classes for p(x | class); `None` for p(x).
     #[config(default = "None")]
     pub num_classes: Option<usize>,
+    /// Dimension D of the conditioning vectors of p(x | h); `None` for p(x) or classes.
+    #[config(default = "None")]
+    pub vector_dim: Option<usize>,
 }
 
 impl PixelCnnConfig {
@@ -77,13 +82,16 @@ impl PixelCnnConfig {
                 ));
             }
         }
-        if self.num_classes.is_some() && self.blocks == 0 {
+        ConditionWidth::validate_fields(self.num_classes, self.vector_dim)?;
+        if self.condition().is_some() && self.blocks == 0 {
             return Err("a conditional PixelCNN needs at least one residual block".into());
         }
-        if self.num_classes == Some(0) {
-            return Err("a conditional model needs at least one class".into());
-        }
         Ok(())
+    }
+
+    /// What the model is conditioned on (`None` for p(x)).
+    pub fn condition(&self) -> Option<ConditionWidth> {
+        ConditionWidth::from_fields(self.num_classes, self.vector_dim)
     }
 
     /// Builds a model with freshly initialised weights on `device`.
@@ -91,7 +99,7 @@ impl PixelCnnConfig {
         let (c, f) = (self.colours, self.channels);
         let embed_dim = f / c;
         let blocks = (0..self.blocks)
-            .map(|_| ResidualBlock::new(f, self.kernel, c, self.num_classes, device))
+            .map(|_| ResidualBlock::new(f, self.kernel, c, self.condition(), device))
             .collect();
         PixelCnn {
             embedding: super::level_embedding(self.levels, embed_dim, device),
@@ -111,8 +119,8 @@ pub struct ResidualBlock {
     down: MaskedConv2d,
     masked: MaskedConv2d,
     up: MaskedConv2d,
-    /// Class vector added to the masked convolution's output (p(x | class)).
-    class: Option<Embedding>,
+    /// Vᵀh added to the masked convolution's output (p(x | h)).
+    condition: Option<ConditionMap>,
 }
 
 impl ResidualBlock {
@@ -120,7 +128,7 @@ impl ResidualBlock {
         channels: usize,
         kernel: usize,
         colours: usize,
-        num_classes: Option<usize>,
+        condition: Option<ConditionWidth>,
         device: &Device,
     ) -> Self {
         let h = channels / 2;
@@ -128,19 +136,16 @@ impl ResidualBlock {
             down: MaskedConv2d::new(channels, h, 1, colours, MaskType::B, device),
             masked: MaskedConv2d::new(h, h, kernel, colours, MaskType::B, device),
             up: MaskedConv2d::new(h, channels, 1, colours, MaskType::B, device),
-            class: num_classes.map(|n| EmbeddingConfig::new(n, h).init(device)),
+            condition: condition.map(|w| ConditionMap::new(w, h, device)),
         }
     }
 
-    fn forward(&self, x: Tensor<4>, labels: Option<&Tensor<1, Int>>) -> Tensor<4> {
+    fn forward(&self, x: Tensor<4>, condition: Option<&Condition>) -> Tensor<4> {
         let mut y = self
             .masked
             .forward(relu(self.down.forward(relu(x.clone()))));
-        if let (Some(class), Some(labels)) = (&self.class, labels) {
-            let [batch] = labels.dims();
-            let v = class.forward(labels.clone().reshape([batch, 1]));
-            let width = v.dims()[2];
-            y = y + v.reshape([batch, width, 1, 1]);
+        if let (Some(map), Some(condition)) = (&self.condition, condition) {
+            y = y + map.forward_image(condition);
         }
         x + self.up.forward(relu(y))
     }
@@ -159,10 +164,10 @@ pub struct PixelCnn {
 }
 
 impl PixelCnn {
-    /// Logits [batch, levels, colours, height, width] of p(x_{i,c} | x_<i, x_{i,<c}, class)
+    /// Logits [batch, levels, colours, height, width] of p(x_{i,c} | x_<i, x_{i,<c}, h)
     /// for images `x` [batch, colours, height, width] of levels in 0..L.
-    pub fn forward(&self, x: Tensor<4, Int>, labels: Option<Tensor<1, Int>>) -> Tensor<5> {
-        self.forward_embedded(self.embed(x), labels)
+    pub fn forward(&self, x: Tensor<4, Int>, condition: Option<Condition>) -> Tensor<5> {
+        self.forward_embedded(self.embed(x), condition)
     }
 
     /// The input representation [batch, colours·e, height, width]: each channel's level
@@ -173,11 +178,11 @@ impl PixelCnn {
 
     /// The logits from an embedded input (see [`Self::embed`]); differentiable with respect
     /// to that input.
-    pub fn forward_embedded(&self, input: Tensor<4>, labels: Option<Tensor<1, Int>>) -> Tensor<5> {
+    pub fn forward_embedded(&self, input: Tensor<4>, condition: Option<Condition>) -> Tensor<5> {
         let [batch, _, height, width] = input.dims();
         let mut x = self.input.forward(input);
         for block in &self.blocks {
-            x = block.forward(x, labels.as_ref());
+            x = block.forward(x, condition.as_ref());
         }
         let logits = self
             .head_out
@@ -198,8 +203,8 @@ impl PixelCnn {
         self.colours
     }
 
-    /// Whether the model is class-conditional.
+    /// Whether the model is conditional (on classes or vectors).
     pub fn is_conditional(&self) -> bool {
-        self.blocks.first().is_some_and(|b| b.class.is_some())
+        self.blocks.first().is_some_and(|b| b.condition.is_some())
     }
 }

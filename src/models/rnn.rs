@@ -17,14 +17,13 @@
 //! the graph), and the optimiser steps after each chunk ([`Rnn::forward_chunk`]).
 
 use burn::nn::{
-    Dropout, DropoutConfig, Embedding, Gru, GruConfig, Linear, LinearConfig, Lstm, LstmConfig,
-    LstmState,
+    Dropout, DropoutConfig, Gru, GruConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState,
 };
 use burn::prelude::*;
 
 use serde::{Deserialize, Serialize};
 
-use super::conditioning::{StepShape, add_class, class_embedding};
+use super::conditioning::{Condition, ConditionMap, StepShape, add_condition, condition_maps};
 
 /// Settings of a GRU or LSTM network.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,8 +99,8 @@ pub struct Rnn {
     input: Linear,
     cells: Vec<RnnCell>,
     out: Linear,
-    /// One class embedding per layer (empty when unconditional).
-    class: Vec<Embedding>,
+    /// One conditioning map Vᵀh per layer (empty when unconditional).
+    condition: Vec<ConditionMap>,
     /// On each layer's output (the input of the next layer or of `out`), in training only.
     dropout: Dropout,
 }
@@ -120,16 +119,14 @@ impl Rnn {
             input: LinearConfig::new(shape.input_channels, h).init(device),
             cells,
             out: LinearConfig::new(h, shape.features).init(device),
-            class: (0..config.layers)
-                .filter_map(|_| class_embedding(shape.num_classes, h, device))
-                .collect(),
+            condition: condition_maps(shape.condition, h, config.layers, device),
             dropout: DropoutConfig::new(shape.dropout).init(),
         }
     }
 
     /// Features [batch, P, time] from inputs [batch, C, time], from the zero state.
-    pub fn forward(&self, inputs: Tensor<3>, labels: Option<&Tensor<1, Int>>) -> Tensor<3> {
-        self.forward_chunk(shift_right(inputs), labels, None).0
+    pub fn forward(&self, inputs: Tensor<3>, condition: Option<&Condition>) -> Tensor<3> {
+        self.forward_chunk(shift_right(inputs), condition, None).0
     }
 
     /// One chunk of already shifted inputs ([`shift_right`]: position t holds x_{t−1}),
@@ -137,14 +134,14 @@ impl Rnn {
     pub fn forward_chunk(
         &self,
         shifted: Tensor<3>,
-        labels: Option<&Tensor<1, Int>>,
+        condition: Option<&Condition>,
         state: Option<RnnState>,
     ) -> (Tensor<3>, RnnState) {
         let mut z = self.input.forward(shifted.swap_dims(1, 2)).swap_dims(1, 2); // [B, H, T]
         let mut finals = Vec::with_capacity(self.cells.len());
         let mut previous = state.map(|s| s.layers.into_iter());
         for (i, cell) in self.cells.iter().enumerate() {
-            let input = add_class(z, self.class.get(i), labels).swap_dims(1, 2); // [B, T, H]
+            let input = add_condition(z, self.condition.get(i), condition).swap_dims(1, 2); // [B, T, H]
             let start = previous.as_mut().and_then(Iterator::next);
             let (out, last) = match cell {
                 RnnCell::Gru(gru) => {

@@ -22,7 +22,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::causal_conv::{BlockKind, CausalConv, CausalConvConfig};
-use super::conditioning::StepShape;
+use super::conditioning::{Condition, ConditionWidth, StepShape};
 use super::rnn::{CellKind, Rnn, RnnConfig};
 use super::window_mlp::{WindowMlp, WindowMlpConfig};
 use crate::distributions::OutputDistribution;
@@ -149,6 +149,10 @@ pub struct SequenceModelConfig {
     /// Number of classes (series ids) for the conditional model; `None` for p(x).
     #[serde(default)]
     pub num_classes: Option<usize>,
+    /// Dimension D of a conditioning vector per sequence (`vectors:FILE`, like a speaker
+    /// vector); `None` for p(x) or classes.
+    #[serde(default)]
+    pub vector_dim: Option<usize>,
     /// Dropout probability during training (0: none): on each hidden layer's output (MLP),
     /// between the recurrent layers and before the output layer (RNN), and after each
     /// activation inside the blocks (WaveNet: the gate; TCN: both ReLUs), as in Bai et al.
@@ -166,6 +170,7 @@ impl SequenceModelConfig {
             input_channels,
             output,
             num_classes: None,
+            vector_dim: None,
             dropout: None,
         }
     }
@@ -277,10 +282,12 @@ impl SequenceModelConfig {
                 self.dropout_probability()
             ));
         }
-        if self.num_classes == Some(0) {
-            return Err("a conditional model needs at least one class".into());
-        }
-        Ok(())
+        ConditionWidth::validate_fields(self.num_classes, self.vector_dim)
+    }
+
+    /// What the model is conditioned on (`None` for p(x)).
+    pub fn condition(&self) -> Option<ConditionWidth> {
+        ConditionWidth::from_fields(self.num_classes, self.vector_dim)
     }
 
     /// A one-line description: the network, its size, its output and its receptive field.
@@ -360,7 +367,7 @@ impl SequenceModelConfig {
         StepShape {
             input_channels: self.input_channels,
             features: self.output.params(),
-            num_classes: self.num_classes,
+            condition: self.condition(),
             dropout: self.dropout_probability(),
         }
     }
@@ -418,12 +425,12 @@ pub enum SequenceModel {
 
 impl SequenceModel {
     /// Features [batch, P, time] of p(x_t | x_<t, h) for every step, from inputs
-    /// [batch, C, time]; `labels` (shape [batch]) when the model is conditional.
-    pub fn forward(&self, inputs: Tensor<3>, labels: Option<Tensor<1, Int>>) -> Tensor<3> {
+    /// [batch, C, time]; `condition` (h of each sequence) when the model is conditional.
+    pub fn forward(&self, inputs: Tensor<3>, condition: Option<Condition>) -> Tensor<3> {
         match self {
-            SequenceModel::Mlp(m) => m.forward(inputs, labels.as_ref()),
-            SequenceModel::Rnn(m) => m.forward(inputs, labels.as_ref()),
-            SequenceModel::Conv(m) => m.forward(inputs, labels.as_ref()),
+            SequenceModel::Mlp(m) => m.forward(inputs, condition.as_ref()),
+            SequenceModel::Rnn(m) => m.forward(inputs, condition.as_ref()),
+            SequenceModel::Conv(m) => m.forward(inputs, condition.as_ref()),
         }
     }
 }

@@ -15,13 +15,13 @@
 
 use burn::nn::PaddingConfig1d;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
-use burn::nn::{Dropout, DropoutConfig, Embedding};
+use burn::nn::{Dropout, DropoutConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
 use serde::{Deserialize, Serialize};
 
-use super::conditioning::{StepShape, add_class, class_embedding};
+use super::conditioning::{Condition, ConditionMap, StepShape, add_condition, condition_maps};
 
 /// Settings of a window MLP.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,8 +67,8 @@ pub struct WindowMlp {
     hidden: Vec<Conv1d>,
     /// To the P output features.
     out: Conv1d,
-    /// One class embedding per hidden layer (empty when unconditional).
-    class: Vec<Embedding>,
+    /// One conditioning map Vᵀh per hidden layer (empty when unconditional).
+    condition: Vec<ConditionMap>,
     /// On each hidden layer's output, in training only.
     dropout: Dropout,
     /// τ.
@@ -87,9 +87,7 @@ impl WindowMlp {
                 .map(|_| Conv1dConfig::new(h, h, 1).init(device))
                 .collect(),
             out: Conv1dConfig::new(h, shape.features, 1).init(device),
-            class: (0..config.layers)
-                .filter_map(|_| class_embedding(shape.num_classes, h, device))
-                .collect(),
+            condition: condition_maps(shape.condition, h, config.layers, device),
             dropout: DropoutConfig::new(shape.dropout).init(),
             tau,
         }
@@ -101,14 +99,14 @@ impl WindowMlp {
     }
 
     /// Features [batch, P, time] from inputs [batch, C, time].
-    pub fn forward(&self, inputs: Tensor<3>, labels: Option<&Tensor<1, Int>>) -> Tensor<3> {
+    pub fn forward(&self, inputs: Tensor<3>, condition: Option<&Condition>) -> Tensor<3> {
         let time = inputs.dims()[2];
         let mut z = self.window.forward(inputs).narrow(2, 0, time);
         z = self
             .dropout
-            .forward(relu(add_class(z, self.class.first(), labels)));
+            .forward(relu(add_condition(z, self.condition.first(), condition)));
         for (i, layer) in self.hidden.iter().enumerate() {
-            let pre = add_class(layer.forward(z), self.class.get(i + 1), labels);
+            let pre = add_condition(layer.forward(z), self.condition.get(i + 1), condition);
             z = self.dropout.forward(relu(pre));
         }
         self.out.forward(z)

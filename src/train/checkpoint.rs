@@ -90,13 +90,19 @@ impl ModuleMapper for Loader<'_> {
         if self.error.is_some() {
             return param;
         }
-        let name = self.path.join(".");
+        let mut name = self.path.join(".");
         let view = match self.file.tensor(&name) {
             Ok(view) => view,
-            Err(_) => {
-                self.error = Some(format!("it has no tensor `{name}`"));
-                return param;
-            }
+            Err(_) => match self.file.tensor(&legacy_name(&name)) {
+                Ok(view) => {
+                    name = legacy_name(&name);
+                    view
+                }
+                Err(_) => {
+                    self.error = Some(format!("it has no tensor `{name}`"));
+                    return param;
+                }
+            },
         };
         let expected = param.lazy_shape().to_vec();
         if view.shape() != expected.as_slice() || view.dtype() != Dtype::F32 {
@@ -119,6 +125,16 @@ impl ModuleMapper for Loader<'_> {
         self.loaded += 1;
         param.transform_for_load(Tensor::from_data(data, &device), id)
     }
+}
+
+/// The name a parameter had in files written before conditioning on vectors existed: the
+/// conditioning maps were class embeddings (`condition_vertical` was `class_vertical`,
+/// `input_condition` was `input_class`, ...), with the same shapes.
+fn legacy_name(name: &str) -> String {
+    name.split('.')
+        .map(|part| part.replace("condition", "class"))
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Loads weights saved by [`save_weights`] into `model` (which fixes the architecture).

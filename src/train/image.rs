@@ -6,7 +6,9 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::folder::RunKind;
-use super::{Epoch, Progress, RunFolder, Task, TrainOptions, Trained, image_batch};
+use super::{
+    Epoch, Progress, RunFolder, Task, TrainOptions, Trained, image_batch, image_condition,
+};
 use crate::data::{self, DataSource, ImageData, ImageSet};
 use crate::distributions::categorical;
 use crate::models::{ImageModel, ImageModelConfig};
@@ -25,6 +27,10 @@ pub struct TrainingConfig {
     pub height: usize,
     /// Image width of the data set.
     pub width: usize,
+    /// The conditioning vectors (`vectors:FILE`, the path absolute), one row per image in
+    /// the data's order; absent for p(x) and for class conditioning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
     /// The training loop's settings.
     #[serde(flatten)]
     pub training: TrainOptions,
@@ -45,7 +51,24 @@ impl TrainingConfig {
             data: data.into(),
             height,
             width,
+            condition: None,
             training,
+        }
+    }
+
+    /// The same run conditioned on the vectors of `spec` (`vectors:FILE`).
+    pub fn with_condition(mut self, spec: Option<String>) -> Self {
+        self.condition = spec;
+        self
+    }
+
+    /// The run's data: the images of `data`, with their conditioning vectors when the run
+    /// has them.
+    pub fn load_data(&self) -> Result<ImageData> {
+        let data = load_data(&self.data)?;
+        match &self.condition {
+            Some(spec) => Ok(data.with_vectors(&read_vectors(spec)?)?),
+            None => Ok(data),
         }
     }
 
@@ -149,24 +172,63 @@ impl EpochReport {
     }
 }
 
-/// The labels to condition on, when the model is conditional.
-fn conditioning(model: &ImageModel, labels: Tensor<1, Int>) -> Option<Tensor<1, Int>> {
-    model.is_conditional().then_some(labels)
-}
-
 /// Exact NLL of every image of `set` under `model`, in batches of `batch_size`.
 pub fn evaluate(model: &ImageModel, set: &ImageSet, batch_size: usize, device: &Device) -> Nll {
     let indices: Vec<usize> = (0..set.len()).collect();
     let mut total = 0.0f64;
     for chunk in indices.chunks(batch_size.max(1)) {
-        let (x, labels) = image_batch(set, chunk, device);
-        let logits = model.forward(x.clone(), conditioning(model, labels));
+        let (x, _) = image_batch(set, chunk, device);
+        let condition = image_condition(set, chunk, model.is_conditional(), device);
+        let logits = model.forward(x.clone(), condition);
         let log_p = categorical::log_prob(logits, x)
             .into_data()
             .convert::<f64>();
         total -= log_p.iter::<f64>().sum::<f64>();
     }
     Nll::from_total(total, set.len(), set.image_size())
+}
+
+/// Checks that a vector-conditioned model has vectors of its dimension for every image, and
+/// that other models are not given vectors.
+pub fn check_vectors(config: &TrainingConfig, data: &ImageData) -> Result<()> {
+    let want = match config.model.condition() {
+        Some(crate::models::ConditionWidth::Vectors(d)) => Some(d),
+        _ => None,
+    };
+    for (part, set) in [
+        ("train", &data.train),
+        ("valid", &data.valid),
+        ("test", &data.test),
+    ] {
+        let have = set.vectors.as_ref().map(|v| v.dim);
+        match (want, have) {
+            (Some(d), Some(h)) if d != h => bail!(
+                "the model reads conditioning vectors of {d} dimensions, but the {part} \
+                 images of {} have vectors of {h}",
+                data.name
+            ),
+            (Some(_), None) if !set.is_empty() => bail!(
+                "the model is conditioned on vectors, but the {part} images of {} have none \
+                 (give --condition vectors:FILE)",
+                data.name
+            ),
+            (None, Some(_)) => bail!(
+                "{} carries conditioning vectors, but the {} is not conditioned on vectors",
+                data.name,
+                config.model.name()
+            ),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads the vectors of a `--condition` value `vectors:FILE`.
+pub fn read_vectors(spec: &str) -> Result<data::ConditionVectors> {
+    let Some(path) = spec.strip_prefix("vectors:").filter(|p| !p.is_empty()) else {
+        bail!("unknown conditioning `{spec}`: expected `vectors:FILE` (a CSV or .npy file)");
+    };
+    Ok(data::ConditionVectors::read(std::path::Path::new(path))?)
 }
 
 /// Loads the data set named in a config.
@@ -245,6 +307,7 @@ impl Task for ImageTask<'_> {
                 data.train.width
             );
         }
+        check_vectors(config, data)?;
         if let Some(k) = config.model.num_classes() {
             // Every class the model has must have training images: a class without any is
             // what one corrupt label byte makes (a label of 200 makes a 201-class model).
@@ -309,8 +372,9 @@ impl Task for ImageTask<'_> {
         batch_weight: f64,
         device: &Device,
     ) -> Tensor<1> {
-        let (x, labels) = image_batch(&self.data.train, shard, device);
-        let logits = model.forward(x.clone(), conditioning(model, labels));
+        let (x, _) = image_batch(&self.data.train, shard, device);
+        let condition = image_condition(&self.data.train, shard, model.is_conditional(), device);
+        let logits = model.forward(x.clone(), condition);
         categorical::log_prob(logits, x)
             .sum()
             .neg()

@@ -34,7 +34,7 @@ use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-pub use batch::image_batch;
+pub use batch::{image_batch, image_condition};
 pub use checkpoint::{load_weights, save_weights, weights_to_bytes, write_atomically};
 pub use folder::{Checkpoint, RunFolder, RunLock, new_run_folder};
 pub use image::{EpochReport, Nll, TrainingConfig, evaluate, load_data};

@@ -16,7 +16,7 @@ use super::{Epoch, Progress, RunFolder, Task, TrainOptions, Trained};
 use crate::data::sequences::{SeqExample, SequenceData, load_sequences};
 use crate::distributions::{OutputDistribution, Target};
 use crate::models::rnn::{RnnState, shift_right};
-use crate::models::{SequenceModel, SequenceModelConfig};
+use crate::models::{Condition, SequenceModel, SequenceModelConfig};
 
 /// Name written into the weights' metadata.
 pub const MODEL_NAME: &str = "sequence-model";
@@ -212,8 +212,12 @@ pub fn sequence_batch(
     }
 }
 
-fn labels_for(model: &SequenceModelConfig, labels: Tensor<1, Int>) -> Option<Tensor<1, Int>> {
-    model.num_classes.is_some().then_some(labels)
+/// The batch's classes as the conditioning h, when the model is conditional.
+fn labels_for(model: &SequenceModelConfig, labels: Tensor<1, Int>) -> Option<Condition> {
+    model
+        .num_classes
+        .is_some()
+        .then_some(Condition::Classes(labels))
 }
 
 /// Scores `set` with `model` (no autodiff), in batches.
