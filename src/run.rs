@@ -281,6 +281,51 @@ pub struct EvalReport {
     pub bits_per_dim: f64,
     /// The family's own figures.
     pub metrics: FamilyMetrics,
+    /// What a conditional likelihood is conditioned on (`null`: the figures are −log p(x)):
+    /// `class`, `vectors` (given per example), or `code` (the auto-encoder's h = e(x)).
+    pub conditional_on: Option<ConditionedOn>,
+}
+
+/// What a conditional likelihood −log p(x | h) is conditioned on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConditionedOn {
+    /// The example's class.
+    Class,
+    /// The vector given for each example.
+    Vectors,
+    /// The auto-encoder's code of the example itself, h = e(x).
+    Code,
+}
+
+impl ConditionedOn {
+    /// What an image run's likelihood is conditioned on.
+    pub fn of(model: &crate::models::ImageModelConfig) -> Option<Self> {
+        use crate::models::ConditionWidth;
+        if model.latent().is_some() {
+            return Some(Self::Code);
+        }
+        model.condition().map(|c| match c {
+            ConditionWidth::Classes(_) => Self::Class,
+            ConditionWidth::Vectors(_) => Self::Vectors,
+        })
+    }
+}
+
+impl fmt::Display for ConditionedOn {
+    /// The note printed after a conditional likelihood.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Class => "−log p(x | class): conditional on each image's class, not −log p(x)",
+            Self::Vectors => {
+                "−log p(x | h): conditional on each example's given vector h, not −log p(x)"
+            }
+            Self::Code => {
+                "−log p(x | h(x)): conditional on the auto-encoder's code of the image itself, \
+                 not −log p(x)"
+            }
+        })
+    }
 }
 
 /// The figures of one family's evaluation.
@@ -312,11 +357,17 @@ impl fmt::Display for EvalReport {
     /// One line for a person.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.metrics {
-            FamilyMetrics::Image(nll) => write!(
-                f,
-                "{} {} ({} images): {:.4} nats/image, {:.4} bits/dim",
-                self.data, self.split, nll.images, nll.nats_per_image, nll.bits_per_dim
-            ),
+            FamilyMetrics::Image(nll) => {
+                write!(
+                    f,
+                    "{} {} ({} images): {:.4} nats/image, {:.4} bits/dim",
+                    self.data, self.split, nll.images, nll.nats_per_image, nll.bits_per_dim
+                )?;
+                if let Some(on) = self.conditional_on {
+                    write!(f, " [{on}]")?;
+                }
+                Ok(())
+            }
             FamilyMetrics::Sequence(m) => {
                 write!(f, "{} {}: {}", self.data, self.split, m)
             }
@@ -362,6 +413,12 @@ pub struct SampleOptions {
     /// A vector-conditioned run: the vectors h to draw for (`vectors:FILE`, row i for sample
     /// i; default: the test images' vectors in turn).
     pub condition: Option<String>,
+    /// An auto-encoder run: draw given the codes of the first K test images, n / K draws
+    /// each (the default, with K = 8).
+    pub reconstruct: Option<usize>,
+    /// An auto-encoder run: draw n images along the line between the codes of these two
+    /// test images, h = (1 − t) e(x_a) + t e(x_b) for t from 0 to 1.
+    pub interpolate: Option<(usize, usize)>,
 }
 
 impl Default for SampleOptions {
@@ -377,6 +434,8 @@ impl Default for SampleOptions {
             naive: false,
             length: None,
             condition: None,
+            reconstruct: None,
+            interpolate: None,
         }
     }
 }
@@ -560,6 +619,7 @@ impl ImageRun {
             nats_per_dim: nll.nats_per_image / dims as f64,
             bits_per_dim: nll.bits_per_dim,
             metrics: FamilyMetrics::Image(nll),
+            conditional_on: ConditionedOn::of(&self.config.model),
         })
     }
 
@@ -567,6 +627,12 @@ impl ImageRun {
     pub fn sample(&self, options: &SampleOptions, device: &Device) -> Result<ImageSamples> {
         options.validate()?;
         let model = self.model(options.weights, device)?;
+        if model.is_auto_encoder() {
+            return self.sample_auto_encoder(&model, options, device);
+        }
+        if options.reconstruct.is_some() || options.interpolate.is_some() {
+            bail!("--reconstruct and --interpolate apply to an auto-encoder run (--latent)");
+        }
         let config = &self.config;
         let classes = config.model.num_classes();
         check_class(options.class, classes)?;
@@ -614,6 +680,124 @@ impl ImageRun {
 }
 
 impl ImageRun {
+    /// The auto-encoder's codes e(x) [n, D] of the test images at `indices`, with the
+    /// images themselves (levels, one after the other).
+    pub fn test_codes(
+        &self,
+        model: &ImageModel,
+        indices: &[usize],
+        device: &Device,
+    ) -> Result<(Vec<f32>, Vec<u8>)> {
+        let ImageModel::AutoEncoder(ae) = model else {
+            bail!("{} is not an auto-encoder run", self.folder.0.display());
+        };
+        let data = self.data()?;
+        let set = &data.test;
+        if let Some(&i) = indices.iter().find(|&&i| i >= set.len()) {
+            bail!(
+                "test image {i} does not exist: {} has {} test images",
+                data.name,
+                set.len()
+            );
+        }
+        let (x, _) = train::image_batch(set, indices, device);
+        let codes: Vec<f32> = ae
+            .encoder
+            .forward(x)
+            .into_data()
+            .convert::<f32>()
+            .iter()
+            .collect();
+        let images = indices
+            .iter()
+            .flat_map(|&i| set.image(i).to_vec())
+            .collect();
+        Ok((codes, images))
+    }
+
+    /// Reconstructions or an interpolation of an auto-encoder run (see
+    /// [`SampleOptions::reconstruct`] and [`SampleOptions::interpolate`]): a grid whose rows
+    /// start with the originals.
+    fn sample_auto_encoder(
+        &self,
+        model: &ImageModel,
+        options: &SampleOptions,
+        device: &Device,
+    ) -> Result<ImageSamples> {
+        if options.class.is_some() || options.condition.is_some() {
+            bail!(
+                "an auto-encoder run draws given the codes of test images, not classes or vectors"
+            );
+        }
+        let config = &self.config;
+        let size = config.model.colours() * config.height * config.width;
+        let (vectors, originals, columns, per_row) = match options.interpolate {
+            Some((a, b)) => {
+                if options.reconstruct.is_some() {
+                    bail!("--reconstruct and --interpolate: choose one");
+                }
+                let (codes, images) = self.test_codes(model, &[a, b], device)?;
+                let d = codes.len() / 2;
+                let n = options.n.max(2);
+                let mut line = Vec::with_capacity(n * d);
+                for i in 0..n {
+                    let t = i as f32 / (n - 1) as f32;
+                    line.extend((0..d).map(|j| (1.0 - t) * codes[j] + t * codes[d + j]));
+                }
+                // One row: image a, the draws along the line, image b.
+                (line, images, n + 2, n)
+            }
+            None => {
+                let k = options.reconstruct.unwrap_or(8);
+                if k == 0 {
+                    bail!("--reconstruct needs at least one test image");
+                }
+                let draws = (options.n / k).max(1);
+                let indices: Vec<usize> = (0..k).collect();
+                let (codes, images) = self.test_codes(model, &indices, device)?;
+                let d = codes.len() / k;
+                let repeated = (0..k)
+                    .flat_map(|i| std::iter::repeat_n(&codes[i * d..(i + 1) * d], draws).flatten())
+                    .copied()
+                    .collect();
+                (repeated, images, draws + 1, draws)
+            }
+        };
+        let n = vectors.len() / config.model.latent().unwrap_or(1).max(1);
+        let mut request =
+            SampleRequest::new(config.height, config.width, vec![None; n], options.seed);
+        request.colours = config.model.colours();
+        request.vectors = Some(vectors);
+        request.temperature = options.temperature;
+        request.batch = options.batch;
+        let drawn = if options.naive {
+            sample_naive(model, &request, device)
+        } else {
+            sample_cached(model, &request, device)
+        };
+        let mut levels = Vec::with_capacity(drawn.len() + originals.len());
+        if options.interpolate.is_some() {
+            levels.extend_from_slice(&originals[..size]);
+            levels.extend_from_slice(&drawn);
+            levels.extend_from_slice(&originals[size..]);
+        } else {
+            for (row, original) in originals.chunks(size).enumerate() {
+                levels.extend_from_slice(original);
+                levels.extend_from_slice(&drawn[row * per_row * size..(row + 1) * per_row * size]);
+            }
+        }
+        Ok(ImageSamples {
+            levels,
+            shape: crate::viz::ImageShape {
+                colours: config.model.colours(),
+                height: config.height,
+                width: config.width,
+                levels: config.model.levels(),
+            },
+            columns,
+        })
+    }
+
     /// The vectors h of `n` samples of a vector-conditioned run (`None` for other runs): the
     /// rows of `options.condition`, or the test images' vectors in turn.
     pub fn sample_vectors(&self, options: &SampleOptions, n: usize) -> Result<Option<Vec<f32>>> {
@@ -764,6 +948,7 @@ impl SequenceRun {
             nats_per_dim: m.nats_per_step,
             bits_per_dim: m.nats_per_step / std::f64::consts::LN_2,
             metrics: FamilyMetrics::Sequence(m),
+            conditional_on: self.config.model.num_classes.map(|_| ConditionedOn::Class),
         })
     }
 
@@ -909,6 +1094,7 @@ impl ClassicFit {
                 bits_per_symbol: chain.then(|| per_step / std::f64::consts::LN_2),
                 perplexity: chain.then(|| per_step.exp()),
             }),
+            conditional_on: None,
         })
     }
 }

@@ -38,6 +38,14 @@ pub struct SampleArgs {
     /// default: the test images' vectors in turn).
     #[arg(long, value_name = "vectors:FILE")]
     pub condition: Option<String>,
+    /// An auto-encoder run: draw given the codes of the first K test images (n / K draws
+    /// each, every row starting with the original; the default, with K = 8).
+    #[arg(long, value_name = "K")]
+    pub reconstruct: Option<usize>,
+    /// An auto-encoder run: draw n images along the line between the codes of test images A
+    /// and B (one row: A, the draws, B).
+    #[arg(long, value_name = "A,B", value_parser = parse_pair)]
+    pub interpolate: Option<(usize, usize)>,
     /// Trained runs: images or sequences drawn at once (bounds memory; does not change them).
     #[arg(long, default_value_t = SampleOptions::default().batch)]
     pub batch: usize,
@@ -74,8 +82,23 @@ impl SampleArgs {
             naive: self.naive,
             length: self.length,
             condition: self.condition.clone(),
+            reconstruct: self.reconstruct,
+            interpolate: self.interpolate,
         }
     }
+}
+
+/// Parses `A,B` (two test image indices).
+fn parse_pair(s: &str) -> std::result::Result<(usize, usize), String> {
+    let (a, b) = s
+        .split_once(',')
+        .ok_or_else(|| format!("expected two indices A,B, got `{s}`"))?;
+    let index = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("`{v}` is not an image index"))
+    };
+    Ok((index(a)?, index(b)?))
 }
 
 /// Runs `argen sample`.

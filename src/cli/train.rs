@@ -358,6 +358,9 @@ fn train_images(
         "test NLL ({} images, best validation weights): {:.4} nats/image, {:.4} bits/dim; trained in {minutes:.1} min",
         test.examples, test.nats_per_example, test.bits_per_dim
     );
+    if let Some(on) = test.conditional_on {
+        println!("  ({on})");
+    }
     if args.samples > 0 {
         let options = SampleOptions::new(args.samples).seed(run.config.training.seed);
         let samples = run.sample(&options, &device)?;

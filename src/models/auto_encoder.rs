@@ -31,7 +31,7 @@ pub struct AutoEncoderConfig {
     /// Dimension D of the code h.
     pub latent: usize,
     /// Channels of the encoder's first convolution (the later ones have twice as many).
-    #[config(default = 16)]
+    #[config(default = 32)]
     pub encoder_channels: usize,
     /// Image height the encoder reads.
     pub height: usize,
@@ -41,7 +41,9 @@ pub struct AutoEncoderConfig {
 
 impl AutoEncoderConfig {
     /// The encoder's first channels when none are asked for.
-    pub const DEFAULT_ENCODER_CHANNELS: usize = 16;
+    pub const DEFAULT_ENCODER_CHANNELS: usize = 32;
+    /// Feature planes of the decoder's conditioning map s = m(h) when none are asked for.
+    pub const DEFAULT_MAP_PLANES: usize = 8;
 
     /// Checks that the settings describe a model that can be built.
     pub fn validate(&self) -> Result<(), String> {

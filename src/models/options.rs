@@ -132,8 +132,15 @@ impl ImageModelOptions {
                      given vectors"
                 );
             }
+            // The code enters the decoder through a map at the image's size (the
+            // location-dependent form; 8 planes unless --spatial says otherwise): on the
+            // digits it lowers the conditional NLL about twice as much as the global form.
             let decoder = Self {
                 latent: None,
+                spatial: Some(
+                    self.spatial
+                        .unwrap_or(AutoEncoderConfig::DEFAULT_MAP_PLANES),
+                ),
                 ..self.clone()
             }
             .build(
@@ -164,6 +171,7 @@ impl ImageModelOptions {
             width: format.width,
         });
         if spatial.is_some() && num_classes.is_none() && vector_dim.is_none() {
+            // (The auto-encoder's decoder gets its vectors from the code, above.)
             bail!("--spatial needs --conditional or --condition vectors:FILE");
         }
         if spatial.is_some() && self.model != "gated-pixelcnn" {
