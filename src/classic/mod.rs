@@ -3,12 +3,16 @@
 //!
 //! - [`ar`]: AR(p) for real-valued series, fitted by least squares, Yule-Walker or Burg,
 //!   with order selection, forecasts and simulation.
+//! - [`arx`]: ARX(p), AR with exogenous regressors (per-step covariates read from the same
+//!   CSV file), fitted by least squares, with order selection and forecasts given the
+//!   future covariates.
 //! - [`markov`]: Markov chains of order k over a finite alphabet, fitted by counting,
 //!   with exact dynamic programmes along the chain and the reverse chain.
 //!
 //! A fitted model is saved in a run folder as `classic.json` ([`ClassicRun`]).
 
 pub mod ar;
+pub mod arx;
 mod linalg;
 pub mod markov;
 
