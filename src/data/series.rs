@@ -13,6 +13,11 @@
 //!
 //! The held-out part used by `argen eval` is the last [`DEFAULT_HOLDOUT`] (20%) of a
 //! sequence, in time order: see [`split_point`].
+//!
+//! A target column with per-step covariates from other columns of the same CSV file (ARX,
+//! and the sequence models' local conditioning) is read by [`load_csv_with_covariates`]
+//! into a [`CovariateSeries`]; the file's last rows may leave the target empty to give the
+//! future covariates. CSV is parsed with the `csv` crate.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
