@@ -1058,6 +1058,19 @@ impl ClassicFit {
                 let (ll, steps) = model.log_likelihood(&values[..end], from);
                 (ll, steps, end, false, "ar")
             }
+            ClassicModel::Arx {
+                model, covariates, ..
+            } => {
+                let data = run.covariate_values(covariates)?;
+                let end = if split == Split::Train {
+                    run.train_length
+                } else {
+                    data.target.len()
+                };
+                let (ll, steps) =
+                    model.log_likelihood(&data.target[..end], &data.covariates, from)?;
+                (ll, steps, end, false, "arx")
+            }
             ClassicModel::Markov { chain, alphabet } => {
                 let symbols = run.symbols(alphabet)?;
                 let end = if split == Split::Train {

@@ -22,6 +22,9 @@
 //! (constant and lags), AIC = -2ℓ + 2k and BIC = -2ℓ + ln(N) k, the values that
 //! `ar_select_order` reports. (statsmodels' `AutoRegResults.aic` also counts σ² and is 2
 //! larger; a constant shift does not change the choice.)
+//!
+//! AR with exogenous regressors (ARX, statsmodels' `AutoReg(x, p, trend="c", exog=Z)`) is in
+//! [`super::arx`]; it shares this module's [`Forecast`], [`Selection`] and [`ArError`].
 
 use serde::{Deserialize, Serialize};
 
@@ -51,13 +54,14 @@ impl std::fmt::Display for ArMethod {
     }
 }
 
-/// The information criterion used to choose an order.
+/// The information criterion used to choose an order (k: the number of regression
+/// coefficients, p + 1 for an AR(p); ARX adds one per covariate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Criterion {
-    /// Akaike: -2ℓ + 2k, k = p + 1.
+    /// Akaike: -2ℓ + 2k.
     Aic,
-    /// Bayesian (Schwarz): -2ℓ + ln(N) k, k = p + 1.
+    /// Bayesian (Schwarz): -2ℓ + ln(N) k.
     Bic,
 }
 
@@ -104,9 +108,10 @@ pub struct OrderScore {
     pub order: usize,
     /// Conditional log-likelihood ℓ on the common sample, with σ̂² = SSR/N.
     pub log_likelihood: f64,
-    /// -2ℓ + 2(p + 1).
+    /// -2ℓ + 2k, k = p + 1 regression coefficients (p + 1 + the number of covariates for
+    /// ARX).
     pub aic: f64,
-    /// -2ℓ + ln(N)(p + 1).
+    /// -2ℓ + ln(N) k.
     pub bic: f64,
 }
 
@@ -152,9 +157,67 @@ pub enum ArError {
     /// The series has zero variance.
     #[error("the series is constant: its variance is zero")]
     Constant,
+    /// The ARX least-squares system is singular.
+    #[error(
+        "the ARX({order}) least-squares system with {covariates} covariate(s) is singular (is a \
+         covariate constant, or a combination of the other covariates or of the lags?)"
+    )]
+    SingularArx {
+        /// The order.
+        order: usize,
+        /// The number of covariates.
+        covariates: usize,
+    },
+    /// Too few values for an ARX fit.
+    #[error(
+        "the series has {n} values, too few for an ARX({order}) fit with {covariates} \
+         covariate(s): it needs at least {need}"
+    )]
+    TooShortArx {
+        /// Length of the series.
+        n: usize,
+        /// The order asked for.
+        order: usize,
+        /// The number of covariates.
+        covariates: usize,
+        /// The least length that works.
+        need: usize,
+    },
+    /// Fewer rows of covariates than steps that need them.
+    #[error("{need} rows of covariates are needed (one per step{context}), but there are {have}")]
+    FewCovariates {
+        /// Rows needed.
+        need: usize,
+        /// Rows given.
+        have: usize,
+        /// What the rows are for, as a phrase starting with ", " (or empty).
+        context: String,
+    },
+    /// A row of covariates of the wrong width.
+    #[error(
+        "row {row} of the covariates has {width} values, but the model has {expected} covariates"
+    )]
+    CovariateWidth {
+        /// The 0-based row (step).
+        row: usize,
+        /// Its number of values.
+        width: usize,
+        /// The number of covariates.
+        expected: usize,
+    },
+    /// A covariate is NaN or infinite.
+    #[error("covariate {column} at step {row} is not finite ({value})")]
+    CovariateNotFinite {
+        /// The 0-based row (step).
+        row: usize,
+        /// The 0-based column.
+        column: usize,
+        /// The value.
+        value: f64,
+    },
 }
 
-fn check(x: &[f64], order: usize, need: usize) -> Result<(), ArError> {
+pub(super) fn check(x: &[f64], order: usize, need: usize) -> Result<(), ArError> {
     if let Some((index, &value)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(ArError::NotFinite { index, value });
     }
@@ -183,19 +246,33 @@ pub fn fit(x: &[f64], order: usize, method: ArMethod) -> Result<ArModel, ArError
     }
 }
 
-/// XᵀX and Xᵀy of the design [1, x_{t-1} - m, ..., x_{t-p} - m] and target x_t - m over
-/// t = start..n-1, as one (p+2) x (p+2) row-major matrix G of [design, target]: G[i][j] for
-/// i, j ≤ p is XᵀX, G[i][p+1] is Xᵀy and G[p+1][p+1] is yᵀy.
-fn lag_gram(x: &[f64], p: usize, start: usize, m: f64) -> Vec<f64> {
-    let dim = p + 2;
+/// XᵀX and Xᵀy of the design [1, z_{1,t} - m_1, ..., z_{k,t} - m_k, x_{t-1} - m, ...,
+/// x_{t-p} - m] and target x_t - m over t = start..n-1, as one (k+p+2) x (k+p+2) row-major
+/// matrix G of [design, target]: G[i][j] for i, j ≤ k+p is XᵀX, G[i][k+p+1] is Xᵀy and the
+/// last entry is yᵀy. `z` holds a row per step (empty for a plain AR: k = 0) and `zm` the
+/// k centres m_j. The covariates come before the lags so that the leading block of size
+/// 1 + k + q is the design of order q ≤ p.
+pub(super) fn lag_gram(
+    x: &[f64],
+    z: &[Vec<f64>],
+    zm: &[f64],
+    p: usize,
+    start: usize,
+    m: f64,
+) -> Vec<f64> {
+    let k = zm.len();
+    let dim = k + p + 2;
     let mut g = vec![0.0; dim * dim];
     let mut v = vec![0.0; dim];
     v[0] = 1.0;
     for t in start..x.len() {
-        for i in 1..=p {
-            v[i] = x[t - i] - m;
+        for j in 0..k {
+            v[1 + j] = z[t][j] - zm[j];
         }
-        v[p + 1] = x[t] - m;
+        for i in 1..=p {
+            v[k + i] = x[t - i] - m;
+        }
+        v[k + p + 1] = x[t] - m;
         for i in 0..dim {
             let vi = v[i];
             let row = &mut g[i * dim..(i + 1) * dim];
@@ -217,7 +294,7 @@ fn lag_gram(x: &[f64], p: usize, start: usize, m: f64) -> Vec<f64> {
 pub fn fit_ols(x: &[f64], order: usize) -> Result<ArModel, ArError> {
     check(x, order, min_length(order))?;
     let p = order;
-    let g = lag_gram(x, p, p, 0.0);
+    let g = lag_gram(x, &[], &[], p, p, 0.0);
     let dim = p + 2;
     let chol = Cholesky::factor(&g, dim, p + 1).ok_or(ArError::Singular(p))?;
     let xty: Vec<f64> = (0..=p).map(|i| g[i * dim + p + 1]).collect();
@@ -249,7 +326,7 @@ pub fn fit_ols(x: &[f64], order: usize) -> Result<ArModel, ArError> {
 /// Standard errors of (c, a_1..a_p) as σ² (XᵀX)⁻¹ on the conditional design; empty if the
 /// design is singular.
 fn design_std_errors(x: &[f64], p: usize, sigma2: f64) -> Vec<f64> {
-    let g = lag_gram(x, p, p, 0.0);
+    let g = lag_gram(x, &[], &[], p, p, 0.0);
     match Cholesky::factor(&g, p + 2, p + 1) {
         Some(chol) => chol
             .inverse_diagonal()
@@ -260,7 +337,7 @@ fn design_std_errors(x: &[f64], p: usize, sigma2: f64) -> Vec<f64> {
     }
 }
 
-fn mean(x: &[f64]) -> f64 {
+pub(super) fn mean(x: &[f64]) -> f64 {
     x.iter().sum::<f64>() / x.len() as f64
 }
 
@@ -371,24 +448,38 @@ pub fn select_order(
     criterion: Criterion,
 ) -> Result<Selection, ArError> {
     check(x, max_order, min_length(max_order))?;
-    let p_max = max_order;
-    let dim = p_max + 2;
     // Centring on the mean changes only the constant, and keeps SSR = yᵀy - βᵀXᵀy accurate.
-    let g = lag_gram(x, p_max, p_max, mean(x));
-    let nobs = x.len() - p_max;
+    let g = lag_gram(x, &[], &[], max_order, max_order, mean(x));
+    select_from_gram(&g, 0, max_order, x.len() - max_order, criterion, |p| {
+        ArError::Singular(p)
+    })
+}
+
+/// Scores the orders 0..=`p_max` from the Gram matrix of [`lag_gram`] with `k` covariates
+/// over `nobs` observations: order p solves the leading block of size 1 + k + p.
+pub(super) fn select_from_gram(
+    g: &[f64],
+    k: usize,
+    p_max: usize,
+    nobs: usize,
+    criterion: Criterion,
+    singular: impl Fn(usize) -> ArError,
+) -> Result<Selection, ArError> {
+    let dim = k + p_max + 2;
     let yty = g[dim * dim - 1];
     let mut scores = Vec::with_capacity(p_max + 1);
     for p in 0..=p_max {
-        let chol = Cholesky::factor(&g, dim, p + 1).ok_or(ArError::Singular(p))?;
-        let xty: Vec<f64> = (0..=p).map(|i| g[i * dim + p_max + 1]).collect();
+        let size = 1 + k + p;
+        let chol = Cholesky::factor(g, dim, size).ok_or_else(|| singular(p))?;
+        let xty: Vec<f64> = (0..size).map(|i| g[i * dim + dim - 1]).collect();
         let beta = chol.solve(&xty);
         let ssr = yty - beta.iter().zip(&xty).map(|(b, v)| b * v).sum::<f64>();
         let sigma2 = ssr / nobs as f64;
         if sigma2.is_nan() || sigma2 <= 0.0 {
-            return Err(ArError::Singular(p));
+            return Err(singular(p));
         }
         let ll = -(nobs as f64) / 2.0 * ((std::f64::consts::TAU * sigma2).ln() + 1.0);
-        let k = (p + 1) as f64;
+        let k = size as f64;
         scores.push(OrderScore {
             order: p,
             log_likelihood: ll,
@@ -451,18 +542,7 @@ impl ArModel {
 
     /// The MA(∞) weights ψ_0..ψ_{h-1} of the model: ψ_0 = 1, ψ_j = Σ_{i=1..min(j,p)} a_i ψ_{j-i}.
     pub fn psi_weights(&self, h: usize) -> Vec<f64> {
-        let mut psi: Vec<f64> = Vec::with_capacity(h);
-        for j in 0..h {
-            let v = if j == 0 {
-                1.0
-            } else {
-                (1..=j.min(self.order()))
-                    .map(|i| self.coefs[i - 1] * psi[j - i])
-                    .sum()
-            };
-            psi.push(v);
-        }
-        psi
+        psi_weights(&self.coefs, h)
     }
 
     /// Dynamic (iterated) forecasts of the `horizon` values after `history`: each step
@@ -524,6 +604,23 @@ impl ArModel {
         }
         path.split_off(path.len() - n)
     }
+}
+
+/// The MA(∞) weights ψ_0..ψ_{h-1} of the lag polynomial with coefficients a_1..a_p:
+/// ψ_0 = 1, ψ_j = Σ_{i=1..min(j,p)} a_i ψ_{j-i}.
+pub fn psi_weights(coefs: &[f64], h: usize) -> Vec<f64> {
+    let mut psi: Vec<f64> = Vec::with_capacity(h);
+    for j in 0..h {
+        let v = if j == 0 {
+            1.0
+        } else {
+            (1..=j.min(coefs.len()))
+                .map(|i| coefs[i - 1] * psi[j - i])
+                .sum()
+        };
+        psi.push(v);
+    }
+    psi
 }
 
 /// Φ⁻¹(q): the q-quantile of the standard normal distribution, 0 < q < 1 (Acklam's rational

@@ -3,12 +3,16 @@
 //!
 //! - [`ar`]: AR(p) for real-valued series, fitted by least squares, Yule-Walker or Burg,
 //!   with order selection, forecasts and simulation.
+//! - [`arx`]: ARX(p), AR with exogenous regressors (per-step covariates read from the same
+//!   CSV file), fitted by least squares, with order selection and forecasts given the
+//!   future covariates.
 //! - [`markov`]: Markov chains of order k over a finite alphabet, fitted by counting,
 //!   with exact dynamic programmes along the chain and the reverse chain.
 //!
 //! A fitted model is saved in a run folder as `classic.json` ([`ClassicRun`]).
 
 pub mod ar;
+pub mod arx;
 mod linalg;
 pub mod markov;
 
@@ -17,7 +21,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 
 use crate::data::series::{
-    LoadOptions, Series, SeriesData, SeriesSource, encode_chars, load_real, load_series,
+    CovariateSeries, LoadOptions, Series, SeriesData, SeriesSource, encode_chars,
+    load_csv_with_covariates, load_real, load_series,
 };
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +60,16 @@ pub enum ClassicModel {
         model: ar::ArModel,
         /// The scores of all orders, when `--max-order` chose the order.
         selection: Option<ar::Selection>,
+    },
+    /// An ARX(p) model: AR with the covariates of the named columns of the CSV file of
+    /// `data` (whose column is the target).
+    Arx {
+        /// The fitted model.
+        model: arx::ArxModel,
+        /// The scores of all orders, when `--max-order` chose the order.
+        selection: Option<ar::Selection>,
+        /// The covariate columns, in the order of the model's `exog_coefs`.
+        covariates: Vec<String>,
     },
     /// A Markov chain of order k, with how its symbols map to the data.
     Markov {
@@ -108,6 +123,30 @@ impl ClassicRun {
                 run.data,
                 series.values.len(),
                 run.length
+            );
+        }
+        Ok(series)
+    }
+
+    /// The target and covariates of an ARX run, reloaded from its CSV file: the target must
+    /// still have the length it had when the run was fitted; the file may since have gained
+    /// (or lost) future rows of covariates past the target's end.
+    pub fn covariate_values(&self, columns: &[String]) -> Result<CovariateSeries> {
+        let source: SeriesSource = self.data.parse()?;
+        let SeriesSource::Csv { path, column } = &source else {
+            bail!(
+                "{} is not a CSV source, but the run has covariates (columns {})",
+                self.data,
+                columns.join(", ")
+            );
+        };
+        let series = load_csv_with_covariates(path, column, columns)?;
+        if series.target.len() != self.length {
+            bail!(
+                "{} now has {} values of '{column}', but the run was fitted when it had {}",
+                path.display(),
+                series.target.len(),
+                self.length
             );
         }
         Ok(series)

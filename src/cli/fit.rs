@@ -3,6 +3,11 @@
 //!
 //! The model is fitted on the first part of the sequence; the last `--holdout` fraction
 //! (20% by default) is held out for `argen eval --split test` and shown by `argen forecast`.
+//!
+//! `argen fit ar --data csv:FILE:TARGET --covariates COL,COL` fits an ARX model: AR with
+//! the named columns of the same file as exogenous regressors (see
+//! [`argen::classic::arx`]); the file's last rows may leave TARGET empty, and hold the
+//! future covariates that `argen forecast` uses.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -11,9 +16,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
 use argen::classic::ar::{self, ArMethod, Criterion};
+use argen::classic::arx;
 use argen::classic::markov::{Binning, MarkovChain};
 use argen::classic::{Alphabet, ClassicModel, ClassicRun};
-use argen::data::series::{self, LoadOptions, SeriesData, SeriesSource, load_series, split_point};
+use argen::data::series::{
+    self, LoadOptions, SeriesData, SeriesSource, load_csv_with_covariates, load_series, split_point,
+};
 
 /// How AR coefficients are estimated, as an option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,7 +73,8 @@ pub struct FitArgs {
 /// The kinds of classical model.
 #[derive(Subcommand, Debug)]
 pub enum FitModel {
-    /// AR(p) for a real-valued series: x_t = c + Σ a_i x_{t-i} + N(0, σ²).
+    /// AR(p) for a real-valued series: x_t = c + Σ a_i x_{t-i} + N(0, σ²); with
+    /// `--covariates`, ARX(p): x_t = c + Σ a_i x_{t-i} + Σ b_j z_{j,t} + N(0, σ²).
     Ar(ArArgs),
     /// A Markov chain of order k over characters, or over bins of a real series.
     Markov(MarkovArgs),
@@ -90,6 +99,22 @@ pub struct CommonFitArgs {
     /// Run folder to write (default: runs/<kind>-N, the first unused N).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// AR only: columns of the `csv:FILE:TARGET` file used as exogenous regressors z_t
+    /// (comma-separated), which makes the model ARX, with x_t = c + Σ a_i x_{t-i} +
+    /// Σ b_j z_{j,t} + N(0, σ²). Every cell of these columns must be a number; the last rows
+    /// may leave TARGET empty: they give the future covariates that `argen forecast` needs.
+    #[arg(long, value_delimiter = ',')]
+    pub covariates: Vec<String>,
+}
+
+impl CommonFitArgs {
+    /// The covariate columns named by `--covariates`, trimmed (empty if not given).
+    fn covariate_columns(&self) -> Vec<String> {
+        self.covariates
+            .iter()
+            .map(|c| c.trim().to_string())
+            .collect()
+    }
 }
 
 /// Options of `argen fit ar`.
@@ -172,6 +197,9 @@ fn run_folder(common: &CommonFitArgs, kind: &str) -> Result<PathBuf> {
 }
 
 fn fit_ar(args: &ArArgs) -> Result<()> {
+    if !args.common.covariates.is_empty() {
+        return fit_arx(args);
+    }
     let (source, data) = load(&args.common)?;
     let SeriesData::Real(series) = data else {
         bail!("{source} is a text; AR needs a real-valued series (use `argen fit markov`)");
@@ -202,24 +230,7 @@ fn fit_ar(args: &ArArgs) -> Result<()> {
         n - train_length
     )?;
     if let Some(s) = &selection {
-        writeln!(
-            report,
-            "order chosen by {} over 0..={} on the common sample of {} observations \
-             (t = {}..n-1, the same for every order)",
-            format!("{:?}", s.criterion).to_uppercase(),
-            s.scores.len() - 1,
-            s.nobs,
-            s.scores.len() - 1
-        )?;
-        writeln!(report, "  order        AIC          BIC")?;
-        for sc in &s.scores {
-            let mark = if sc.order == s.best { " <" } else { "" };
-            writeln!(
-                report,
-                "  {:5} {:12.4} {:12.4}{mark}",
-                sc.order, sc.aic, sc.bic
-            )?;
-        }
+        write_selection(&mut report, s, 0)?;
     }
     let se = |i: usize| {
         model
@@ -259,7 +270,154 @@ fn fit_ar(args: &ArArgs) -> Result<()> {
     Ok(())
 }
 
+/// `argen fit ar --covariates ...`: an ARX fit by OLS on the training part of the target,
+/// with the covariates of the same rows.
+fn fit_arx(args: &ArArgs) -> Result<()> {
+    let common = &args.common;
+    let columns = common.covariate_columns();
+    if !(0.0..1.0).contains(&common.holdout) {
+        bail!("--holdout must be in [0, 1), got {}", common.holdout);
+    }
+    let source: SeriesSource = common.data.parse()?;
+    let SeriesSource::Csv { path, column } = &source else {
+        bail!(
+            "--covariates names columns of a CSV file: it needs --data csv:FILE:TARGET, and \
+             {source} is not a CSV source"
+        );
+    };
+    if args.method != MethodArg::Ols {
+        bail!(
+            "an AR model with --covariates (ARX) is fitted by least squares only; --method {} \
+             applies to AR without covariates",
+            ArMethod::from(args.method)
+        );
+    }
+    if common.skip_missing {
+        bail!(
+            "--skip-missing does not apply with --covariates: dropping rows would misalign the \
+             series with its covariates (the last rows may leave the target empty for the \
+             future covariates; the others must be complete)"
+        );
+    }
+    let data = load_csv_with_covariates(path, column, &columns)?;
+    let n = data.target.len();
+    let future = data.future_rows();
+    let train_length = split_point(n, common.holdout);
+    let train = &data.target[..train_length];
+    let z = &data.covariates[..train_length];
+    let context = || format!("on the {train_length} training values of {source}");
+    let selection = match args.max_order {
+        Some(p) => {
+            Some(arx::select_order_arx(train, z, p, args.criterion.into()).with_context(context)?)
+        }
+        None => None,
+    };
+    let order = match (&selection, args.order) {
+        (Some(s), _) => s.best,
+        (None, Some(p)) => p,
+        (None, None) => bail!("give --order P or --max-order P"),
+    };
+    let model = arx::fit_arx(train, z, order).with_context(context)?;
+    let (ll, steps) = model.log_likelihood(train, z, 0)?;
+    let mut report = String::new();
+    writeln!(
+        report,
+        "ARX({order}) by OLS on {source} with covariates {}: {train_length} training values, \
+         {} held out, {future} future rows of covariates past the target's end",
+        columns.join(", "),
+        n - train_length
+    )?;
+    if let Some(s) = &selection {
+        write_selection(&mut report, s, columns.len())?;
+    }
+    let se = |i: usize| {
+        model
+            .std_errors
+            .get(i)
+            .map(|v| format!(" (se {v:.6})"))
+            .unwrap_or_default()
+    };
+    writeln!(report, "  c   = {:12.6}{}", model.intercept, se(0))?;
+    for (i, a) in model.coefs.iter().enumerate() {
+        writeln!(report, "  a_{:<2}= {a:12.8}{}", i + 1, se(i + 1))?;
+    }
+    for (j, (b, name)) in model.exog_coefs.iter().zip(&columns).enumerate() {
+        writeln!(report, "  b_{name} = {b:12.8}{}", se(1 + order + j))?;
+    }
+    writeln!(
+        report,
+        "  sigma^2 = {:.6} (sigma {:.6}), SSR/N over N = {} equations",
+        model.sigma2,
+        model.sigma2.sqrt(),
+        model.nobs()
+    )?;
+    writeln!(
+        report,
+        "  conditional log-likelihood on the training part: {ll:.4} over {steps} steps ({:.4} nats/step)",
+        ll / steps.max(1) as f64
+    )?;
+    writeln!(
+        report,
+        "  AIC {:.4}, BIC {:.4} (statsmodels AutoReg's: -2 loglik + (2 or ln N)(k + 1), k = {} \
+         coefficients, + 1 for sigma^2)",
+        model.aic(),
+        model.bic(),
+        1 + order + columns.len()
+    )?;
+    let folder = run_folder(common, "arx")?;
+    let run = ClassicRun {
+        data: argen::data::absolute_source(&source.to_string()),
+        skip_missing: false,
+        data_seed: common.data_seed,
+        holdout: common.holdout,
+        length: n,
+        train_length,
+        model: ClassicModel::Arx {
+            model,
+            selection,
+            covariates: columns,
+        },
+    };
+    run.save(&folder)?;
+    print!("{report}");
+    println!("run: {}", folder.display());
+    Ok(())
+}
+
+/// The order-selection table of `argen fit ar --max-order`; `covariates` is k (0 for AR).
+fn write_selection(report: &mut String, s: &ar::Selection, covariates: usize) -> Result<()> {
+    let p_max = s.scores.len() - 1;
+    writeln!(
+        report,
+        "order chosen by {} over 0..={p_max} on the common sample of {} observations \
+         (t = {p_max}..n-1, the same for every order){}",
+        format!("{:?}", s.criterion).to_uppercase(),
+        s.nobs,
+        if covariates > 0 {
+            format!("; k = p + {} coefficients", 1 + covariates)
+        } else {
+            String::new()
+        }
+    )?;
+    writeln!(report, "  order        AIC          BIC")?;
+    for sc in &s.scores {
+        let mark = if sc.order == s.best { " <" } else { "" };
+        writeln!(
+            report,
+            "  {:5} {:12.4} {:12.4}{mark}",
+            sc.order, sc.aic, sc.bic
+        )?;
+    }
+    Ok(())
+}
+
 fn fit_markov(args: &MarkovArgs) -> Result<()> {
+    if !args.common.covariates.is_empty() {
+        bail!(
+            "--covariates applies to `argen fit ar` (an AR model with exogenous regressors); a \
+             Markov chain takes none"
+        );
+    }
     let (source, data) = load(&args.common)?;
     let (symbols, alphabet, size) = match data {
         SeriesData::Symbols(s) => {

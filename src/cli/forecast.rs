@@ -3,6 +3,11 @@
 //! with the horizon) and one-step-ahead (each step given the observed values before it, so
 //! the interval stays ±z σ), printed as a table and written as CSV and a PNG chart.
 //!
+//! For an ARX run (`argen fit ar --covariates ...`) the forecasts use the covariates of the
+//! forecast steps, read from the run's CSV file: the observed rows, and past the target's
+//! end the file's future rows (the rows that leave the target empty). A horizon that
+//! reaches past the last row of covariates is an error naming the file and its future rows.
+//!
 //! For a Markov chain run it gives, by exact dynamic programming from the context at the
 //! origin, the distribution of each of the next H symbols (n-step transitions), the most
 //! likely continuation of length H (Viterbi), and with `--within S` the probability that S
@@ -92,33 +97,85 @@ pub fn run(args: ForecastArgs) -> Result<()> {
             args.run.display()
         ),
     };
-    let model = match &run.model {
-        ClassicModel::Ar { model, .. } => model,
+    if !matches!(run.model, ClassicModel::Markov { .. }) {
+        if args.within.is_some() {
+            bail!("--within applies to Markov chain runs, not to an AR run");
+        }
+        if !(args.level > 0.0 && args.level < 1.0) {
+            bail!("--level must be in (0, 1), got {}", args.level);
+        }
+    }
+    let h = args.horizon;
+    let origin_in = |p: usize, n: usize| {
+        let origin = args.origin.unwrap_or(run.train_length);
+        if origin < p || origin > n {
+            bail!(
+                "--origin must be in {p}..={n} (at least the order, at most the series length), got {origin}"
+            );
+        }
+        Ok(origin)
+    };
+    let (x, dates, origin, dynamic, one_step, sigma2, name) = match &run.model {
         ClassicModel::Markov { chain, alphabet } => {
             return forecast_chain(&args, &run, chain, alphabet);
         }
+        ClassicModel::Ar { model, .. } => {
+            let series = run.values()?;
+            let x = series.values;
+            let origin = origin_in(model.order(), x.len())?;
+            let dynamic = model.forecast_dynamic(&x[..origin], h);
+            let one_step = model.forecast_one_step(&x, origin, h);
+            let name = format!("AR({}) {}", model.order(), model.method);
+            let dates = series.dates.unwrap_or_default();
+            (x, dates, origin, dynamic, one_step, model.sigma2, name)
+        }
+        ClassicModel::Arx {
+            model, covariates, ..
+        } => {
+            let series = run.covariate_values(covariates)?;
+            let n = series.target.len();
+            let origin = origin_in(model.order(), n)?;
+            let rows = series.covariates.len();
+            if origin + h > rows {
+                let file = match run.data.parse()? {
+                    argen::data::series::SeriesSource::Csv { path, .. } => path,
+                    _ => PathBuf::from(&run.data),
+                };
+                let most = match rows - origin {
+                    0 => "no horizon works from this origin".to_string(),
+                    m => format!("give at most --horizon {m}"),
+                };
+                bail!(
+                    "a horizon of {h} from origin {origin} needs the covariates of steps \
+                     {origin}..={}, but {} has covariates for steps 0..={} only: {n} rows with \
+                     the target and {} future rows past its end; {most} (or add future rows \
+                     of {} to the file)",
+                    origin + h - 1,
+                    file.display(),
+                    rows - 1,
+                    series.future_rows(),
+                    covariates.join(", ")
+                );
+            }
+            let z = &series.covariates;
+            let dynamic = model.forecast_dynamic(&series.target[..origin], &z[origin..], h)?;
+            let one_step = model.forecast_one_step(&series.target, z, origin, h);
+            let name = format!("ARX({}) OLS with {}", model.order(), covariates.join(", "));
+            let dates = series.dates.unwrap_or_default();
+            (
+                series.target,
+                dates,
+                origin,
+                dynamic,
+                one_step,
+                model.sigma2,
+                name,
+            )
+        }
     };
-    if args.within.is_some() {
-        bail!("--within applies to Markov chain runs, not to an AR run");
-    }
-    if !(args.level > 0.0 && args.level < 1.0) {
-        bail!("--level must be in (0, 1), got {}", args.level);
-    }
-    let series = run.values()?;
-    let x = &series.values;
+    let x = &x;
     let n = x.len();
-    let p = model.order();
-    let origin = args.origin.unwrap_or(run.train_length);
-    if origin < p || origin > n {
-        bail!(
-            "--origin must be in {p}..={n} (at least the order, at most the series length), got {origin}"
-        );
-    }
-    let h = args.horizon;
-    let dynamic = model.forecast_dynamic(&x[..origin], h);
-    let one_step = model.forecast_one_step(x, origin, h);
     let z = normal_quantile(0.5 + args.level / 2.0);
-    let dates = series.dates.clone().unwrap_or_default();
     let label = |t: usize| dates.get(t).cloned().unwrap_or_else(|| t.to_string());
 
     let mut csv = String::from(
@@ -178,7 +235,7 @@ pub fn run(args: ForecastArgs) -> Result<()> {
                 "RMSE over the {count} steps with data: dynamic {:.4}, one-step-ahead {:.4} (sigma {:.4})",
                 (se_dyn / count as f64).sqrt(),
                 (se_one / count as f64).sqrt(),
-                model.sigma2.sqrt()
+                sigma2.sqrt()
             );
         }
     }
@@ -238,12 +295,7 @@ pub fn run(args: ForecastArgs) -> Result<()> {
         width: 2,
     });
     let chart = Chart {
-        title: format!(
-            "{}: AR({p}) {}, {h} steps from {}",
-            run.data,
-            model.method,
-            label(origin)
-        ),
+        title: format!("{}: {name}, {h} steps from {}", run.data, label(origin)),
         x_label: if dates.is_empty() {
             "t".into()
         } else {

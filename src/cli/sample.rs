@@ -234,6 +234,10 @@ fn sample_classic(args: &SampleArgs, run: &ClassicRun) -> Result<()> {
                 None => println!("{text}"),
             }
         }
+        ClassicModel::Arx { .. } => bail!(
+            "argen sample does not simulate ARX runs (their continuation needs the future \
+             covariates); `argen forecast` gives the forecasts and intervals given them"
+        ),
         ClassicModel::Ar { model, .. } => {
             if args.temperature != 1.0 {
                 bail!("--temperature applies to Markov chains, not to AR runs");

@@ -13,6 +13,11 @@
 //!
 //! The held-out part used by `argen eval` is the last [`DEFAULT_HOLDOUT`] (20%) of a
 //! sequence, in time order: see [`split_point`].
+//!
+//! A target column with per-step covariates from other columns of the same CSV file (ARX,
+//! and the sequence models' local conditioning) is read by [`load_csv_with_covariates`]
+//! into a [`CovariateSeries`]; the file's last rows may leave the target empty to give the
+//! future covariates. CSV is parsed with the `csv` crate.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -278,26 +283,33 @@ fn read_text(path: &Path) -> Result<String, SeriesError> {
     })
 }
 
-/// Splits one CSV line into fields: commas separate, double quotes enclose a field that may
-/// hold commas, and `""` inside quotes is one quote.
-fn split_csv_line(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            '"' => quoted = !quoted,
-            ',' if !quoted => fields.push(std::mem::take(&mut field)),
-            _ => field.push(c),
+/// The records of a CSV text, read with the `csv` crate: commas separate fields, double
+/// quotes enclose a field that may hold commas (or line breaks), `""` inside quotes is one
+/// quote, and every field is trimmed. Records whose fields are all empty (blank lines) are
+/// left out; a leading byte-order mark is dropped. Each record comes with the 1-based line
+/// number where it starts. `origin` names the file in errors.
+fn csv_records(text: &str, origin: &str) -> Result<Vec<(usize, Vec<String>)>, SeriesError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let mut records = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| SeriesError::Csv {
+            origin: origin.to_string(),
+            message: match e.position() {
+                Some(pos) => format!("line {}: {e}", pos.line()),
+                None => e.to_string(),
+            },
+        })?;
+        if record.iter().all(str::is_empty) {
+            continue;
         }
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        records.push((line, record.iter().map(str::to_string).collect()));
     }
-    fields.push(field);
-    fields.into_iter().map(|f| f.trim().to_string()).collect()
+    Ok(records)
 }
 
 fn is_date_header(name: &str) -> bool {
@@ -305,6 +317,25 @@ fn is_date_header(name: &str) -> bool {
         name.to_ascii_lowercase().as_str(),
         "date" | "time" | "year" | "month" | "day" | "timestamp"
     )
+}
+
+/// Whether a CSV field stands for a missing value: empty, `NA`, `NaN`, `null`, `none` or
+/// `n/a` (any case).
+fn is_missing(field: &str) -> bool {
+    field.is_empty()
+        || ["na", "nan", "null", "none", "n/a"].contains(&field.to_ascii_lowercase().as_str())
+}
+
+/// The position of `column` in `header`, or the error that lists the columns there are.
+fn column_index(header: &[String], column: &str, origin: &str) -> Result<usize, SeriesError> {
+    header
+        .iter()
+        .position(|h| h == column)
+        .ok_or_else(|| SeriesError::NoColumn {
+            origin: origin.to_string(),
+            column: column.to_string(),
+            header: header.to_vec(),
+        })
 }
 
 /// Reads the column `column` of a CSV text with a header row as numbers, and the date
@@ -317,42 +348,33 @@ pub fn parse_csv_column(
     origin: &str,
     options: LoadOptions,
 ) -> Result<(Vec<f64>, Option<Vec<String>>), SeriesError> {
-    let bad = |message: String| SeriesError::Csv {
-        origin: origin.to_string(),
-        message,
-    };
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines
+    let mut records = csv_records(text, origin)?.into_iter();
+    let (_, header) = records
         .next()
         .ok_or_else(|| SeriesError::Empty(origin.to_string()))?;
-    let header = split_csv_line(header.trim_start_matches('\u{feff}'));
-    let index = header.iter().position(|h| h == column).ok_or_else(|| {
-        bad(format!(
-            "no column named '{column}'; the header has: {}",
-            header.join(", ")
-        ))
-    })?;
+    let index = column_index(&header, column, origin)?;
     let date_index = header
         .iter()
         .position(|h| is_date_header(h))
         .filter(|&d| d != index);
     let mut values = Vec::new();
     let mut dates = Vec::new();
-    for (row, (line_no, line)) in lines.enumerate() {
-        let (row, line_no) = (row + 1, line_no + 1);
-        let fields = split_csv_line(line);
+    for (row, (line, fields)) in records.enumerate() {
+        let cell = |problem: String| SeriesError::Cell {
+            origin: origin.to_string(),
+            row: row + 1,
+            line,
+            column: column.to_string(),
+            problem,
+        };
         let Some(field) = fields.get(index) else {
-            return Err(bad(format!(
-                "row {row} (line {line_no}) has {} fields, but column '{column}' is field {}",
+            return Err(cell(format!(
+                "the row has {} fields, but this column is field {}",
                 fields.len(),
                 index + 1
             )));
         };
-        let missing = field.is_empty()
-            || ["na", "nan", "null", "none", "n/a"].contains(&field.to_ascii_lowercase().as_str());
+        let missing = is_missing(field);
         let value = if missing {
             None
         } else {
@@ -367,31 +389,215 @@ pub fn parse_csv_column(
             }
             None if options.skip_missing => {}
             None if missing => {
-                return Err(bad(format!(
-                    "row {row} (line {line_no}): missing value in column '{column}' \
-                     (use --skip-missing to drop such rows)"
-                )));
+                return Err(cell(
+                    "missing value (use --skip-missing to drop such rows)".into(),
+                ));
             }
             None => {
-                return Err(bad(format!(
-                    "row {row} (line {line_no}): '{field}' in column '{column}' is not a \
-                     finite number (use --skip-missing to drop such rows)"
+                return Err(cell(format!(
+                    "'{field}' is not a finite number (use --skip-missing to drop such rows)"
                 )));
             }
         }
     }
     if values.is_empty() {
-        return Err(bad(format!("no values in column '{column}'")));
+        return Err(SeriesError::Csv {
+            origin: origin.to_string(),
+            message: format!("no values in column '{column}'"),
+        });
     }
     Ok((values, date_index.map(|_| dates)))
+}
+
+/// A real-valued target series with per-step covariates read from one CSV file.
+///
+/// Row t of the file gives the target x_t and the covariates z_t = (z_{1,t}, ..., z_{k,t}).
+/// The last rows may leave the target empty: they hold the *future* covariates, the z_t of
+/// the steps after the target ends, which forecasts need. So `covariates.len() >=
+/// target.len()`, and `covariates[t]` for `t >= target.len()` belongs to a step not yet
+/// observed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CovariateSeries {
+    /// The source, `csv:FILE:TARGET`.
+    pub name: String,
+    /// The target values x_0..x_{n-1}, in time order.
+    pub target: Vec<f64>,
+    /// One row per step, `[step][column]`: z_t for every row of the file, the rows past the
+    /// target's end included.
+    pub covariates: Vec<Vec<f64>>,
+    /// The names of the covariate columns, in the order of each row of `covariates`.
+    pub columns: Vec<String>,
+    /// One label per row of `covariates` (a year, a date), when the file has a date column.
+    pub dates: Option<Vec<String>>,
+}
+
+impl CovariateSeries {
+    /// The number of rows past the target's end: the steps whose covariates are known but
+    /// whose target is not.
+    pub fn future_rows(&self) -> usize {
+        self.covariates.len() - self.target.len()
+    }
+}
+
+/// Loads the column `target` of the CSV file `path` as a series and the columns
+/// `covariates` as its per-step covariates (see [`CovariateSeries`]).
+///
+/// The header row names the columns; blank lines are ignored. Every covariate cell must be
+/// a finite number. The target's cells must be numbers, except that the trailing rows may
+/// leave it empty (or `NA`, `NaN`, `null`): those rows hold the future covariates. Errors
+/// name the file, the row (and its 1-based line number) and the column: a missing column
+/// (the message lists the columns there are), a missing value, NaN or text in a covariate,
+/// text in the target, an empty target followed by target values, a file without rows or
+/// without any target value, a covariate listed twice or also named as the target.
+pub fn load_csv_with_covariates(
+    path: &Path,
+    target: &str,
+    covariates: &[String],
+) -> Result<CovariateSeries, SeriesError> {
+    let text = read_text(path)?;
+    let mut series =
+        parse_csv_with_covariates(&text, target, covariates, &path.display().to_string())?;
+    series.name = SeriesSource::Csv {
+        path: path.to_path_buf(),
+        column: target.to_string(),
+    }
+    .to_string();
+    Ok(series)
+}
+
+/// [`load_csv_with_covariates`] on a CSV text; `origin` names the file in errors and is
+/// the series' name.
+pub fn parse_csv_with_covariates(
+    text: &str,
+    target: &str,
+    covariates: &[String],
+    origin: &str,
+) -> Result<CovariateSeries, SeriesError> {
+    let bad = |message: String| SeriesError::Csv {
+        origin: origin.to_string(),
+        message,
+    };
+    for (i, c) in covariates.iter().enumerate() {
+        if c == target {
+            return Err(bad(format!(
+                "'{c}' is the target column; it cannot also be a covariate"
+            )));
+        }
+        if covariates[..i].contains(c) {
+            return Err(bad(format!("the covariate column '{c}' is listed twice")));
+        }
+    }
+    let mut records = csv_records(text, origin)?.into_iter();
+    let (_, header) = records
+        .next()
+        .ok_or_else(|| SeriesError::Empty(origin.to_string()))?;
+    let target_index = column_index(&header, target, origin)?;
+    let indices = covariates
+        .iter()
+        .map(|c| column_index(&header, c, origin))
+        .collect::<Result<Vec<_>, _>>()?;
+    let date_index = header
+        .iter()
+        .enumerate()
+        .position(|(i, h)| is_date_header(h) && i != target_index && !indices.contains(&i));
+    let mut values = Vec::new();
+    let mut rows = Vec::new();
+    let mut dates = Vec::new();
+    // The first row without a target value, while no later row has had one.
+    let mut first_empty: Option<(usize, usize)> = None;
+    for (row, (line, fields)) in records.enumerate() {
+        let row = row + 1;
+        let cell = |column: &str, problem: String| SeriesError::Cell {
+            origin: origin.to_string(),
+            row,
+            line,
+            column: column.to_string(),
+            problem,
+        };
+        let field = |index: usize, column: &str| {
+            fields.get(index).map(String::as_str).ok_or_else(|| {
+                cell(
+                    column,
+                    format!(
+                        "the row has {} fields, but this column is field {}",
+                        fields.len(),
+                        index + 1
+                    ),
+                )
+            })
+        };
+        let mut z = Vec::with_capacity(indices.len());
+        for (&index, column) in indices.iter().zip(covariates) {
+            let text = field(index, column)?;
+            if text.is_empty() {
+                return Err(cell(
+                    column,
+                    "missing value (every covariate cell must be a finite number)".into(),
+                ));
+            }
+            match text.parse::<f64>() {
+                Ok(v) if v.is_finite() => z.push(v),
+                _ => {
+                    return Err(cell(
+                        column,
+                        format!(
+                            "'{text}' is not a finite number (every covariate cell must be one)"
+                        ),
+                    ));
+                }
+            }
+        }
+        let text = field(target_index, target)?;
+        if is_missing(text) {
+            first_empty.get_or_insert((row, line));
+        } else {
+            let Some(v) = text.parse::<f64>().ok().filter(|v| v.is_finite()) else {
+                return Err(cell(target, format!("'{text}' is not a finite number")));
+            };
+            if let Some((row, line)) = first_empty {
+                return Err(SeriesError::Cell {
+                    origin: origin.to_string(),
+                    row,
+                    line,
+                    column: target.to_string(),
+                    problem: "the target is empty, but later rows have target values (only \
+                              the last rows may leave the target empty: they hold the future \
+                              covariates)"
+                        .into(),
+                });
+            }
+            values.push(v);
+        }
+        rows.push(z);
+        if let Some(d) = date_index {
+            dates.push(fields.get(d).cloned().unwrap_or_default());
+        }
+    }
+    if rows.is_empty() {
+        return Err(bad("no rows below the header".into()));
+    }
+    if values.is_empty() {
+        return Err(bad(format!(
+            "no values in the target column '{target}' (every row leaves it empty)"
+        )));
+    }
+    Ok(CovariateSeries {
+        name: origin.to_string(),
+        target: values,
+        covariates: rows,
+        columns: covariates.to_vec(),
+        dates: date_index.map(|_| dates),
+    })
 }
 
 /// The monthly prices and dates of one symbol of the embedded stocks file.
 fn stock_prices(symbol: &str) -> Result<(Vec<f64>, Vec<String>), SeriesError> {
     let mut values = Vec::new();
     let mut dates = Vec::new();
-    for line in STOCKS_CSV.lines().skip(1) {
-        let fields = split_csv_line(line);
+    for (_, fields) in csv_records(STOCKS_CSV, "embedded stocks")?
+        .into_iter()
+        .skip(1)
+    {
         if fields.len() == 3 && fields[0] == symbol {
             let price = fields[2].parse::<f64>().map_err(|_| SeriesError::Csv {
                 origin: "embedded stocks".into(),
@@ -441,7 +647,34 @@ pub enum SeriesError {
     /// A real-valued series was needed but the source holds text.
     #[error("{0} is a text, not a real-valued series")]
     NotReal(String),
-    /// A CSV problem; the message gives the row and line.
+    /// A column named on the command line is not in the header.
+    #[error(
+        "bad CSV in {origin}: no column named '{column}'; the header has: {}",
+        header.join(", ")
+    )]
+    NoColumn {
+        /// The file.
+        origin: String,
+        /// The column asked for.
+        column: String,
+        /// The columns of the header.
+        header: Vec<String>,
+    },
+    /// One cell of a CSV file is not what its column needs.
+    #[error("bad CSV in {origin}: row {row} (line {line}), column '{column}': {problem}")]
+    Cell {
+        /// The file.
+        origin: String,
+        /// The 1-based data row (blank lines and the header not counted).
+        row: usize,
+        /// The 1-based line of the file where the row starts.
+        line: usize,
+        /// The column's header name.
+        column: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Another CSV problem; the message says where.
     #[error("bad CSV in {origin}: {message}")]
     Csv {
         /// The file.
@@ -456,11 +689,113 @@ mod tests {
     use super::*;
 
     #[test]
-    fn csv_lines_with_quotes() {
+    fn csv_fields_with_quotes_are_trimmed_and_unquoted() {
+        let records =
+            csv_records("\u{feff}a,b\n\n  \n\"a,b\", 2 ,\"say \"\"hi\"\"\"\n", "f").unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0], (1, vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(records[1].0, 4);
+        assert_eq!(records[1].1, vec!["a,b", "2", r#"say "hi""#]);
+    }
+
+    fn covariates(text: &str, target: &str, columns: &[&str]) -> Result<CovariateSeries, String> {
+        let columns: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        parse_csv_with_covariates(text, target, &columns, "f.csv").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn covariates_with_future_rows() {
+        let text = "year,y,\"a\",b\n2000,1.5,1,10\n\n2001,2.5,2,11\n2002,,3,12\n2003,NA,4,13\n";
+        let s = covariates(text, "y", &["b", "a"]).unwrap();
+        assert_eq!(s.target, vec![1.5, 2.5]);
         assert_eq!(
-            split_csv_line(r#""a,b", 2 ,"say ""hi""""#),
-            vec!["a,b", "2", r#"say "hi""#]
+            s.covariates,
+            vec![
+                vec![10.0, 1.0],
+                vec![11.0, 2.0],
+                vec![12.0, 3.0],
+                vec![13.0, 4.0]
+            ]
         );
+        assert_eq!(s.columns, vec!["b", "a"]);
+        assert_eq!(s.future_rows(), 2);
+        assert_eq!(s.dates.unwrap(), vec!["2000", "2001", "2002", "2003"]);
+        // Without covariates: the target alone, with its future rows.
+        assert_eq!(covariates(text, "y", &[]).unwrap().covariates.len(), 4);
+    }
+
+    #[test]
+    fn covariate_errors_name_the_file_row_and_column() {
+        let cases = [
+            (
+                "y,a\n1,2\n",
+                "y",
+                vec!["z"],
+                vec!["f.csv", "no column named 'z'", "y, a"],
+            ),
+            (
+                "y,a\n1,2\n2,NaN\n",
+                "y",
+                vec!["a"],
+                vec!["row 2 (line 3), column 'a'", "'NaN'"],
+            ),
+            (
+                "y,a\n1,2\n2,\n",
+                "y",
+                vec!["a"],
+                vec!["row 2 (line 3), column 'a'", "missing"],
+            ),
+            (
+                "y,a\n1,x\n",
+                "y",
+                vec!["a"],
+                vec!["row 1 (line 2), column 'a'", "'x'"],
+            ),
+            (
+                "y,a\n1,2\n3\n",
+                "y",
+                vec!["a"],
+                vec!["row 2 (line 3), column 'a'", "1 fields"],
+            ),
+            (
+                "y,a\nq,2\n",
+                "y",
+                vec!["a"],
+                vec!["column 'y'", "'q' is not a finite number"],
+            ),
+            (
+                "y,a\n1,2\n,3\n4,5\n",
+                "y",
+                vec!["a"],
+                vec!["row 2 (line 3), column 'y'", "empty"],
+            ),
+            ("y,a\n", "y", vec!["a"], vec!["f.csv", "no rows"]),
+            ("", "y", vec!["a"], vec!["f.csv is empty"]),
+            (
+                "y,a\n,2\n",
+                "y",
+                vec!["a"],
+                vec!["no values in the target column 'y'"],
+            ),
+            (
+                "y,a\n1,2\n",
+                "y",
+                vec!["a", "y"],
+                vec!["'y' is the target column"],
+            ),
+            (
+                "y,a\n1,2\n",
+                "y",
+                vec!["a", "a"],
+                vec!["'a' is listed twice"],
+            ),
+        ];
+        for (text, target, columns, phrases) in cases {
+            let err = covariates(text, target, &columns).unwrap_err();
+            for phrase in phrases {
+                assert!(err.contains(phrase), "{text:?}: `{phrase}` not in: {err}");
+            }
+        }
     }
 
     #[test]
