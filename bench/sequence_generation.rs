@@ -55,6 +55,7 @@ fn main() {
     );
     let request = |length| SequenceRequest {
         labels: vec![None; n],
+        covariates: None,
         vectors: None,
         length,
         prefix: Vec::new(),

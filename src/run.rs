@@ -981,8 +981,26 @@ impl SequenceRun {
                 options.n
             );
         }
+        // A series with covariates is drawn from its start given the file's covariates.
+        let covariates = match &data.covariates {
+            Some(layout) => Some(layout.aligned(0, length).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{} has covariates for {} steps{}: a sample of {length} steps needs them all \
+                     (lower --length)",
+                    data.name,
+                    layout.len(),
+                    if layout.known_ahead {
+                        " (known ahead: one more than the steps drawn)"
+                    } else {
+                        ""
+                    }
+                )
+            })?),
+            None => None,
+        };
         let request = SequenceRequest {
             labels: options.labels(self.config.model.num_classes)?,
+            covariates,
             vectors: None,
             length,
             prefix: Vec::new(),

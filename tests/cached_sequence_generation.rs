@@ -157,6 +157,7 @@ fn cached_sequences_equal_naive_sequences_for_every_output_distribution() {
                 };
                 let mut request = SequenceRequest {
                     labels,
+                    covariates: None,
                     vectors: None,
                     length: 30,
                     prefix,
@@ -201,6 +202,7 @@ fn sequences_do_not_depend_on_the_batch_they_are_drawn_in() {
     );
     let request = |batch| SequenceRequest {
         labels: vec![None; 7],
+        covariates: None,
         vectors: None,
         length: 25,
         prefix: Vec::new(),

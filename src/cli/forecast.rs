@@ -471,6 +471,12 @@ fn forecast_sequence(args: &ForecastArgs, run: &SequenceRun) -> Result<()> {
     if config.model.num_classes.is_some() {
         bail!("forecasting a class-conditional sequence run is not supported");
     }
+    if config.covariates.is_some() {
+        bail!(
+            "k-step forecasts of a neural run with covariates are not supported yet: `argen eval` \
+             scores its one-step predictions (ARX runs of `argen fit ar --covariates` forecast)"
+        );
+    }
     let values = &test.targets;
     let n = values.len();
     let split = argen::data::sequences::series_split(&data.name, n);

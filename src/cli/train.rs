@@ -49,6 +49,14 @@ pub struct TrainArgs {
     /// `.npy` array [N, D].
     #[arg(long, value_name = "vectors:FILE")]
     pub condition: Option<String>,
+    /// Sequences on `--data csv:FILE:TARGET`: per-step covariates, columns of the same file.
+    /// The model at step t reads x_<t and these columns up to step t.
+    #[arg(long, value_name = "COL,COL", value_delimiter = ',')]
+    pub covariates: Vec<String>,
+    /// With --covariates: they are known one step ahead (calendar features, planned
+    /// prices), so step t also reads the covariates of step t + 1.
+    #[arg(long, requires = "covariates")]
+    pub covariates_known_ahead: bool,
     /// Dropout probability, during training only. Gated PixelCNN: on the residual branch of
     /// the horizontal stack (default: 0.2 on the digits, whose 1,000 training images are easy
     /// to overfit; 0 otherwise). Sequence models: after each hidden activation (default 0).
@@ -166,7 +174,9 @@ const IMAGE_OPTIONS: [&str; 8] = [
     "samples",
 ];
 /// The options of the sequence models only.
-const SEQUENCE_OPTIONS: [&str; 10] = [
+const SEQUENCE_OPTIONS: [&str; 12] = [
+    "covariates",
+    "covariates_known_ahead",
     "hidden",
     "depth",
     "blocks",
@@ -294,7 +304,14 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
             if args.condition.is_some() {
                 bail!("--condition vectors:FILE applies to the image models so far");
             }
-            let data = load_sequences(&args.data)?;
+            let covariates = (!args.covariates.is_empty()).then(|| sequence::CovariateSpec {
+                columns: args.covariates.clone(),
+                known_ahead: args.covariates_known_ahead,
+            });
+            let data = match &covariates {
+                Some(spec) => sequence::load_with_covariates(&args.data, spec)?,
+                None => load_sequences(&args.data)?,
+            };
             let model = args
                 .sequence
                 .options(args.dropout, args.conditional)
@@ -314,7 +331,8 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
                 argen::data::absolute_source(&args.data),
                 training,
             )
-            .with_tbptt(args.sequence.tbptt);
+            .with_tbptt(args.sequence.tbptt)
+            .with_covariates(covariates);
             let folder = new_folder(&args.out, &args.model, &args.data)?;
             train_sequences(&args, config, folder, false, &devices.devices)
         }

@@ -58,6 +58,9 @@ pub struct SeqExample {
     pub mask: Option<Vec<f32>>,
     /// Class or series id (0 when the data has none).
     pub label: usize,
+    /// Per-step covariates, laid out [time][width]: row t holds what the model at step t
+    /// may read (c_t, and c_{t+1} when they are known ahead; see [`CovariateLayout`]).
+    pub covariates: Option<Vec<f32>>,
 }
 
 impl SeqExample {
@@ -90,6 +93,146 @@ pub struct SequenceData {
     pub recall_last: usize,
     /// For text: the alphabet (symbol i is `alphabet[i]`).
     pub alphabet: Option<Vec<char>>,
+    /// For a series with per-step covariates: which, and how a step reads them.
+    pub covariates: Option<CovariateLayout>,
+}
+
+/// The per-step covariates c_t of a series (`--covariates COL,COL`), standardised by the
+/// training part's mean and deviation of each column.
+///
+/// The rule: the model at step t reads x_<t and c_≤t; with `known_ahead` (calendar
+/// features, planned prices) also c_{t+1}. Row t of an example's covariates holds what
+/// step t reads beyond what earlier steps read: c_t, or [c_t, c_{t+1}] (`width` = K or 2K).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CovariateLayout {
+    /// The covariate columns, in order.
+    pub columns: Vec<String>,
+    /// Whether step t also reads c_{t+1}.
+    pub known_ahead: bool,
+    /// The standardised covariates of every row of the file, [row][K]: the rows with a
+    /// target, then the future rows (forecasting reads those).
+    pub rows: Vec<f32>,
+    /// The mean and deviation removed from each column.
+    pub scale: Vec<(f64, f64)>,
+}
+
+impl CovariateLayout {
+    /// Covariate columns K.
+    pub fn columns(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Values a step reads: K, or 2K when known ahead.
+    pub fn width(&self) -> usize {
+        self.columns() * if self.known_ahead { 2 } else { 1 }
+    }
+
+    /// Rows of covariates in the file (with a target or future).
+    pub fn len(&self) -> usize {
+        self.rows.len() / self.columns().max(1)
+    }
+
+    /// Whether the file has no covariate rows.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// What steps `from..from + len` read, [step][width]; `None` when the file's rows end
+    /// before the last of them needs (c_{t+1} for the last step when known ahead).
+    pub fn aligned(&self, from: usize, len: usize) -> Option<Vec<f32>> {
+        let k = self.columns();
+        let needed = from + len + usize::from(self.known_ahead);
+        if needed > self.len() {
+            return None;
+        }
+        let row = |t: usize| &self.rows[t * k..(t + 1) * k];
+        let mut out = Vec::with_capacity(len * self.width());
+        for t in from..from + len {
+            out.extend_from_slice(row(t));
+            if self.known_ahead {
+                out.extend_from_slice(row(t + 1));
+            }
+        }
+        Some(out)
+    }
+}
+
+impl SequenceData {
+    /// A real series `target` with per-step `covariates` ([row][K], one row per step of the
+    /// target and then the future rows), cut as a single series is (see
+    /// [`SequenceData::from_values`]); each example carries the covariates its steps read.
+    pub fn with_covariates(
+        name: &str,
+        target: &[f64],
+        covariates: &[Vec<f64>],
+        columns: Vec<String>,
+        known_ahead: bool,
+    ) -> Result<SequenceData, SequenceDataError> {
+        let mut data = Self::from_values(name, target)?;
+        let k = columns.len();
+        let n = target.len();
+        if k == 0 {
+            return Err(SequenceDataError::BadParameter(format!(
+                "{name}: no covariate columns"
+            )));
+        }
+        if covariates.len() < n + usize::from(known_ahead) {
+            return Err(SequenceDataError::BadParameter(format!(
+                "{name}: {} covariate rows for {n} steps{}",
+                covariates.len(),
+                if known_ahead {
+                    " (covariates known ahead need one row past the last target)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        if let Some((t, row)) = covariates
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.len() != k || r.iter().any(|v| !v.is_finite()))
+        {
+            return Err(SequenceDataError::BadParameter(format!(
+                "{name}: covariate row {t} is {row:?}: expected {k} finite numbers"
+            )));
+        }
+        let split = series_split(name, n).max(1);
+        let scale: Vec<(f64, f64)> = (0..k)
+            .map(|j| {
+                let train: Vec<f64> = covariates[..split].iter().map(|r| r[j]).collect();
+                let mean = train.iter().sum::<f64>() / train.len() as f64;
+                let var =
+                    train.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / train.len() as f64;
+                (mean, var.sqrt().max(1e-12))
+            })
+            .collect();
+        let rows = covariates
+            .iter()
+            .flat_map(|r| {
+                r.iter()
+                    .zip(&scale)
+                    .map(|(v, (m, s))| ((v - m) / s) as f32)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let layout = CovariateLayout {
+            columns,
+            known_ahead,
+            rows,
+            scale,
+        };
+        // Each example starts where its targets start in the series: the training windows
+        // at multiples of the stride, the validation and test parts at step 0.
+        let stride = (SERIES_WINDOW.min(split) / 2).max(1);
+        for (i, e) in data.train.iter_mut().enumerate() {
+            e.covariates = layout.aligned(i * stride, e.len(1));
+        }
+        for e in data.valid.iter_mut().chain(data.test.iter_mut()) {
+            e.covariates = layout.aligned(0, e.len(1));
+        }
+        data.covariates = Some(layout);
+        Ok(data)
+    }
 }
 
 impl SequenceData {
@@ -212,6 +355,7 @@ pub fn digits_as_sequences() -> Result<SequenceData, SequenceDataError> {
                 targets: set.image(i).iter().map(|&v| f32::from(v)).collect(),
                 mask: None,
                 label: usize::from(set.labels[i]),
+                covariates: None,
             })
             .collect()
     };
@@ -229,6 +373,7 @@ pub fn digits_as_sequences() -> Result<SequenceData, SequenceDataError> {
         scale: None,
         recall_last: 0,
         alphabet: None,
+        covariates: None,
     })
 }
 
@@ -257,6 +402,7 @@ pub fn adding_problem(t: usize, seed: u64) -> SequenceData {
                     targets,
                     mask: Some(mask),
                     label: 0,
+                    covariates: None,
                 }
             })
             .collect()
@@ -281,6 +427,7 @@ pub fn adding_problem(t: usize, seed: u64) -> SequenceData {
         scale: None,
         recall_last: 0,
         alphabet: None,
+        covariates: None,
     }
 }
 
@@ -307,6 +454,7 @@ pub fn copy_memory(t: usize, seed: u64) -> SequenceData {
                     targets: y,
                     mask: Some(mask),
                     label: 0,
+                    covariates: None,
                 }
             })
             .collect()
@@ -326,6 +474,7 @@ pub fn copy_memory(t: usize, seed: u64) -> SequenceData {
         scale: None,
         recall_last: 10,
         alphabet: None,
+        covariates: None,
     }
 }
 
@@ -378,6 +527,7 @@ pub fn piano_roll(text: &str, path: &Path, name: &str) -> Result<SequenceData, S
                 targets,
                 mask: None,
                 label: 0,
+                covariates: None,
             });
         }
         parts.push(examples);
@@ -397,6 +547,7 @@ pub fn piano_roll(text: &str, path: &Path, name: &str) -> Result<SequenceData, S
         scale: None,
         recall_last: 0,
         alphabet: None,
+        covariates: None,
     })
 }
 
@@ -445,6 +596,7 @@ pub fn single_series(name: &str, data: SeriesData) -> SequenceData {
                 .collect(),
         ),
         label: 0,
+        covariates: None,
     };
     let window = SERIES_WINDOW.min(split.max(1));
     let stride = (window / 2).max(1);
@@ -463,6 +615,7 @@ pub fn single_series(name: &str, data: SeriesData) -> SequenceData {
                 targets: values[start..start + len].to_vec(),
                 mask: Some((0..len).map(|t| f32::from(u8::from(t >= warmup))).collect()),
                 label: 0,
+                covariates: None,
             }
         })
         .collect();
@@ -477,5 +630,6 @@ pub fn single_series(name: &str, data: SeriesData) -> SequenceData {
         scale,
         recall_last: 0,
         alphabet,
+        covariates: None,
     }
 }

@@ -116,6 +116,7 @@ enum BlockState {
         residual: StepConv,
         skip: StepConv,
         class: Option<Tensor<2>>,
+        covariate: Option<StepConv>,
     },
     Tcn {
         first: StepConv,
@@ -124,7 +125,21 @@ enum BlockState {
         second_queue: Queue,
         class_first: Option<Tensor<2>>,
         class_second: Option<Tensor<2>>,
+        covariate_first: Option<StepConv>,
+        covariate_second: Option<StepConv>,
     },
+}
+
+/// `x` plus the 1x1 convolution of the step's covariates, where both exist.
+fn plus_covariates(
+    x: Tensor<2>,
+    conv: &Option<StepConv>,
+    covariates: Option<&Tensor<2>>,
+) -> Tensor<2> {
+    match (conv, covariates) {
+        (Some(conv), Some(c)) => x + conv.apply_matrix(c.clone()),
+        _ => x,
+    }
 }
 
 /// The per-layer queues of a causal convolution stack generating a batch of sequences.
@@ -133,6 +148,7 @@ pub struct ConvCache {
     /// The encoded steps x_{t−k₀}, ..., x_{t−1} the first layer reads.
     input_queue: Queue,
     input_class: Option<Tensor<2>>,
+    input_covariate: Option<StepConv>,
     blocks: Vec<BlockState>,
     head_hidden: StepConv,
     head_out: StepConv,
@@ -165,6 +181,7 @@ impl ConvCache {
                         residual: StepConv::new(&b.residual),
                         skip: StepConv::new(&b.skip),
                         class: condition_vectors(b.condition.as_ref(), condition),
+                        covariate: b.covariate.as_ref().map(StepConv::new),
                     }
                 }
                 ConvBlock::Tcn(b) => {
@@ -177,6 +194,8 @@ impl ConvCache {
                         second,
                         class_first: condition_vectors(b.condition_first.as_ref(), condition),
                         class_second: condition_vectors(b.condition_second.as_ref(), condition),
+                        covariate_first: b.covariate_first.as_ref().map(StepConv::new),
+                        covariate_second: b.covariate_second.as_ref().map(StepConv::new),
                     }
                 }
             })
@@ -185,6 +204,7 @@ impl ConvCache {
             input,
             input_queue,
             input_class: condition_vectors(model.input_condition.as_ref(), condition),
+            input_covariate: model.input_covariate.as_ref().map(StepConv::new),
             blocks,
             head_hidden: StepConv::new(&model.head_hidden),
             head_out: StepConv::new(&model.head_out),
@@ -194,7 +214,14 @@ impl ConvCache {
     /// The features [batch, P] of p(x_t | x_<t, h) for the current step t. Call once per
     /// step, then [`Self::observe`] the step's value.
     pub fn features(&mut self) -> Tensor<2> {
+        self.features_with(None)
+    }
+
+    /// [`Self::features`] for a model with covariates: `covariates` [batch, K] is what the
+    /// current step reads (c_t, and c_{t+1} when known ahead).
+    pub fn features_with(&mut self, covariates: Option<&Tensor<2>>) -> Tensor<2> {
         let mut z = plus(self.input.apply(&self.input_queue), &self.input_class);
+        z = plus_covariates(z, &self.input_covariate, covariates);
         let mut skips: Option<Tensor<2>> = None;
         for block in &mut self.blocks {
             match block {
@@ -204,9 +231,11 @@ impl ConvCache {
                     residual,
                     skip,
                     class,
+                    covariate,
                 } => {
                     queue.push(z.clone());
                     let pre = plus(dilated.apply(queue), class);
+                    let pre = plus_covariates(pre, covariate, covariates);
                     let g = crate::fused::gated_activation(pre);
                     let s = skip.apply_matrix(g.clone());
                     skips = Some(match skips {
@@ -222,11 +251,15 @@ impl ConvCache {
                     second_queue,
                     class_first,
                     class_second,
+                    covariate_first,
+                    covariate_second,
                 } => {
                     first_queue.push(z.clone());
-                    let y = relu(plus(first.apply(first_queue), class_first));
+                    let y = plus(first.apply(first_queue), class_first);
+                    let y = relu(plus_covariates(y, covariate_first, covariates));
                     second_queue.push(y);
-                    let y = relu(plus(second.apply(second_queue), class_second));
+                    let y = plus(second.apply(second_queue), class_second);
+                    let y = relu(plus_covariates(y, covariate_second, covariates));
                     z = relu(z + y);
                 }
             }

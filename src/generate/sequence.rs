@@ -28,6 +28,9 @@ pub struct SequenceRequest {
     pub vectors: Option<Vec<f32>>,
     /// Steps per sequence.
     pub length: usize,
+    /// For a model with covariates: what each step reads, `length` rows of `width` values
+    /// ([`crate::data::sequences::CovariateLayout::aligned`]), the same for every sequence.
+    pub covariates: Option<Vec<f32>>,
     /// Steps (laid out [time][dims]) copied at the start of every sequence instead of drawn.
     pub prefix: Vec<f32>,
     /// Temperature of every draw (1 samples the model, 0 takes the most likely value).
@@ -96,19 +99,27 @@ fn generate(
         );
         match model {
             SequenceModel::Conv(conv) if !naive => {
-                let mut cache = ConvCache::new(conv, labels.len(), condition.as_ref(), device);
+                let n = labels.len();
+                let mut cache = ConvCache::new(conv, n, condition.as_ref(), device);
                 batch_run.run(|t, values, _| {
                     if t > 0 {
                         cache.observe(encoded_column(output, values, t - 1, device));
                     }
+                    let covariates = request.covariates_at(t..t + 1, n, device).map(|c| {
+                        let width = c.dims()[1];
+                        c.reshape([n, width])
+                    });
                     // Computed for given steps too: that is what fills the queues.
-                    Some(cache.features())
+                    Some(cache.features_with(covariates.as_ref()))
                 });
             }
             _ => batch_run.run(|t, values, needed| {
                 needed.then(|| {
                     let x = encoded_prefix(output, values, t + 1, device);
-                    let features = model.forward(x, condition.clone());
+                    let n = x.dims()[0];
+                    let covariates = request.covariates_at(0..t + 1, n, device);
+                    let features =
+                        model.forward_with_covariates(x, condition.clone(), covariates.as_ref());
                     let [n, p, _] = features.dims();
                     features.narrow(2, t, 1).reshape([n, p])
                 })
@@ -171,6 +182,29 @@ impl BatchRun<'_> {
 }
 
 impl SequenceRequest {
+    /// The covariates of steps `steps` for `n` sequences, [n, width, steps]; `None` without
+    /// covariates.
+    fn covariates_at(
+        &self,
+        steps: std::ops::Range<usize>,
+        n: usize,
+        device: &Device,
+    ) -> Option<Tensor<3>> {
+        let rows = self.covariates.as_ref()?;
+        let width = rows.len() / self.length.max(1);
+        let len = steps.len();
+        let mut values = Vec::with_capacity(n * width * len);
+        for _ in 0..n {
+            for j in 0..width {
+                values.extend(steps.clone().map(|t| rows[t * width + j]));
+            }
+        }
+        Some(Tensor::from_data(
+            TensorData::new(values, [n, width, len]),
+            device,
+        ))
+    }
+
     /// What the request conditions on: its vectors when it has them, its classes when every
     /// sequence has one, nothing otherwise.
     fn condition_width(&self) -> Option<ConditionWidth> {

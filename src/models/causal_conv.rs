@@ -195,6 +195,8 @@ pub struct WaveNetBlock {
     pub(crate) residual: Conv1d,
     pub(crate) skip: Conv1d,
     pub(crate) condition: Option<ConditionMap>,
+    /// 1x1 convolution of the step's covariates into the gates (local conditioning).
+    pub(crate) covariate: Option<Conv1d>,
 }
 
 /// One plain residual block of the TCN.
@@ -207,6 +209,9 @@ pub struct TcnBlock {
     pub(crate) second_gain: Option<Param<Tensor<1>>>,
     pub(crate) condition_first: Option<ConditionMap>,
     pub(crate) condition_second: Option<ConditionMap>,
+    /// 1x1 convolutions of the step's covariates into both pre-activations.
+    pub(crate) covariate_first: Option<Conv1d>,
+    pub(crate) covariate_second: Option<Conv1d>,
 }
 
 /// A block of either kind.
@@ -224,6 +229,8 @@ pub struct CausalConv {
     /// The first layer, which excludes the current step.
     pub(crate) input: Conv1d,
     pub(crate) input_condition: Option<ConditionMap>,
+    /// 1x1 convolution of the step's covariates added after the first layer.
+    pub(crate) input_covariate: Option<Conv1d>,
     pub(crate) blocks: Vec<ConvBlock>,
     pub(crate) head_hidden: Conv1d,
     pub(crate) head_out: Conv1d,
@@ -243,6 +250,11 @@ impl CausalConv {
         let k = config.kernel;
         let k0 = config.first_kernel;
         let map = |channels| condition_maps(shape.condition, channels, 1, device).pop();
+        let covariate = |channels| {
+            shape
+                .covariates
+                .map(|k| Conv1dConfig::new(k, channels, 1).init(device))
+        };
         let gain = |conv: &Conv1d| config.uses_weight_norm().then(|| initial_gain(conv));
         let blocks = config
             .dilations()
@@ -258,6 +270,8 @@ impl CausalConv {
                         second,
                         condition_first: map(r),
                         condition_second: map(r),
+                        covariate_first: covariate(r),
+                        covariate_second: covariate(r),
                     })
                 }
                 BlockKind::WaveNet => {
@@ -268,6 +282,7 @@ impl CausalConv {
                         residual: Conv1dConfig::new(r, r, 1).init(device),
                         skip: Conv1dConfig::new(r, r, 1).init(device),
                         condition: map(2 * r),
+                        covariate: covariate(2 * r),
                     })
                 }
             })
@@ -277,6 +292,7 @@ impl CausalConv {
                 .with_padding(PaddingConfig1d::Explicit(k0, 0))
                 .init(device),
             input_condition: map(r),
+            input_covariate: covariate(r),
             blocks,
             head_hidden: Conv1dConfig::new(r, r, 1).init(device),
             head_out: Conv1dConfig::new(r, shape.features, 1).init(device),
@@ -284,18 +300,26 @@ impl CausalConv {
         }
     }
 
-    /// Features [batch, P, time] from inputs [batch, C, time].
-    pub fn forward(&self, inputs: Tensor<3>, condition: Option<&Condition>) -> Tensor<3> {
+    /// Features [batch, P, time] from inputs [batch, C, time] and, for a model with
+    /// covariates, the covariates [batch, K, time] each step reads (at its own position).
+    pub fn forward(
+        &self,
+        inputs: Tensor<3>,
+        condition: Option<&Condition>,
+        covariates: Option<&Tensor<3>>,
+    ) -> Tensor<3> {
         let time = inputs.dims()[2];
         // k₀ zeros on the left, one output too many on the right: drop it.
         let first = self.input.forward(inputs).narrow(2, 0, time);
         let mut z = add_condition(first, self.input_condition.as_ref(), condition);
+        z = add_covariates(z, self.input_covariate.as_ref(), covariates);
         let mut skips: Option<Tensor<3>> = None;
         for block in &self.blocks {
             match block {
                 ConvBlock::WaveNet(b) => {
                     let dilated = apply_causal(&b.dilated, b.dilated_gain.as_ref(), z.clone());
                     let pre = add_condition(dilated, b.condition.as_ref(), condition);
+                    let pre = add_covariates(pre, b.covariate.as_ref(), covariates);
                     let g = self.dropout.forward(crate::fused::gated_activation(pre)); // tanh(a) ⊙ σ(b)
                     let skip = b.skip.forward(g.clone());
                     skips = Some(match skips {
@@ -305,15 +329,23 @@ impl CausalConv {
                     z = z + b.residual.forward(g);
                 }
                 ConvBlock::Tcn(b) => {
-                    let y = self.dropout.forward(relu(add_condition(
-                        apply_causal(&b.first, b.first_gain.as_ref(), z.clone()),
-                        b.condition_first.as_ref(),
-                        condition,
+                    let y = self.dropout.forward(relu(add_covariates(
+                        add_condition(
+                            apply_causal(&b.first, b.first_gain.as_ref(), z.clone()),
+                            b.condition_first.as_ref(),
+                            condition,
+                        ),
+                        b.covariate_first.as_ref(),
+                        covariates,
                     )));
-                    let y = self.dropout.forward(relu(add_condition(
-                        apply_causal(&b.second, b.second_gain.as_ref(), y),
-                        b.condition_second.as_ref(),
-                        condition,
+                    let y = self.dropout.forward(relu(add_covariates(
+                        add_condition(
+                            apply_causal(&b.second, b.second_gain.as_ref(), y),
+                            b.condition_second.as_ref(),
+                            condition,
+                        ),
+                        b.covariate_second.as_ref(),
+                        covariates,
                     )));
                     z = relu(z + y);
                 }
@@ -322,6 +354,19 @@ impl CausalConv {
         let features = skips.unwrap_or(z);
         self.head_out
             .forward(relu(self.head_hidden.forward(relu(features))))
+    }
+}
+
+/// `x` plus a 1x1 convolution of the covariates (position t reads only position t);
+/// `x` unchanged without covariates.
+pub(crate) fn add_covariates(
+    x: Tensor<3>,
+    conv: Option<&Conv1d>,
+    covariates: Option<&Tensor<3>>,
+) -> Tensor<3> {
+    match (conv, covariates) {
+        (Some(conv), Some(c)) => x + conv.forward(c.clone()),
+        _ => x,
     }
 }
 
@@ -341,6 +386,7 @@ mod tests {
             input_channels: 2,
             features: 3,
             condition: None,
+            covariates: None,
             dropout: 0.0,
         };
         CausalConv::new(BlockKind::Tcn, &config, &shape, device)
@@ -374,7 +420,7 @@ mod tests {
         let device = Device::flex();
         let mut model = weight_normalised_tcn(&device);
         let x = Tensor::<3>::random([2, 2, 9], burn::tensor::Distribution::Default, &device);
-        let before = model.forward(x.clone(), None);
+        let before = model.forward(x.clone(), None, None);
         for block in &mut model.blocks {
             let ConvBlock::Tcn(b) = block else {
                 panic!("a TCN block")
@@ -399,7 +445,7 @@ mod tests {
             }
         }
         // The lengths were doubled, so the output changed; put them back and compare.
-        let doubled = model.forward(x.clone(), None);
+        let doubled = model.forward(x.clone(), None, None);
         assert!(max_difference(doubled, before.clone()) > 1e-3);
         for block in &mut model.blocks {
             let ConvBlock::Tcn(b) = block else {
@@ -410,7 +456,7 @@ mod tests {
                 *gain = Some(Param::from_tensor(g));
             }
         }
-        let after = model.forward(x, None);
+        let after = model.forward(x, None, None);
         assert!(max_difference(after, before) < 1e-5);
     }
 }

@@ -287,6 +287,9 @@ pub struct StepShape {
     pub features: usize,
     /// What a conditional network is conditioned on (`None`: p(x)).
     pub condition: Option<ConditionWidth>,
+    /// Values of per-step covariates each step reads (`None`: no covariates); see
+    /// [`crate::data::sequences::CovariateLayout`].
+    pub covariates: Option<usize>,
     /// Dropout probability during training.
     pub dropout: f64,
 }

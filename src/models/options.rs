@@ -363,6 +363,7 @@ impl SequenceModelOptions {
             output,
             num_classes: self.conditional.then_some(classes),
             vector_dim: None,
+            covariates: None,
             dropout: self.dropout,
         };
         config.validate().map_err(anyhow::Error::msg)?;

@@ -97,6 +97,8 @@ impl RnnState {
 #[derive(Module, Debug)]
 pub struct Rnn {
     input: Linear,
+    /// The step's covariates into the first layer's input (absent without covariates).
+    covariate: Option<Linear>,
     cells: Vec<RnnCell>,
     out: Linear,
     /// One conditioning map Vᵀh per layer (empty when unconditional).
@@ -117,6 +119,9 @@ impl Rnn {
             .collect();
         Self {
             input: LinearConfig::new(shape.input_channels, h).init(device),
+            covariate: shape
+                .covariates
+                .map(|k| LinearConfig::new(k, h).with_bias(false).init(device)),
             cells,
             out: LinearConfig::new(h, shape.features).init(device),
             condition: condition_maps(shape.condition, h, config.layers, device),
@@ -124,20 +129,33 @@ impl Rnn {
         }
     }
 
-    /// Features [batch, P, time] from inputs [batch, C, time], from the zero state.
-    pub fn forward(&self, inputs: Tensor<3>, condition: Option<&Condition>) -> Tensor<3> {
-        self.forward_chunk(shift_right(inputs), condition, None).0
+    /// Features [batch, P, time] from inputs [batch, C, time] (and the covariates
+    /// [batch, K, time] each step reads), from the zero state.
+    pub fn forward(
+        &self,
+        inputs: Tensor<3>,
+        condition: Option<&Condition>,
+        covariates: Option<&Tensor<3>>,
+    ) -> Tensor<3> {
+        self.forward_chunk(shift_right(inputs), condition, covariates, None)
+            .0
     }
 
-    /// One chunk of already shifted inputs ([`shift_right`]: position t holds x_{t−1}),
-    /// continuing from `state` (zeros when `None`); returns the features and the final state.
+    /// One chunk of already shifted inputs ([`shift_right`]: position t holds x_{t−1}) and
+    /// of the covariates (position t holds what step t reads), continuing from `state`
+    /// (zeros when `None`); returns the features and the final state.
     pub fn forward_chunk(
         &self,
         shifted: Tensor<3>,
         condition: Option<&Condition>,
+        covariates: Option<&Tensor<3>>,
         state: Option<RnnState>,
     ) -> (Tensor<3>, RnnState) {
-        let mut z = self.input.forward(shifted.swap_dims(1, 2)).swap_dims(1, 2); // [B, H, T]
+        let mut z = self.input.forward(shifted.swap_dims(1, 2)); // [B, T, H]
+        if let (Some(linear), Some(c)) = (&self.covariate, covariates) {
+            z = z + linear.forward(c.clone().swap_dims(1, 2));
+        }
+        let mut z = z.swap_dims(1, 2); // [B, H, T]
         let mut finals = Vec::with_capacity(self.cells.len());
         let mut previous = state.map(|s| s.layers.into_iter());
         for (i, cell) in self.cells.iter().enumerate() {

@@ -153,6 +153,10 @@ pub struct SequenceModelConfig {
     /// vector); `None` for p(x) or classes.
     #[serde(default)]
     pub vector_dim: Option<usize>,
+    /// Values of per-step covariates each step reads (K columns, 2K when known ahead);
+    /// `None` without covariates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covariates: Option<usize>,
     /// Dropout probability during training (0: none): on each hidden layer's output (MLP),
     /// between the recurrent layers and before the output layer (RNN), and after each
     /// activation inside the blocks (WaveNet: the gate; TCN: both ReLUs), as in Bai et al.
@@ -171,6 +175,7 @@ impl SequenceModelConfig {
             output,
             num_classes: None,
             vector_dim: None,
+            covariates: None,
             dropout: None,
         }
     }
@@ -368,6 +373,7 @@ impl SequenceModelConfig {
             input_channels: self.input_channels,
             features: self.output.params(),
             condition: self.condition(),
+            covariates: self.covariates,
             dropout: self.dropout_probability(),
         }
     }
@@ -427,10 +433,22 @@ impl SequenceModel {
     /// Features [batch, P, time] of p(x_t | x_<t, h) for every step, from inputs
     /// [batch, C, time]; `condition` (h of each sequence) when the model is conditional.
     pub fn forward(&self, inputs: Tensor<3>, condition: Option<Condition>) -> Tensor<3> {
+        self.forward_with_covariates(inputs, condition, None)
+    }
+
+    /// [`Self::forward`] with per-step covariates [batch, width, time] aligned so that
+    /// position t holds what step t may read (c_t, and c_{t+1} when known ahead): each
+    /// network reads them at position t only, or before.
+    pub fn forward_with_covariates(
+        &self,
+        inputs: Tensor<3>,
+        condition: Option<Condition>,
+        covariates: Option<&Tensor<3>>,
+    ) -> Tensor<3> {
         match self {
-            SequenceModel::Mlp(m) => m.forward(inputs, condition.as_ref()),
-            SequenceModel::Rnn(m) => m.forward(inputs, condition.as_ref()),
-            SequenceModel::Conv(m) => m.forward(inputs, condition.as_ref()),
+            SequenceModel::Mlp(m) => m.forward(inputs, condition.as_ref(), covariates),
+            SequenceModel::Rnn(m) => m.forward(inputs, condition.as_ref(), covariates),
+            SequenceModel::Conv(m) => m.forward(inputs, condition.as_ref(), covariates),
         }
     }
 }

@@ -63,6 +63,9 @@ impl WindowMlpConfig {
 pub struct WindowMlp {
     /// The dense layer over the window, as a convolution of kernel τ.
     window: Conv1d,
+    /// The covariates of the window's steps and of the current one, c_{t−τ+1} .. c_t, into
+    /// the same layer (absent without covariates).
+    covariate_window: Option<Conv1d>,
     /// The later dense layers, as 1x1 convolutions.
     hidden: Vec<Conv1d>,
     /// To the P output features.
@@ -83,6 +86,12 @@ impl WindowMlp {
             window: Conv1dConfig::new(c, h, tau)
                 .with_padding(PaddingConfig1d::Explicit(tau, 0))
                 .init(device),
+            covariate_window: shape.covariates.map(|k| {
+                Conv1dConfig::new(k, h, tau)
+                    .with_padding(PaddingConfig1d::Explicit(tau - 1, 0))
+                    .with_bias(false)
+                    .init(device)
+            }),
             hidden: (1..config.layers)
                 .map(|_| Conv1dConfig::new(h, h, 1).init(device))
                 .collect(),
@@ -98,10 +107,19 @@ impl WindowMlp {
         self.tau
     }
 
-    /// Features [batch, P, time] from inputs [batch, C, time].
-    pub fn forward(&self, inputs: Tensor<3>, condition: Option<&Condition>) -> Tensor<3> {
+    /// Features [batch, P, time] from inputs [batch, C, time] (and the covariates
+    /// [batch, K, time] each step reads).
+    pub fn forward(
+        &self,
+        inputs: Tensor<3>,
+        condition: Option<&Condition>,
+        covariates: Option<&Tensor<3>>,
+    ) -> Tensor<3> {
         let time = inputs.dims()[2];
         let mut z = self.window.forward(inputs).narrow(2, 0, time);
+        if let (Some(conv), Some(c)) = (&self.covariate_window, covariates) {
+            z = z + conv.forward(c.clone());
+        }
         z = self
             .dropout
             .forward(relu(add_condition(z, self.condition.first(), condition)));

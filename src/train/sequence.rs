@@ -33,9 +33,45 @@ pub struct SequenceTrainingConfig {
     /// Recurrent models: truncated BPTT chunk length (`None`: the whole sequence).
     #[serde(default)]
     pub tbptt: Option<usize>,
+    /// Per-step covariates read from the CSV of `data` (`csv:FILE:TARGET`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covariates: Option<CovariateSpec>,
     /// The training loop's settings.
     #[serde(flatten)]
     pub training: TrainOptions,
+}
+
+/// Which covariate columns a series run reads, and whether step t may read c_{t+1}.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CovariateSpec {
+    /// The columns of the data's CSV file, in order.
+    pub columns: Vec<String>,
+    /// Calendar features, planned prices: step t reads c_{t+1} as well as c_≤t.
+    #[serde(default)]
+    pub known_ahead: bool,
+}
+
+impl CovariateSpec {
+    /// Values a step reads: one per column, two when known ahead.
+    pub fn width(&self) -> usize {
+        self.columns.len() * if self.known_ahead { 2 } else { 1 }
+    }
+}
+
+/// The series `data` (`csv:FILE:TARGET`) with the covariates of `spec`.
+pub fn load_with_covariates(data: &str, spec: &CovariateSpec) -> Result<SequenceData> {
+    let source: crate::data::series::SeriesSource = data.parse()?;
+    let crate::data::series::SeriesSource::Csv { path, column } = &source else {
+        bail!("--covariates reads columns of a CSV file: use --data csv:FILE:TARGET, not {data}");
+    };
+    let series = crate::data::series::load_csv_with_covariates(path, column, &spec.columns)?;
+    Ok(SequenceData::with_covariates(
+        &source.to_string(),
+        &series.target,
+        &series.covariates,
+        spec.columns.clone(),
+        spec.known_ahead,
+    )?)
 }
 
 impl SequenceTrainingConfig {
@@ -50,8 +86,16 @@ impl SequenceTrainingConfig {
             model,
             data: data.into(),
             tbptt: None,
+            covariates: None,
             training,
         }
+    }
+
+    /// The same run reading the covariates of `spec` (and a model that reads them).
+    pub fn with_covariates(mut self, spec: Option<CovariateSpec>) -> Self {
+        self.model.covariates = spec.as_ref().map(CovariateSpec::width);
+        self.covariates = spec;
+        self
     }
 
     /// The same run with truncated BPTT in chunks of `k` steps.
@@ -163,6 +207,9 @@ pub struct SequenceBatch {
     pub mask: Tensor<2>,
     /// Classes.
     pub labels: Tensor<1, Int>,
+    /// Per-step covariates [B, width, T] (what step t reads; zeros past a sequence's end),
+    /// when the data has them.
+    pub covariates: Option<Tensor<3>>,
     /// Steps T (the longest sequence of the batch; shorter ones are padded and masked).
     pub time: usize,
 }
@@ -182,6 +229,8 @@ pub fn sequence_batch(
     let mut targets = vec![0f32; b * time * dims];
     let mut mask = vec![0f32; b * time];
     let mut labels = Vec::with_capacity(b);
+    let width = data.covariates.as_ref().map_or(0, |c| c.width());
+    let mut covariates = vec![0f32; b * width * time];
     let mut encoded = Vec::with_capacity(channels);
     for (i, e) in examples.iter().enumerate() {
         let len = e.len(dims);
@@ -202,8 +251,17 @@ pub fn sequence_batch(
             }
         }
         labels.push(e.label as i64);
+        if let Some(c) = &e.covariates {
+            for t in 0..len.min(c.len() / width.max(1)) {
+                for j in 0..width {
+                    covariates[(i * width + j) * time + t] = c[t * width + j];
+                }
+            }
+        }
     }
     SequenceBatch {
+        covariates: (width > 0)
+            .then(|| Tensor::from_data(TensorData::new(covariates, [b, width, time]), device)),
         inputs: Tensor::from_data(TensorData::new(inputs, [b, channels, time]), device),
         target: data.output.target(targets, b, time, device),
         mask: Tensor::from_data(TensorData::new(mask, [b, time]), device),
@@ -237,9 +295,10 @@ pub fn evaluate_sequences(
     let refs: Vec<&SeqExample> = set.iter().collect();
     for chunk in refs.chunks(batch_size.max(1)) {
         let batch = sequence_batch(data, chunk, device);
-        let features = model.forward(
+        let features = model.forward_with_covariates(
             batch.inputs.clone(),
             labels_for(config, batch.labels.clone()),
+            batch.covariates.as_ref(),
         );
         let lp = data.output.log_prob(features.clone(), &batch.target);
         let first_mask = batch.mask.clone().narrow(1, 0, 1);
@@ -318,7 +377,17 @@ fn count_recalls(
 
 /// Loads the data set of a config, checking that it fits the model.
 pub fn load_data(config: &SequenceTrainingConfig) -> Result<SequenceData> {
-    let mut data = load_sequences(&config.data)?;
+    let mut data = match &config.covariates {
+        Some(spec) => load_with_covariates(&config.data, spec)?,
+        None => load_sequences(&config.data)?,
+    };
+    let width = data.covariates.as_ref().map(|c| c.width());
+    if width != config.model.covariates {
+        bail!(
+            "the run's model reads {:?} covariate values per step but its data gives {width:?}",
+            config.model.covariates
+        );
+    }
     // The model's distribution replaces the data's own where it may stand for it (a mixture
     // of logistics for a softmax, a unit-variance Gaussian for a learned-variance one).
     if config.model.output.can_stand_for(data.output) {
@@ -468,7 +537,8 @@ impl Task for SequenceTask<'_> {
     ) -> Tensor<1> {
         let batch = sequence_batch(self.data, &self.examples(shard), device);
         let labels = labels_for(&self.config.model, batch.labels.clone());
-        let features = model.forward(batch.inputs.clone(), labels);
+        let features =
+            model.forward_with_covariates(batch.inputs.clone(), labels, batch.covariates.as_ref());
         (self.data.output.log_prob(features, &batch.target) * batch.mask)
             .sum()
             .neg()
@@ -508,9 +578,14 @@ impl Task for SequenceTask<'_> {
         let labels = labels_for(&self.config.model, batch.labels.clone());
         let from = piece * k;
         let len = k.min(batch.time - from);
+        let covariates = batch
+            .covariates
+            .as_ref()
+            .map(|c| c.clone().narrow(2, from, len));
         let (features, state) = rnn.forward_chunk(
             shifted.clone().narrow(2, from, len),
             labels.as_ref(),
+            covariates.as_ref(),
             carry.state.take(),
         );
         carry.state = Some(state.detach());
