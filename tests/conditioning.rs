@@ -325,3 +325,49 @@ fn the_auto_encoders_code_lowers_the_test_nll_by_more_than_a_tenth() {
         "auto-encoder {coded:.2} is not 10% below the unconditional {plain:.2}"
     );
 }
+
+#[test]
+fn weights_saved_with_the_old_class_embedding_names_still_load() {
+    // Before vectors, the conditioning maps were class embeddings: `class_vertical`,
+    // `class_horizontal` (Gated PixelCNN), `class` (PixelCNN blocks) with the same shapes.
+    let device = Device::flex();
+    let config = ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
+        levels: 5,
+        channels: 4,
+        layers: 2,
+        first_kernel: 3,
+        kernel: 3,
+        head: 8,
+        num_classes: Some(3),
+        vector_dim: None,
+        spatial: None,
+        dropout: 0.0,
+        colours: 1,
+    });
+    let model = config.init_seeded(1, &device);
+    let bytes = argen::train::weights_to_bytes(&model, "gated-pixelcnn").unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let renamed: Vec<(String, safetensors::tensor::TensorView)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name.replace("condition", "class"), view))
+        .collect();
+    assert!(renamed.iter().any(|(n, _)| n.contains("class_vertical")));
+    let old = safetensors::serialize(renamed, None).unwrap();
+    let loaded =
+        argen::train::checkpoint::load_weights_from_bytes(config.init(&device), &old).unwrap();
+    let x = Tensor::<4, Int>::ones([2, 1, 3, 3], &device);
+    let classes = || {
+        Some(Condition::Classes(Tensor::from_data(
+            TensorData::new(vec![2i64, 1], [2]),
+            &device,
+        )))
+    };
+    let a: Vec<f32> = model
+        .forward(x.clone(), classes())
+        .into_data()
+        .iter()
+        .collect();
+    let b: Vec<f32> = loaded.forward(x, classes()).into_data().iter().collect();
+    assert_eq!(a, b);
+}
