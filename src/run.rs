@@ -948,7 +948,11 @@ impl SequenceRun {
             nats_per_dim: m.nats_per_step,
             bits_per_dim: m.nats_per_step / std::f64::consts::LN_2,
             metrics: FamilyMetrics::Sequence(m),
-            conditional_on: self.config.model.num_classes.map(|_| ConditionedOn::Class),
+            conditional_on: match (self.config.model.num_classes, self.config.model.vector_dim) {
+                (Some(_), _) => Some(ConditionedOn::Class),
+                (None, Some(_)) => Some(ConditionedOn::Vectors),
+                _ => None,
+            },
         })
     }
 
@@ -998,10 +1002,59 @@ impl SequenceRun {
             })?),
             None => None,
         };
+        let vectors = match self.config.model.vector_dim {
+            Some(dim) => {
+                let (rows, values) = match &options.condition {
+                    Some(spec) => {
+                        let v = train::image::read_vectors(spec)?;
+                        if v.dim != dim {
+                            bail!(
+                                "{}: vectors of {} values, but the run is conditioned on vectors of {dim}",
+                                v.origin,
+                                v.dim
+                            );
+                        }
+                        (v.rows(), v.values)
+                    }
+                    None => {
+                        let values: Vec<f32> = data
+                            .test
+                            .iter()
+                            .flat_map(|e| e.vector.clone().unwrap_or_default())
+                            .collect();
+                        (values.len() / dim, values)
+                    }
+                };
+                if rows == 0 {
+                    bail!("{} has no vectors to draw for", data.name);
+                }
+                if options.condition.is_some() && rows < options.n {
+                    bail!(
+                        "{} rows for {} samples (one row per sample)",
+                        rows,
+                        options.n
+                    );
+                }
+                Some(
+                    (0..options.n)
+                        .flat_map(|i| values[(i % rows) * dim..(i % rows + 1) * dim].to_vec())
+                        .collect(),
+                )
+            }
+            None => {
+                if options.condition.is_some() {
+                    bail!(
+                        "the run {} is not conditioned on vectors",
+                        self.folder.0.display()
+                    );
+                }
+                None
+            }
+        };
         let request = SequenceRequest {
             labels: options.labels(self.config.model.num_classes)?,
             covariates,
-            vectors: None,
+            vectors,
             length,
             prefix: Vec::new(),
             temperature: options.temperature,

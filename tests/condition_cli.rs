@@ -151,3 +151,45 @@ fn bad_vector_files_are_clear_errors_that_save_nothing() {
         assert!(!dir.path().join(folder).exists(), "{folder} was created");
     }
 }
+
+#[test]
+fn a_sequence_run_conditions_on_a_vector_per_sequence() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("h.csv");
+    write_vectors(&file, DIGITS);
+    let spec = format!("vectors:{}", file.display());
+    let args = [
+        "train",
+        "--model",
+        "tcn",
+        "--data",
+        "digits",
+        "--condition",
+        &spec,
+        "--hidden",
+        "4",
+        "--depth",
+        "1",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "32",
+        "--out",
+        "seq",
+        "--quiet",
+    ];
+    argen_ok(&args, dir.path());
+    let eval = argen_ok(&["eval", "seq"], dir.path());
+    assert!(String::from_utf8_lossy(&eval.stdout).contains("nats/step"));
+    argen_ok(&["sample", "seq", "--n", "3", "--out", "s.png"], dir.path());
+    // One row short: refused, nothing created.
+    let short = dir.path().join("short.csv");
+    write_vectors(&short, DIGITS - 1);
+    let spec = format!("vectors:{}", short.display());
+    let mut bad = args.to_vec();
+    bad[6] = &spec;
+    bad[16] = "seq2";
+    let out = argen_in(&bad, dir.path());
+    assert_clean_failure(&out, "1796 rows, but digits has 1797 sequences");
+    assert!(!dir.path().join("seq2").exists());
+}

@@ -1,3 +1,6 @@
+//! A vector h per sequence (like a speaker vector) for every sequence model: causal for any
+//! h, h reaches step 0, cached generation equals naive.
+//!
 //! Per-step covariates c_t for every sequence model: the features at step t never depend on
 //! x_≥t, depend on c_≤t (and on c_{t+1} only when the covariates are known ahead), the
 //! cached generation reads them as the naive one does, and a series driven by its
@@ -193,4 +196,76 @@ fn a_series_driven_by_its_covariate_is_predicted_to_the_noise_floor_only_with_it
     );
     assert!(with < 1.2 * noise, "with the covariate: {with}");
     assert!(without > 2.0 * noise, "without the covariate: {without}");
+}
+
+#[test]
+fn a_vector_per_sequence_keeps_every_model_causal_and_reaches_its_first_step() {
+    use argen::models::Condition;
+    let device = Device::flex().autodiff();
+    let time = 8;
+    for kind in KINDS {
+        let mut c = config(kind, 1);
+        c.covariates = None;
+        c.vector_dim = Some(3);
+        let model = c.init_seeded(2, &device);
+        let x = Tensor::<3>::from_data(
+            TensorData::new(
+                (0..time).map(|i| i as f32 * 0.1).collect::<Vec<_>>(),
+                [1, 1, time],
+            ),
+            &device,
+        )
+        .require_grad();
+        let h = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -1.0, 2.0], [1, 3]), &device)
+            .require_grad();
+        for t in [0, 5] {
+            let features =
+                model.forward_with_covariates(x.clone(), Some(Condition::Vectors(h.clone())), None);
+            let grads = features.narrow(2, t, 1).sum().backward();
+            let gx: Vec<f32> = x.grad(&grads).unwrap().into_data().iter().collect();
+            assert!(
+                gx[t..].iter().all(|&g| g == 0.0),
+                "{kind:?}: step {t} reads x at or after {t}: {gx:?}"
+            );
+            let gh: Vec<f32> = h.grad(&grads).unwrap().into_data().iter().collect();
+            assert!(
+                gh.iter().any(|&g| g != 0.0),
+                "{kind:?}: h does not reach step {t}"
+            );
+        }
+    }
+}
+
+#[test]
+fn cached_generation_equals_naive_with_a_vector_per_sequence() {
+    let device = Device::flex();
+    let output = OutputDistribution::Categorical { levels: 5 };
+    for kind in [SequenceModelKind::Wavenet, SequenceModelKind::Tcn] {
+        let mut c = SequenceModelConfig::new(kind, output.input_channels(), output)
+            .with_hidden(8)
+            .with_layers(2);
+        c.vector_dim = Some(2);
+        let model = c.init_seeded(3, &device);
+        let request = SequenceRequest {
+            labels: vec![None; 5],
+            vectors: Some((0..10).map(|i| (i as f32 * 1.3).sin() * 20.0).collect()),
+            covariates: None,
+            length: 16,
+            prefix: Vec::new(),
+            temperature: 1.0,
+            seed: 1,
+            batch: 2,
+        };
+        let naive = sample_sequences_naive(&model, output, &request, &device);
+        let cached = sample_sequences(&model, output, &request, &device);
+        assert_eq!(naive, cached, "{kind:?}");
+        let mut same = request.clone();
+        same.vectors = Some(request.vectors.as_ref().unwrap()[..2].repeat(5));
+        let other = sample_sequences(&model, output, &same, &device);
+        assert_eq!(other[..16], cached[..16]);
+        assert_ne!(
+            other, cached,
+            "{kind:?}: the vectors do not reach the samples"
+        );
+    }
 }

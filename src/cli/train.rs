@@ -301,17 +301,33 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
                     args.model
                 );
             };
-            if args.condition.is_some() {
-                bail!("--condition vectors:FILE applies to the image models so far");
-            }
             let covariates = (!args.covariates.is_empty()).then(|| sequence::CovariateSpec {
                 columns: args.covariates.clone(),
                 known_ahead: args.covariates_known_ahead,
             });
-            let data = match &covariates {
+            let mut data = match &covariates {
                 Some(spec) => sequence::load_with_covariates(&args.data, spec)?,
                 None => load_sequences(&args.data)?,
             };
+            if let Some(spec) = &args.condition {
+                if data.train.iter().any(|e| e.inputs.is_some()) {
+                    bail!(
+                        "--condition vectors:FILE needs a generative data set, not the task {}",
+                        data.name
+                    );
+                }
+                if args.conditional {
+                    bail!(
+                        "--conditional conditions on the classes, --condition vectors:FILE on vectors: choose one"
+                    );
+                }
+                data = data.with_vectors(&image::read_vectors(spec)?)?;
+            }
+            let vector_dim = data
+                .train
+                .first()
+                .and_then(|e| e.vector.as_ref())
+                .map(Vec::len);
             let model = args
                 .sequence
                 .options(args.dropout, args.conditional)
@@ -332,7 +348,11 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
                 training,
             )
             .with_tbptt(args.sequence.tbptt)
-            .with_covariates(covariates);
+            .with_covariates(covariates)
+            .with_vectors(
+                args.condition.as_deref().map(absolute_condition),
+                vector_dim,
+            );
             let folder = new_folder(&args.out, &args.model, &args.data)?;
             train_sequences(&args, config, folder, false, &devices.devices)
         }

@@ -61,6 +61,12 @@ pub struct SeqExample {
     /// Per-step covariates, laid out [time][width]: row t holds what the model at step t
     /// may read (c_t, and c_{t+1} when they are known ahead; see [`CovariateLayout`]).
     pub covariates: Option<Vec<f32>>,
+    /// The example's position in its source's order (digits: the CSV row; piano rolls: the
+    /// train, valid, then test pieces; a single series: 0 for every window), the row of its
+    /// vector in a `vectors:FILE`.
+    pub index: usize,
+    /// The conditioning vector h of the sequence (like a speaker vector), when given.
+    pub vector: Option<Vec<f32>>,
 }
 
 impl SeqExample {
@@ -236,6 +242,36 @@ impl SequenceData {
 }
 
 impl SequenceData {
+    /// The same data with a conditioning vector per sequence: row `e.index` of `vectors`
+    /// for each example `e`. Errors when the file's row count differs from the number of
+    /// sequences of the source (1 for a single series).
+    pub fn with_vectors(
+        mut self,
+        vectors: &super::ConditionVectors,
+    ) -> Result<SequenceData, super::DataError> {
+        let all = || self.train.iter().chain(&self.valid).chain(&self.test);
+        let count = all().map(|e| e.index + 1).max().unwrap_or(0);
+        if vectors.rows() != count {
+            return Err(super::DataError::Vectors {
+                origin: vectors.origin.clone(),
+                problem: format!(
+                    "{} rows, but {} has {count} sequences (one row per sequence, in the data's order)",
+                    vectors.rows(),
+                    self.name
+                ),
+            });
+        }
+        for e in self
+            .train
+            .iter_mut()
+            .chain(self.valid.iter_mut())
+            .chain(self.test.iter_mut())
+        {
+            e.vector = Some(vectors.row(e.index).to_vec());
+        }
+        Ok(self)
+    }
+
     /// A single real series held in memory, cut as a series named on the command line is:
     /// standardised by the training part's mean and deviation, training windows of
     /// [`SERIES_WINDOW`] steps from the first 80%, the rest held out.
@@ -356,6 +392,8 @@ pub fn digits_as_sequences() -> Result<SequenceData, SequenceDataError> {
                 mask: None,
                 label: usize::from(set.labels[i]),
                 covariates: None,
+                index: set.index[i],
+                vector: None,
             })
             .collect()
     };
@@ -403,6 +441,8 @@ pub fn adding_problem(t: usize, seed: u64) -> SequenceData {
                     mask: Some(mask),
                     label: 0,
                     covariates: None,
+                    index: 0,
+                    vector: None,
                 }
             })
             .collect()
@@ -455,6 +495,8 @@ pub fn copy_memory(t: usize, seed: u64) -> SequenceData {
                     mask: Some(mask),
                     label: 0,
                     covariates: None,
+                    index: 0,
+                    vector: None,
                 }
             })
             .collect()
@@ -528,6 +570,8 @@ pub fn piano_roll(text: &str, path: &Path, name: &str) -> Result<SequenceData, S
                 mask: None,
                 label: 0,
                 covariates: None,
+                index: parts.iter().map(Vec::len).sum::<usize>() + p,
+                vector: None,
             });
         }
         parts.push(examples);
@@ -597,6 +641,8 @@ pub fn single_series(name: &str, data: SeriesData) -> SequenceData {
         ),
         label: 0,
         covariates: None,
+        index: 0,
+        vector: None,
     };
     let window = SERIES_WINDOW.min(split.max(1));
     let stride = (window / 2).max(1);
@@ -616,6 +662,8 @@ pub fn single_series(name: &str, data: SeriesData) -> SequenceData {
                 mask: Some((0..len).map(|t| f32::from(u8::from(t >= warmup))).collect()),
                 label: 0,
                 covariates: None,
+                index: 0,
+                vector: None,
             }
         })
         .collect();

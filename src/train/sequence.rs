@@ -33,6 +33,10 @@ pub struct SequenceTrainingConfig {
     /// Recurrent models: truncated BPTT chunk length (`None`: the whole sequence).
     #[serde(default)]
     pub tbptt: Option<usize>,
+    /// The conditioning vectors (`vectors:FILE`, the path absolute), one row per sequence
+    /// in the data's order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
     /// Per-step covariates read from the CSV of `data` (`csv:FILE:TARGET`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub covariates: Option<CovariateSpec>,
@@ -86,9 +90,17 @@ impl SequenceTrainingConfig {
             model,
             data: data.into(),
             tbptt: None,
+            condition: None,
             covariates: None,
             training,
         }
+    }
+
+    /// The same run conditioned on the vectors of `spec` (`vectors:FILE`) of `dim` values.
+    pub fn with_vectors(mut self, spec: Option<String>, dim: Option<usize>) -> Self {
+        self.model.vector_dim = dim.filter(|_| spec.is_some());
+        self.condition = spec;
+        self
     }
 
     /// The same run reading the covariates of `spec` (and a model that reads them).
@@ -207,6 +219,8 @@ pub struct SequenceBatch {
     pub mask: Tensor<2>,
     /// Classes.
     pub labels: Tensor<1, Int>,
+    /// The sequences' conditioning vectors [B, D], when the data has them.
+    pub vectors: Option<Tensor<2>>,
     /// Per-step covariates [B, width, T] (what step t reads; zeros past a sequence's end),
     /// when the data has them.
     pub covariates: Option<Tensor<3>>,
@@ -259,7 +273,23 @@ pub fn sequence_batch(
             }
         }
     }
+    let vector_dim = examples
+        .first()
+        .and_then(|e| e.vector.as_ref())
+        .map(Vec::len);
+    let vectors = vector_dim.map(|d| {
+        let values: Vec<f32> = examples
+            .iter()
+            .flat_map(|e| {
+                e.vector
+                    .clone()
+                    .expect("every example of a vector data set has its vector")
+            })
+            .collect();
+        Tensor::from_data(TensorData::new(values, [b, d]), device)
+    });
     SequenceBatch {
+        vectors,
         covariates: (width > 0)
             .then(|| Tensor::from_data(TensorData::new(covariates, [b, width, time]), device)),
         inputs: Tensor::from_data(TensorData::new(inputs, [b, channels, time]), device),
@@ -270,12 +300,13 @@ pub fn sequence_batch(
     }
 }
 
-/// The batch's classes as the conditioning h, when the model is conditional.
-fn labels_for(model: &SequenceModelConfig, labels: Tensor<1, Int>) -> Option<Condition> {
-    model
-        .num_classes
-        .is_some()
-        .then_some(Condition::Classes(labels))
+/// The batch's conditioning h, when the model is conditional: its classes or its vectors.
+fn condition_for(model: &SequenceModelConfig, batch: &SequenceBatch) -> Option<Condition> {
+    match (model.num_classes, model.vector_dim, &batch.vectors) {
+        (Some(_), _, _) => Some(Condition::Classes(batch.labels.clone())),
+        (None, Some(_), Some(v)) => Some(Condition::Vectors(v.clone())),
+        _ => None,
+    }
 }
 
 /// Scores `set` with `model` (no autodiff), in batches.
@@ -297,7 +328,7 @@ pub fn evaluate_sequences(
         let batch = sequence_batch(data, chunk, device);
         let features = model.forward_with_covariates(
             batch.inputs.clone(),
-            labels_for(config, batch.labels.clone()),
+            condition_for(config, &batch),
             batch.covariates.as_ref(),
         );
         let lp = data.output.log_prob(features.clone(), &batch.target);
@@ -381,6 +412,20 @@ pub fn load_data(config: &SequenceTrainingConfig) -> Result<SequenceData> {
         Some(spec) => load_with_covariates(&config.data, spec)?,
         None => load_sequences(&config.data)?,
     };
+    if let Some(spec) = &config.condition {
+        data = data.with_vectors(&super::image::read_vectors(spec)?)?;
+    }
+    let dim = data
+        .train
+        .first()
+        .and_then(|e| e.vector.as_ref())
+        .map(Vec::len);
+    if dim != config.model.vector_dim {
+        bail!(
+            "the run's model reads conditioning vectors of {:?} values but its data gives {dim:?}",
+            config.model.vector_dim
+        );
+    }
     let width = data.covariates.as_ref().map(|c| c.width());
     if width != config.model.covariates {
         bail!(
@@ -536,7 +581,7 @@ impl Task for SequenceTask<'_> {
         device: &Device,
     ) -> Tensor<1> {
         let batch = sequence_batch(self.data, &self.examples(shard), device);
-        let labels = labels_for(&self.config.model, batch.labels.clone());
+        let labels = condition_for(&self.config.model, &batch);
         let features =
             model.forward_with_covariates(batch.inputs.clone(), labels, batch.covariates.as_ref());
         (self.data.output.log_prob(features, &batch.target) * batch.mask)
@@ -575,7 +620,7 @@ impl Task for SequenceTask<'_> {
             let shifted = shift_right(batch.inputs.clone());
             (batch, shifted)
         });
-        let labels = labels_for(&self.config.model, batch.labels.clone());
+        let labels = condition_for(&self.config.model, batch);
         let from = piece * k;
         let len = k.min(batch.time - from);
         let covariates = batch
