@@ -269,3 +269,61 @@ fn cached_generation_equals_naive_with_a_vector_per_sequence() {
         );
     }
 }
+
+#[test]
+fn one_step_forecasts_with_covariates_are_the_models_teacher_forced_means() {
+    let target: Vec<f64> = (0..60).map(|t| (t as f64 * 0.3).sin()).collect();
+    let rows: Vec<Vec<f64>> = (0..61)
+        .map(|t| vec![(t as f64 * 0.7).cos(), t as f64])
+        .collect();
+    for known_ahead in [false, true] {
+        let data = SequenceData::with_covariates(
+            "s",
+            &target,
+            &rows,
+            vec!["a".into(), "b".into()],
+            known_ahead,
+        )
+        .unwrap();
+        let layout = data.covariates.as_ref().unwrap();
+        let device = Device::flex();
+        let config = config(SequenceModelKind::Tcn, layout.width());
+        let model = config.init_seeded(6, &device);
+        let values = &data.test[0].targets;
+        let n = values.len();
+        let predictions = argen::generate::sequence::k_step_predictions_with(
+            &model,
+            &config,
+            values,
+            Some(layout),
+            &[1, 4],
+            &device,
+        );
+        let x = Tensor::<3>::from_data(TensorData::new(values.clone(), [1, 1, n]), &device);
+        let c: Vec<f32> = {
+            let aligned = layout.aligned(0, n).unwrap();
+            let w = layout.width();
+            (0..w)
+                .flat_map(|j| (0..n).map(move |t| (t, j)))
+                .map(|(t, j)| aligned[t * w + j])
+                .collect()
+        };
+        let c = Tensor::<3>::from_data(TensorData::new(c, [1, layout.width(), n]), &device);
+        let means: Vec<f32> = model
+            .forward_with_covariates(x, None, Some(&c))
+            .narrow(1, 0, 1)
+            .into_data()
+            .iter()
+            .collect();
+        // Past the receptive field (8 steps) the window holds the whole relevant past.
+        for t in 10..n {
+            let got = predictions[0][t];
+            assert!(
+                (got - f64::from(means[t])).abs() < 1e-4,
+                "known ahead {known_ahead}, step {t}: {got} vs {}",
+                means[t]
+            );
+        }
+        assert!(predictions[1][20].is_finite());
+    }
+}

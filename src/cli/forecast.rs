@@ -22,7 +22,7 @@ use clap::Args;
 use argen::classic::ar::normal_quantile;
 use argen::classic::markov::MarkovChain;
 use argen::classic::{Alphabet, ClassicModel, ClassicRun};
-use argen::generate::sequence::k_step_predictions;
+use argen::generate::sequence::k_step_predictions_with;
 use argen::run::{Run, SequenceRun, Weights};
 use argen::viz::chart::{Band, Chart, Line};
 
@@ -471,11 +471,8 @@ fn forecast_sequence(args: &ForecastArgs, run: &SequenceRun) -> Result<()> {
     if config.model.num_classes.is_some() {
         bail!("forecasting a class-conditional sequence run is not supported");
     }
-    if config.covariates.is_some() {
-        bail!(
-            "k-step forecasts of a neural run with covariates are not supported yet: `argen eval` \
-             scores its one-step predictions (ARX runs of `argen fit ar --covariates` forecast)"
-        );
+    if config.model.vector_dim.is_some() {
+        bail!("forecasting a vector-conditioned sequence run is not supported");
     }
     let values = &test.targets;
     let n = values.len();
@@ -484,7 +481,15 @@ fn forecast_sequence(args: &ForecastArgs, run: &SequenceRun) -> Result<()> {
         .into_iter()
         .filter(|&k| k <= args.horizon.max(1))
         .collect();
-    let predictions = k_step_predictions(&model, &config.model, values, &horizons, &device);
+    // With covariates, each prediction reads the observed covariates of its steps.
+    let predictions = k_step_predictions_with(
+        &model,
+        &config.model,
+        values,
+        data.covariates.as_ref(),
+        &horizons,
+        &device,
+    );
     let original = |v: f64| v * std + mean;
     let first = config.model.receptive_field().unwrap_or(0);
     let colours = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)];

@@ -274,6 +274,20 @@ pub fn k_step_predictions(
     horizons: &[usize],
     device: &Device,
 ) -> Vec<Vec<f64>> {
+    k_step_predictions_with(model, config, values, None, horizons, device)
+}
+
+/// [`k_step_predictions`] for a model with per-step covariates: `covariates` gives what each
+/// step of the series reads (the data's [`crate::data::sequences::CovariateLayout`]); the
+/// covariates are exogenous, so every prediction reads the observed ones.
+pub fn k_step_predictions_with(
+    model: &SequenceModel,
+    config: &SequenceModelConfig,
+    values: &[f32],
+    covariates: Option<&crate::data::sequences::CovariateLayout>,
+    horizons: &[usize],
+    device: &Device,
+) -> Vec<Vec<f64>> {
     let n = values.len();
     let max_k = horizons.iter().copied().max().unwrap_or(1);
     let context = config.receptive_field().unwrap_or(256);
@@ -290,10 +304,30 @@ pub fn k_step_predictions(
                 }
             }
         }
+        // The covariates of each window's steps o − context .. o + max_k − 1 ([b, width,
+        // length]; zeros before the series and where the file has none, steps whose
+        // predictions are not kept).
+        let covariate_tensor = covariates.map(|layout| {
+            let width = layout.width();
+            let mut c = vec![0f32; b * width * length];
+            for (i, &o) in chunk.iter().enumerate() {
+                for p in 0..length {
+                    let Some(step) = (o + p).checked_sub(context) else {
+                        continue;
+                    };
+                    if let Some(row) = layout.aligned(step, 1) {
+                        for (w, v) in row.iter().enumerate() {
+                            c[(i * width + w) * length + p] = *v;
+                        }
+                    }
+                }
+            }
+            Tensor::<3>::from_data(TensorData::new(c, [b, width, length]), device)
+        });
         for j in 0..max_k {
             let x = Tensor::from_data(TensorData::new(rows.clone(), [b, 1, length]), device);
             let means: Vec<f32> = model
-                .forward(x, None)
+                .forward_with_covariates(x, None, covariate_tensor.as_ref())
                 .narrow(1, 0, 1)
                 .narrow(2, context + j, 1)
                 .reshape([b])
