@@ -193,3 +193,70 @@ fn a_sequence_run_conditions_on_a_vector_per_sequence() {
     assert_clean_failure(&out, "1796 rows, but digits has 1797 sequences");
     assert!(!dir.path().join("seq2").exists());
 }
+
+#[test]
+fn neural_covariate_runs_train_and_refuse_bad_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("s.csv");
+    let mut text = String::from("x,c,d\n");
+    for t in 0..200 {
+        let c = (t as f64 * 0.37).sin();
+        text.push_str(&format!(
+            "{},{c},{}\n",
+            2.0 * c + 0.1 * (t % 3) as f64,
+            t % 7
+        ));
+    }
+    std::fs::write(&csv, &text).unwrap();
+    let data = format!("csv:{}:x", csv.display());
+    let train = |columns: &str, data: &str, out: &str| {
+        let args = [
+            "train",
+            "--model",
+            "tcn",
+            "--data",
+            data,
+            "--covariates",
+            columns,
+            "--hidden",
+            "4",
+            "--depth",
+            "1",
+            "--epochs",
+            "1",
+            "--out",
+            out,
+            "--quiet",
+        ];
+        argen_in(&args, dir.path())
+    };
+    let out = train("c,d", &data, "good");
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let config = std::fs::read_to_string(dir.path().join("good/config.json")).unwrap();
+    assert!(config.contains("\"covariates\""), "{config}");
+    argen_ok(&["eval", "good"], dir.path());
+    argen_ok(&["forecast", "good", "--horizon", "4"], dir.path());
+    // A column that does not exist: the message lists those that do.
+    assert_clean_failure(
+        &train("c,zz", &data, "a"),
+        "no column named 'zz'; the header has: x, c, d",
+    );
+    // NaN in a covariate, named by row and column.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        text.replacen("\n5,", "\n5,", 1).replace(",0.9", ",NaN"),
+    )
+    .unwrap();
+    let bad_data = format!("csv:{}:x", bad.display());
+    let out = train("c", &bad_data, "b");
+    assert_clean_failure(&out, "column 'c'");
+    // Covariates of a source that is not a CSV file.
+    assert_clean_failure(
+        &train("c", "sine", "c"),
+        "--covariates reads columns of a CSV file",
+    );
+    for folder in ["a", "b", "c"] {
+        assert!(!dir.path().join(folder).exists(), "{folder} was created");
+    }
+}
