@@ -236,6 +236,17 @@ fn neural_covariate_runs_train_and_refuse_bad_columns() {
     assert!(config.contains("\"covariates\""), "{config}");
     argen_ok(&["eval", "good"], dir.path());
     argen_ok(&["forecast", "good", "--horizon", "4"], dir.path());
+    // Past the end: the file has no future covariate rows, so no step can be forecast.
+    let before = std::fs::read(dir.path().join("good/config.json")).unwrap();
+    let out = argen_in(
+        &["forecast", "good", "--origin", "200", "--horizon", "3"],
+        dir.path(),
+    );
+    assert_clean_failure(&out, "the file has 0 rows past the last target");
+    assert_eq!(
+        before,
+        std::fs::read(dir.path().join("good/config.json")).unwrap()
+    );
     // A column that does not exist: the message lists those that do.
     assert_clean_failure(
         &train("c,zz", &data, "a"),

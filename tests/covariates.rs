@@ -327,3 +327,72 @@ fn one_step_forecasts_with_covariates_are_the_models_teacher_forced_means() {
         assert!(predictions[1][20].is_finite());
     }
 }
+
+#[test]
+fn forecasts_past_the_end_read_the_future_covariate_rows_and_stop_where_they_end() {
+    let target: Vec<f64> = (0..50).map(|t| (t as f64 * 0.3).sin()).collect();
+    // 50 rows with a target and 4 future rows.
+    let rows: Vec<Vec<f64>> = (0..54).map(|t| vec![(t as f64 * 0.7).cos()]).collect();
+    let data = SequenceData::with_covariates("s", &target, &rows, vec!["c".into()], false).unwrap();
+    let layout = data.covariates.as_ref().unwrap();
+    let device = Device::flex();
+    let config = config(SequenceModelKind::Tcn, 1);
+    let model = config.init_seeded(9, &device);
+    let values = &data.test[0].targets;
+    let forecast = argen::generate::sequence::forecast_past_end(
+        &model,
+        &config,
+        values,
+        Some(layout),
+        4,
+        &device,
+    )
+    .unwrap();
+    // Step 50 is the model's mean given all 50 values and the covariates of steps 0..=50.
+    let n = values.len();
+    let mut x = values.clone();
+    x.push(0.0);
+    let x = Tensor::<3>::from_data(TensorData::new(x, [1, 1, n + 1]), &device);
+    let c = Tensor::<3>::from_data(
+        TensorData::new(layout.aligned(0, n + 1).unwrap(), [1, 1, n + 1]),
+        &device,
+    );
+    let mean: Vec<f32> = model
+        .forward_with_covariates(x, None, Some(&c))
+        .narrow(1, 0, 1)
+        .into_data()
+        .iter()
+        .collect();
+    assert!(
+        (forecast[0] - mean[n]).abs() < 1e-5,
+        "{} vs {}",
+        forecast[0],
+        mean[n]
+    );
+    // Another future covariate changes the forecast of that step.
+    let mut other = rows.clone();
+    other[50][0] += 3.0;
+    let data2 =
+        SequenceData::with_covariates("s", &target, &other, vec!["c".into()], false).unwrap();
+    let forecast2 = argen::generate::sequence::forecast_past_end(
+        &model,
+        &config,
+        values,
+        data2.covariates.as_ref(),
+        1,
+        &device,
+    )
+    .unwrap();
+    assert_ne!(forecast2[0], forecast[0]);
+    // A fifth step has no covariates: a clear error, not zeros.
+    let err = argen::generate::sequence::forecast_past_end(
+        &model,
+        &config,
+        values,
+        Some(layout),
+        5,
+        &device,
+    )
+    .unwrap_err();
+    assert!(err.contains("give at most --horizon 4"), "{err}");
+}

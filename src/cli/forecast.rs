@@ -476,6 +476,46 @@ fn forecast_sequence(args: &ForecastArgs, run: &SequenceRun) -> Result<()> {
     }
     let values = &test.targets;
     let n = values.len();
+    let original = |v: f64| v * std + mean;
+    match args.origin {
+        None => {}
+        Some(origin) if origin == n => {
+            // Past the end of the series: the dynamic mean forecast, reading the file's
+            // future covariate rows when the run has covariates.
+            let forecast = argen::generate::sequence::forecast_past_end(
+                &model,
+                &config.model,
+                values,
+                data.covariates.as_ref(),
+                args.horizon,
+                &device,
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", data.name))?;
+            let out = args
+                .csv
+                .clone()
+                .unwrap_or_else(|| args.run.join("forecast.csv"));
+            let mut text = String::from("step,mean\n");
+            for (i, v) in forecast.iter().enumerate() {
+                text.push_str(&format!("{},{:.6}\n", n + i, original(f64::from(*v))));
+            }
+            argen::files::write_atomically(&out, text.as_bytes())?;
+            if !args.quiet {
+                print!("{text}");
+            }
+            println!(
+                "forecast of {} steps past the end of {} (mean path): {}",
+                args.horizon,
+                data.name,
+                out.display()
+            );
+            return Ok(());
+        }
+        Some(origin) => bail!(
+            "a sequence run forecasts over its held-out part (no --origin) or past the end of \
+             its series (--origin {n}), not from {origin}"
+        ),
+    }
     let split = argen::data::sequences::series_split(&data.name, n);
     let horizons: Vec<usize> = [1, 4, 16, 64]
         .into_iter()
@@ -490,7 +530,6 @@ fn forecast_sequence(args: &ForecastArgs, run: &SequenceRun) -> Result<()> {
         &horizons,
         &device,
     );
-    let original = |v: f64| v * std + mean;
     let first = config.model.receptive_field().unwrap_or(0);
     let colours = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)];
     let mut lines = vec![Line {

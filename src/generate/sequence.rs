@@ -348,3 +348,61 @@ pub fn k_step_predictions_with(
     }
     out
 }
+
+/// The dynamic mean forecast of a real series past its end: x̂_n, ..., x̂_{n+horizon−1}, each
+/// step reading the values before it (observed, then forecast) and, for a model with
+/// covariates, the file's future covariate rows. Errors (naming what is missing) when the
+/// file has too few future rows for the horizon.
+pub fn forecast_past_end(
+    model: &SequenceModel,
+    config: &SequenceModelConfig,
+    values: &[f32],
+    covariates: Option<&crate::data::sequences::CovariateLayout>,
+    horizon: usize,
+    device: &Device,
+) -> Result<Vec<f32>, String> {
+    let n = values.len();
+    if let Some(layout) = covariates {
+        let needed = n + horizon + usize::from(layout.known_ahead);
+        if needed > layout.len() {
+            let future = layout.len().saturating_sub(n);
+            let most = future.saturating_sub(usize::from(layout.known_ahead));
+            return Err(format!(
+                "a horizon of {horizon} past the end needs the covariates of {} future rows, but \
+                 the file has {future} rows past the last target: give at most --horizon {most}",
+                horizon + usize::from(layout.known_ahead)
+            ));
+        }
+    }
+    let context = config.receptive_field().unwrap_or(256);
+    let mut series = values.to_vec();
+    for _ in 0..horizon {
+        let len = series.len();
+        let start = len.saturating_sub(context);
+        let steps = len - start + 1;
+        let mut window = series[start..].to_vec();
+        window.push(0.0); // the step being forecast: unread by the causal network
+        let x = Tensor::<3>::from_data(TensorData::new(window, [1, 1, steps]), device);
+        let c = covariates.map(|layout| {
+            let width = layout.width();
+            let rows = layout
+                .aligned(start, steps)
+                .expect("the rows were checked above");
+            let planar: Vec<f32> = (0..width)
+                .flat_map(|j| (0..steps).map(move |t| (t, j)))
+                .map(|(t, j)| rows[t * width + j])
+                .collect();
+            Tensor::<3>::from_data(TensorData::new(planar, [1, width, steps]), device)
+        });
+        let mean: f32 = model
+            .forward_with_covariates(x, None, c.as_ref())
+            .narrow(1, 0, 1)
+            .narrow(2, steps - 1, 1)
+            .into_data()
+            .iter::<f32>()
+            .next()
+            .expect("one value");
+        series.push(mean);
+    }
+    Ok(series[n..].to_vec())
+}
