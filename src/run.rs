@@ -301,11 +301,16 @@ pub enum ConditionedOn {
 impl ConditionedOn {
     /// What an image run's likelihood is conditioned on.
     pub fn of(model: &crate::models::ImageModelConfig) -> Option<Self> {
-        use crate::models::ConditionWidth;
         if model.latent().is_some() {
             return Some(Self::Code);
         }
-        model.condition().map(|c| match c {
+        Self::of_condition(model.condition())
+    }
+
+    /// What the likelihood of a model conditioned as `condition` is conditioned on.
+    pub fn of_condition(condition: Option<crate::models::ConditionWidth>) -> Option<Self> {
+        use crate::models::ConditionWidth;
+        condition.map(|c| match c {
             ConditionWidth::Classes(_) => Self::Class,
             ConditionWidth::Vectors(_) => Self::Vectors,
         })
@@ -813,45 +818,55 @@ impl ImageRun {
                 return Ok(None);
             }
         };
-        let (origin, rows, values) = match &options.condition {
-            Some(spec) => {
-                let v = train::image::read_vectors(spec)?;
-                if v.dim != dim {
-                    bail!(
-                        "{}: vectors of {} values, but the run is conditioned on vectors of {dim}",
-                        v.origin,
-                        v.dim
-                    );
-                }
-                if v.rows() < n {
-                    bail!(
-                        "{}: {} rows for {n} samples (one row per sample)",
-                        v.origin,
-                        v.rows()
-                    );
-                }
-                (v.origin.clone(), v.rows(), v.values)
-            }
-            None => {
-                let data = self.data()?;
-                let set = &data.test;
-                let v = set
-                    .vectors
-                    .as_ref()
-                    .filter(|_| !set.is_empty())
-                    .ok_or_else(|| {
-                        anyhow::anyhow!("{} has no test vectors to draw for", data.name)
-                    })?;
-                (data.name.clone(), set.len(), v.values.clone())
-            }
-        };
-        let _ = origin;
-        Ok(Some(
-            (0..n)
-                .flat_map(|i| values[(i % rows) * dim..(i % rows + 1) * dim].to_vec())
-                .collect(),
-        ))
+        let vectors = sample_vectors(options.condition.as_deref(), dim, n, || {
+            let data = self.data()?;
+            let values = data.test.vectors.as_ref().map(|v| v.values.clone());
+            Ok((data.name, values.unwrap_or_default()))
+        })?;
+        Ok(Some(vectors))
     }
+}
+
+/// The vectors h of `n` samples of a run conditioned on vectors of `dim` values: the rows of
+/// `spec` (`vectors:FILE`, at least `n` of them, row i for sample i), or without it the
+/// vectors that `default` gives (the data's name and its test examples' vectors), in turn.
+fn sample_vectors(
+    spec: Option<&str>,
+    dim: usize,
+    n: usize,
+    default: impl FnOnce() -> Result<(String, Vec<f32>)>,
+) -> Result<Vec<f32>> {
+    let values = match spec {
+        Some(spec) => {
+            let v = train::image::read_vectors(spec)?;
+            if v.dim != dim {
+                bail!(
+                    "{}: vectors of {} values, but the run is conditioned on vectors of {dim}",
+                    v.origin,
+                    v.dim
+                );
+            }
+            if v.rows() < n {
+                bail!(
+                    "{}: {} rows for {n} samples (one row per sample)",
+                    v.origin,
+                    v.rows()
+                );
+            }
+            v.values
+        }
+        None => {
+            let (name, values) = default()?;
+            if values.len() < dim {
+                bail!("{name} has no test vectors to draw for");
+            }
+            values
+        }
+    };
+    let rows = values.len() / dim;
+    Ok((0..n)
+        .flat_map(|i| values[(i % rows) * dim..(i % rows + 1) * dim].to_vec())
+        .collect())
 }
 
 /// Sequences drawn from a sequence run, in the form their data takes.
@@ -948,11 +963,7 @@ impl SequenceRun {
             nats_per_dim: m.nats_per_step,
             bits_per_dim: m.nats_per_step / std::f64::consts::LN_2,
             metrics: FamilyMetrics::Sequence(m),
-            conditional_on: match (self.config.model.num_classes, self.config.model.vector_dim) {
-                (Some(_), _) => Some(ConditionedOn::Class),
-                (None, Some(_)) => Some(ConditionedOn::Vectors),
-                _ => None,
-            },
+            conditional_on: ConditionedOn::of_condition(self.config.model.condition()),
         })
     }
 
@@ -1003,44 +1014,19 @@ impl SequenceRun {
             None => None,
         };
         let vectors = match self.config.model.vector_dim {
-            Some(dim) => {
-                let (rows, values) = match &options.condition {
-                    Some(spec) => {
-                        let v = train::image::read_vectors(spec)?;
-                        if v.dim != dim {
-                            bail!(
-                                "{}: vectors of {} values, but the run is conditioned on vectors of {dim}",
-                                v.origin,
-                                v.dim
-                            );
-                        }
-                        (v.rows(), v.values)
-                    }
-                    None => {
-                        let values: Vec<f32> = data
-                            .test
-                            .iter()
-                            .flat_map(|e| e.vector.clone().unwrap_or_default())
-                            .collect();
-                        (values.len() / dim, values)
-                    }
-                };
-                if rows == 0 {
-                    bail!("{} has no vectors to draw for", data.name);
-                }
-                if options.condition.is_some() && rows < options.n {
-                    bail!(
-                        "{} rows for {} samples (one row per sample)",
-                        rows,
-                        options.n
-                    );
-                }
-                Some(
-                    (0..options.n)
-                        .flat_map(|i| values[(i % rows) * dim..(i % rows + 1) * dim].to_vec())
-                        .collect(),
-                )
-            }
+            Some(dim) => Some(sample_vectors(
+                options.condition.as_deref(),
+                dim,
+                options.n,
+                || {
+                    let values = data
+                        .test
+                        .iter()
+                        .flat_map(|e| e.vector.clone().unwrap_or_default())
+                        .collect();
+                    Ok((data.name.clone(), values))
+                },
+            )?),
             None => {
                 if options.condition.is_some() {
                     bail!(

@@ -516,14 +516,7 @@ impl ArModel {
     /// The conditional mean of the next value: c + Σ a_i x_{t-i}, where `past` ends with
     /// x_{t-1} and holds at least p values.
     pub fn predict_next(&self, past: &[f64]) -> f64 {
-        let n = past.len();
-        self.intercept
-            + self
-                .coefs
-                .iter()
-                .enumerate()
-                .map(|(i, a)| a * past[n - 1 - i])
-                .sum::<f64>()
+        lag_mean(self.intercept, &self.coefs, past)
     }
 
     /// The exact conditional log-likelihood Σ_t ln N(x_t; c + Σ a_i x_{t-i}, σ²) over
@@ -621,6 +614,18 @@ pub fn psi_weights(coefs: &[f64], h: usize) -> Vec<f64> {
         psi.push(v);
     }
     psi
+}
+
+/// c + Σ_i a_i x_{t-i} for `past` ending with x_{t-1} (at least p = `coefs.len()` values):
+/// the autoregressive part of an AR or ARX conditional mean.
+pub(crate) fn lag_mean(intercept: f64, coefs: &[f64], past: &[f64]) -> f64 {
+    let n = past.len();
+    intercept
+        + coefs
+            .iter()
+            .enumerate()
+            .map(|(i, a)| a * past[n - 1 - i])
+            .sum::<f64>()
 }
 
 /// Φ⁻¹(q): the q-quantile of the standard normal distribution, 0 < q < 1 (Acklam's rational

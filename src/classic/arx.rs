@@ -202,14 +202,7 @@ impl ArxModel {
     /// The conditional mean of x_t: c + Σ a_i x_{t-i} + Σ b_j z_{j,t}, where `past` ends
     /// with x_{t-1} and holds at least p values, and `z_t` holds the k covariates of step t.
     pub fn predict_next(&self, past: &[f64], z_t: &[f64]) -> f64 {
-        let n = past.len();
-        self.intercept
-            + self
-                .coefs
-                .iter()
-                .enumerate()
-                .map(|(i, a)| a * past[n - 1 - i])
-                .sum::<f64>()
+        super::ar::lag_mean(self.intercept, &self.coefs, past)
             + self
                 .exog_coefs
                 .iter()

@@ -232,17 +232,12 @@ fn fit_ar(args: &ArArgs) -> Result<()> {
     if let Some(s) = &selection {
         write_selection(&mut report, s, 0)?;
     }
-    let se = |i: usize| {
-        model
-            .std_errors
-            .get(i)
-            .map(|v| format!(" (se {v:.6})"))
-            .unwrap_or_default()
-    };
-    writeln!(report, "  c   = {:12.6}{}", model.intercept, se(0))?;
-    for (i, a) in model.coefs.iter().enumerate() {
-        writeln!(report, "  a_{:<2}= {a:12.8}{}", i + 1, se(i + 1))?;
-    }
+    write_lag_coefficients(
+        &mut report,
+        model.intercept,
+        &model.coefs,
+        &model.std_errors,
+    )?;
     writeln!(
         report,
         "  sigma^2 = {:.6} (sigma {:.6})",
@@ -330,17 +325,13 @@ fn fit_arx(args: &ArArgs) -> Result<()> {
     if let Some(s) = &selection {
         write_selection(&mut report, s, columns.len())?;
     }
-    let se = |i: usize| {
-        model
-            .std_errors
-            .get(i)
-            .map(|v| format!(" (se {v:.6})"))
-            .unwrap_or_default()
-    };
-    writeln!(report, "  c   = {:12.6}{}", model.intercept, se(0))?;
-    for (i, a) in model.coefs.iter().enumerate() {
-        writeln!(report, "  a_{:<2}= {a:12.8}{}", i + 1, se(i + 1))?;
-    }
+    write_lag_coefficients(
+        &mut report,
+        model.intercept,
+        &model.coefs,
+        &model.std_errors,
+    )?;
+    let se = |i: usize| standard_error(&model.std_errors, i);
     for (j, (b, name)) in model.exog_coefs.iter().zip(&columns).enumerate() {
         writeln!(report, "  b_{name} = {b:12.8}{}", se(1 + order + j))?;
     }
@@ -385,6 +376,39 @@ fn fit_arx(args: &ArArgs) -> Result<()> {
 }
 
 /// The order-selection table of `argen fit ar --max-order`; `covariates` is k (0 for AR).
+/// " (se S)" for coefficient `i` when its standard error is known, nothing otherwise.
+fn standard_error(std_errors: &[f64], i: usize) -> String {
+    std_errors
+        .get(i)
+        .map(|v| format!(" (se {v:.6})"))
+        .unwrap_or_default()
+}
+
+/// The constant and the lag coefficients of an AR or ARX fit, one line each, with their
+/// standard errors (`std_errors` in the order c, a_1, ..., a_p, ...).
+fn write_lag_coefficients(
+    report: &mut String,
+    intercept: f64,
+    coefs: &[f64],
+    std_errors: &[f64],
+) -> Result<()> {
+    writeln!(
+        report,
+        "  c   = {:12.6}{}",
+        intercept,
+        standard_error(std_errors, 0)
+    )?;
+    for (i, a) in coefs.iter().enumerate() {
+        writeln!(
+            report,
+            "  a_{:<2}= {a:12.8}{}",
+            i + 1,
+            standard_error(std_errors, i + 1)
+        )?;
+    }
+    Ok(())
+}
+
 fn write_selection(report: &mut String, s: &ar::Selection, covariates: usize) -> Result<()> {
     let p_max = s.scores.len() - 1;
     writeln!(

@@ -206,10 +206,7 @@ impl SequenceData {
         let scale: Vec<(f64, f64)> = (0..k)
             .map(|j| {
                 let train: Vec<f64> = covariates[..split].iter().map(|r| r[j]).collect();
-                let mean = train.iter().sum::<f64>() / train.len() as f64;
-                let var =
-                    train.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / train.len() as f64;
-                (mean, var.sqrt().max(1e-12))
+                mean_and_deviation(&train)
             })
             .collect();
         let rows = covariates
@@ -595,6 +592,14 @@ pub fn piano_roll(text: &str, path: &Path, name: &str) -> Result<SequenceData, S
     })
 }
 
+/// The mean and the (biased) standard deviation of `values`, the deviation at least 1e-12
+/// (a constant series is then left as zeros, not divided by zero).
+fn mean_and_deviation(values: &[f64]) -> (f64, f64) {
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64;
+    (mean, var.sqrt().max(1e-12))
+}
+
 /// Index where the test part of a single series of `n` steps begins (600 for `sine`).
 pub fn series_split(name: &str, n: usize) -> usize {
     if name == "sine" {
@@ -609,10 +614,7 @@ pub fn single_series(name: &str, data: SeriesData) -> SequenceData {
     let (values, output, scale, alphabet) = match data {
         SeriesData::Real(s) => {
             let split = series_split(name, s.values.len());
-            let train = &s.values[..split.max(1)];
-            let mean = train.iter().sum::<f64>() / train.len() as f64;
-            let var = train.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / train.len() as f64;
-            let std = var.sqrt().max(1e-12);
+            let (mean, std) = mean_and_deviation(&s.values[..split.max(1)]);
             let values: Vec<f32> = s.values.iter().map(|v| ((v - mean) / std) as f32).collect();
             let output = OutputDistribution::Gaussian {
                 dims: 1,
