@@ -28,6 +28,7 @@ pub struct Reach {
 /// Gated PixelCNN with L layers, first kernel k₀ and kernel k (half-widths n₀ = ⌊k₀/2⌋,
 /// n = ⌊k/2⌋): up n₀ + 1 + n(L−1), side n₀ + n(L−1), left n₀ + 1 + n(L−1).
 /// PixelCNN with B blocks: every masked k x k layer reaches n further: n₀ + nB each way.
+/// PixelCNN++: the box of its full-resolution convolutions (a lower bound of its field).
 pub fn nominal_reach(config: &ImageModelConfig) -> Reach {
     match config {
         ImageModelConfig::AutoEncoder(ae) => {
@@ -48,6 +49,18 @@ pub fn nominal_reach(config: &ImageModelConfig) -> Reach {
                 up: r,
                 side: r,
                 left: r,
+            }
+        }
+        // The box its full-resolution convolutions alone reach (the coarser resolutions
+        // reach further): the first layers, then two convolutions per block, each n = ⌊k/2⌋
+        // further up and to the side (above stream) or up and to the left (above-left).
+        ImageModelConfig::PixelcnnPp(c) => {
+            let n = c.kernel / 2;
+            let grow = 2 * n * c.full_resolution_blocks();
+            Reach {
+                up: n + 1 + grow,
+                side: n + grow,
+                left: 1 + grow,
             }
         }
     }

@@ -134,13 +134,15 @@ pub struct ImageModelArgs {
     /// Feature maps per stack (Gated PixelCNN) or of the residual stream (PixelCNN).
     #[arg(long, default_value_t = ImageModelOptions::default().channels)]
     pub channels: usize,
-    /// Gated layers (Gated PixelCNN) or residual blocks (PixelCNN).
-    #[arg(long, default_value_t = ImageModelOptions::default().layers)]
-    pub layers: usize,
+    /// Gated layers (Gated PixelCNN, default 5), residual blocks (PixelCNN, default 5), or
+    /// gated residual blocks per stream at each resolution (PixelCNN++, default 1).
+    #[arg(long)]
+    pub layers: Option<usize>,
     /// Kernel size of the first layer (odd).
     #[arg(long, default_value_t = ImageModelOptions::default().first_kernel)]
     pub first_kernel: usize,
-    /// Kernel size of the later layers (odd).
+    /// Kernel size of the later layers (odd); PixelCNN++: the width k of its ⌈k/2⌉ × k and
+    /// ⌈k/2⌉ × ⌈k/2⌉ windows.
     #[arg(long, default_value_t = ImageModelOptions::default().kernel)]
     pub kernel: usize,
     /// Width of the hidden layer of the output head.
@@ -155,15 +157,21 @@ pub struct ImageModelArgs {
     /// D values and the Gated PixelCNN p(x | code) as its decoder, together.
     #[arg(long, value_name = "D")]
     pub latent: Option<usize>,
+    /// PixelCNN++: resolutions of its down and up passes, the image and R − 1 halvings
+    /// (default 3: 28×28, 14×14, 7×7); height and width must be multiples of 2^(R−1).
+    #[arg(long, value_name = "R")]
+    pub resolutions: Option<usize>,
 }
 
 impl ImageModelArgs {
-    /// The library's options for `model`, with `dropout` and `conditional`.
+    /// The library's options for `model`, with `dropout`, `conditional` and (PixelCNN++)
+    /// the `mixture`'s components.
     pub fn options(
         &self,
         model: &str,
         dropout: Option<f64>,
         conditional: bool,
+        mixture: Option<usize>,
     ) -> ImageModelOptions {
         ImageModelOptions {
             model: model.to_string(),
@@ -176,6 +184,8 @@ impl ImageModelArgs {
             conditional,
             spatial: self.spatial,
             latent: self.latent,
+            resolutions: self.resolutions,
+            mixture,
         }
     }
 }
@@ -207,7 +217,8 @@ pub struct SequenceModelArgs {
     #[arg(long)]
     pub tbptt: Option<usize>,
     /// Output a discretised mixture of this many logistics instead of a softmax (data over
-    /// ordered levels, such as the digits).
+    /// ordered levels, such as the digits); PixelCNN++: the components of its pixel mixture
+    /// (default 5).
     #[arg(long)]
     pub mixture: Option<usize>,
     /// Real series: predict the mean under a Gaussian of unit variance in standardised units

@@ -21,7 +21,7 @@ pub struct ReceptiveFieldArgs {
     /// A trained image run; without it, a freshly initialised model of the options below
     /// (the same options as `argen train`, which build the same network).
     pub run: Option<PathBuf>,
-    /// Model of a fresh configuration: `gated-pixelcnn` or `pixelcnn`.
+    /// Model of a fresh configuration: `gated-pixelcnn`, `pixelcnn` or `pixelcnn-pp`.
     #[arg(long, default_value = "gated-pixelcnn")]
     pub model: String,
     /// Data whose levels, colours and classes a fresh configuration models (as for
@@ -92,11 +92,14 @@ pub fn run(args: ReceptiveFieldArgs) -> Result<()> {
             let format = ImageFormat::of(&data);
             let config = args
                 .image
-                .options(&args.model, None, false)
+                .options(&args.model, None, false, None)
                 .build(format, &args.data)?;
             if args.size == 0 || args.size > MAX_SIZE {
                 bail!("--size must be in 1..={MAX_SIZE}, got {}", args.size);
             }
+            config
+                .check_image_size(args.size, args.size)
+                .map_err(|e| anyhow::anyhow!("--size {}: {e}", args.size))?;
             let model = config.init_seeded(args.seed, &device);
             (
                 config,

@@ -23,8 +23,9 @@ use crate::cli::args::{
 /// 8x8 digits in about a minute on two CPU cores.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// The model. Images: `gated-pixelcnn` (vertical and horizontal stacks, no blind spot) or
-    /// `pixelcnn` (masked convolutions). Sequences: `mlp` (window MLP), `gru`, `lstm`,
+    /// The model. Images: `gated-pixelcnn` (vertical and horizontal stacks, no blind spot),
+    /// `pixelcnn` (masked convolutions) or `pixelcnn-pp` (PixelCNN++: a logistic mixture per
+    /// pixel, several resolutions). Sequences: `mlp` (window MLP), `gru`, `lstm`,
     /// `wavenet`, `tcn`.
     #[arg(long, default_value = "gated-pixelcnn")]
     pub model: String,
@@ -163,8 +164,9 @@ fn absolute_condition(spec: &str) -> String {
 }
 
 /// The options of the image models only.
-const IMAGE_OPTIONS: [&str; 8] = [
+const IMAGE_OPTIONS: [&str; 9] = [
     "spatial",
+    "resolutions",
     "latent",
     "channels",
     "layers",
@@ -212,13 +214,19 @@ fn refuse_ignored(args: &TrainArgs, given: &Given) -> Result<()> {
             let ignored = given.among(&ids);
             if !ignored.is_empty() {
                 bail!(
-                    "--resume continues a run with the settings of its config.json; {} would                      change them (only --epochs may raise the number of epochs)",
+                    "--resume continues a run with the settings of its config.json; {} would \
+                     change them (only --epochs may raise the number of epochs)",
                     ignored.join(", ")
                 );
             }
             return Ok(());
         }
-        None if is_image_model(&args.model) => given.among(&SEQUENCE_OPTIONS),
+        // The PixelCNN++ reads --mixture too (the components of its pixel mixture).
+        None if is_image_model(&args.model) => given
+            .among(&SEQUENCE_OPTIONS)
+            .into_iter()
+            .filter(|id| !(id == "mixture" && args.model == "pixelcnn-pp"))
+            .collect(),
         None => given.among(&IMAGE_OPTIONS),
     };
     if !ignored.is_empty() {
@@ -277,7 +285,12 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
             let format = ImageFormat::of(&data);
             let model = args
                 .image
-                .options(&args.model, args.dropout, args.conditional)
+                .options(
+                    &args.model,
+                    args.dropout,
+                    args.conditional,
+                    args.sequence.mixture,
+                )
                 .build(format, &args.data)?;
             let training = args
                 .training

@@ -34,7 +34,7 @@ pub fn log_prob(params: Tensor<3>, x: Tensor<2, Int>, levels: usize) -> Tensor<2
     let k = three_k / 3;
     let logit_pi = params.clone().narrow(1, 0, k);
     let mu = params.clone().narrow(1, k, k);
-    let log_s = params.narrow(1, 2 * k, k).clamp_min(MIN_LOG_SCALE);
+    let log_s = params.narrow(1, 2 * k, k);
     let half = 1.0 / (levels - 1) as f64;
     // c_l for every step, broadcast over the components.
     let c = x
@@ -43,25 +43,7 @@ pub fn log_prob(params: Tensor<3>, x: Tensor<2, Int>, levels: usize) -> Tensor<2
         .mul_scalar(2.0 * half)
         .sub_scalar(1.0)
         .reshape([batch, 1, time]);
-    let inv_s = log_s.clone().neg().exp();
     let centred = c - mu;
-    let upper = (centred.clone().add_scalar(half)) * inv_s.clone();
-    let lower = (centred.clone().sub_scalar(half)) * inv_s.clone();
-    // log F(upper) for the first level (its bin starts at −∞); log (1 − F(lower)) for the last.
-    let log_cdf_upper = log_sigmoid(upper.clone());
-    let log_survival_lower = log_sigmoid(lower.clone().neg());
-    // Inner levels: log (F(upper) − F(lower)), with a density-based fallback when the
-    // difference underflows (far in a tail, or a very narrow logistic).
-    let delta = sigmoid(upper) - sigmoid(lower);
-    // The logistic density at the bin's centre times the bin width 2δ:
-    // ln f(m) − ln s + ln 2δ with ln f(m) = ln σ(m) + ln σ(−m).
-    let mid = centred * inv_s;
-    let log_pdf_mid = log_sigmoid(mid.clone()) + log_sigmoid(mid.neg()) - log_s;
-    let tiny = delta.clone().lower_elem(1e-5);
-    let log_inner = delta
-        .clamp_min(1e-12)
-        .log()
-        .mask_where(tiny, log_pdf_mid.add_scalar((2.0 * half).ln()));
     let is_first = x
         .clone()
         .equal_elem(0)
@@ -71,16 +53,50 @@ pub fn log_prob(params: Tensor<3>, x: Tensor<2, Int>, levels: usize) -> Tensor<2
         .equal_elem((levels - 1) as i64)
         .reshape([batch, 1, time])
         .repeat_dim(1, k);
-    let log_component = log_inner
-        .mask_where(is_first, log_cdf_upper)
-        .mask_where(is_last, log_survival_lower);
-    log_sum_exp(log_softmax(logit_pi, 1) + log_component).reshape([batch, time])
+    let log_component = bin_log_prob(centred, log_s, is_first, is_last, half);
+    log_sum_exp(log_softmax(logit_pi, 1) + log_component, 1).reshape([batch, time])
 }
 
-/// ln Σ_k e^{a_k} over axis 1, stabilised by the maximum.
-fn log_sum_exp(a: Tensor<3>) -> Tensor<3> {
-    let max = a.clone().max_dim(1).detach();
-    (a - max.clone()).exp().sum_dim(1).log() + max
+/// ln P(bin) of one logistic for the level whose bin is centred `centred` = c_l − μ away
+/// from the logistic's mean, with log-scale `log_scale` (clamped at [`MIN_LOG_SCALE`]) and
+/// bin half-width `half` = 1/(L−1); `is_first` and `is_last` mark the levels 0 and L−1, whose
+/// bins extend to −∞ and +∞. All tensors have one shape; so has the result.
+///
+/// The forms are the numerically stable ones of PixelCNN++: ln F(upper) for the first
+/// level, ln(1 − F(lower)) for the last, and for inner levels ln(F(upper) − F(lower)), or the
+/// density at the bin's centre times its width when that difference underflows (far in a
+/// tail, or a very narrow logistic).
+pub(crate) fn bin_log_prob<const D: usize>(
+    centred: Tensor<D>,
+    log_scale: Tensor<D>,
+    is_first: Tensor<D, Bool>,
+    is_last: Tensor<D, Bool>,
+    half: f64,
+) -> Tensor<D> {
+    let log_s = log_scale.clamp_min(MIN_LOG_SCALE);
+    let inv_s = log_s.clone().neg().exp();
+    let upper = (centred.clone().add_scalar(half)) * inv_s.clone();
+    let lower = (centred.clone().sub_scalar(half)) * inv_s.clone();
+    let log_cdf_upper = log_sigmoid(upper.clone());
+    let log_survival_lower = log_sigmoid(lower.clone().neg());
+    let delta = sigmoid(upper) - sigmoid(lower);
+    // ln f(m) − ln s + ln 2δ with ln f(m) = ln σ(m) + ln σ(−m), m the bin's centre.
+    let mid = centred * inv_s;
+    let log_pdf_mid = log_sigmoid(mid.clone()) + log_sigmoid(mid.neg()) - log_s;
+    let tiny = delta.clone().lower_elem(1e-5);
+    let log_inner = delta
+        .clamp_min(1e-12)
+        .log()
+        .mask_where(tiny, log_pdf_mid.add_scalar((2.0 * half).ln()));
+    log_inner
+        .mask_where(is_first, log_cdf_upper)
+        .mask_where(is_last, log_survival_lower)
+}
+
+/// ln Σ_k e^{a_k} over axis `dim` (kept, of size 1), stabilised by the maximum.
+pub(crate) fn log_sum_exp<const D: usize>(a: Tensor<D>, dim: usize) -> Tensor<D> {
+    let max = a.clone().max_dim(dim).detach();
+    (a - max.clone()).exp().sum_dim(dim).log() + max
 }
 
 /// The probabilities of the L levels for one step's parameters (3K values), in f64.

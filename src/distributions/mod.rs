@@ -5,6 +5,7 @@ pub mod bernoulli;
 pub mod categorical;
 pub mod gaussian;
 pub mod logistic_mixture;
+pub mod pixel_mixture;
 pub mod sequence;
 
 pub use sequence::{OutputDistribution, Target};

@@ -10,6 +10,7 @@ pub mod conditioning;
 pub mod gated_pixelcnn;
 pub mod options;
 pub mod pixelcnn;
+pub mod pixelcnn_pp;
 pub mod rnn;
 pub mod sequence;
 pub mod window_mlp;
@@ -19,6 +20,7 @@ pub use conditioning::{Condition, ConditionWidth};
 pub use gated_pixelcnn::{GatedPixelCnn, GatedPixelCnnConfig};
 pub use options::{ImageFormat, ImageModelOptions, SequenceModelOptions};
 pub use pixelcnn::{PixelCnn, PixelCnnConfig};
+pub use pixelcnn_pp::{PixelCnnPp, PixelCnnPpConfig};
 pub use sequence::{SequenceModel, SequenceModelConfig, SequenceModelKind, SequenceNetwork};
 
 use burn::prelude::*;
@@ -34,6 +36,9 @@ pub enum ImageModelConfig {
     Pixelcnn(PixelCnnConfig),
     /// The PixelCNN auto-encoder: an encoder to a code h and a Gated PixelCNN p(x | h).
     AutoEncoder(AutoEncoderConfig),
+    /// PixelCNN++: two shifted streams over several resolutions, a logistic mixture per
+    /// pixel.
+    PixelcnnPp(PixelCnnPpConfig),
 }
 
 impl ImageModelConfig {
@@ -43,6 +48,16 @@ impl ImageModelConfig {
             Self::GatedPixelcnn(c) => c.validate(),
             Self::Pixelcnn(c) => c.validate(),
             Self::AutoEncoder(c) => c.validate(),
+            Self::PixelcnnPp(c) => c.validate(),
+        }
+    }
+
+    /// Checks that the model can run on images of `height` × `width` (the PixelCNN++ halves
+    /// them `resolutions − 1` times; the other models run at any size).
+    pub fn check_image_size(&self, height: usize, width: usize) -> Result<(), String> {
+        match self {
+            Self::PixelcnnPp(c) => c.check_image_size(height, width),
+            _ => Ok(()),
         }
     }
 
@@ -52,6 +67,7 @@ impl ImageModelConfig {
             Self::GatedPixelcnn(_) => "gated-pixelcnn",
             Self::Pixelcnn(_) => "pixelcnn",
             Self::AutoEncoder(_) => "gated-pixelcnn-ae",
+            Self::PixelcnnPp(_) => "pixelcnn-pp",
         }
     }
 
@@ -70,6 +86,10 @@ impl ImageModelConfig {
                 "PixelCNN auto-encoder (code of {}, Gated PixelCNN decoder of {} channels, {} layers)",
                 c.latent, c.decoder.channels, c.decoder.layers
             ),
+            Self::PixelcnnPp(c) => format!(
+                "PixelCNN++ ({} channels, {} resolutions, {} blocks per resolution, mixture of {})",
+                c.channels, c.resolutions, c.blocks, c.mixture
+            ),
         }
     }
 
@@ -79,6 +99,7 @@ impl ImageModelConfig {
             Self::GatedPixelcnn(c) => c.levels,
             Self::Pixelcnn(c) => c.levels,
             Self::AutoEncoder(c) => c.decoder.levels,
+            Self::PixelcnnPp(c) => c.levels,
         }
     }
 
@@ -96,6 +117,7 @@ impl ImageModelConfig {
         match self {
             Self::GatedPixelcnn(c) => c.condition(),
             Self::Pixelcnn(c) => c.condition(),
+            Self::PixelcnnPp(c) => c.condition(),
             Self::AutoEncoder(_) => None,
         }
     }
@@ -114,6 +136,7 @@ impl ImageModelConfig {
             Self::GatedPixelcnn(c) => c.colours,
             Self::Pixelcnn(c) => c.colours,
             Self::AutoEncoder(c) => c.decoder.colours,
+            Self::PixelcnnPp(c) => c.colours,
         }
     }
 
@@ -124,6 +147,7 @@ impl ImageModelConfig {
             Self::GatedPixelcnn(c) => ImageModel::Gated(c.init(device)),
             Self::Pixelcnn(c) => ImageModel::PixelCnn(c.init(device)),
             Self::AutoEncoder(c) => ImageModel::AutoEncoder(c.init(device)),
+            Self::PixelcnnPp(c) => ImageModel::PixelCnnPp(c.init(device)),
         }
     }
 
@@ -140,6 +164,12 @@ impl ImageModelConfig {
 impl From<GatedPixelCnnConfig> for ImageModelConfig {
     fn from(config: GatedPixelCnnConfig) -> Self {
         ImageModelConfig::GatedPixelcnn(config)
+    }
+}
+
+impl From<PixelCnnPpConfig> for ImageModelConfig {
+    fn from(config: PixelCnnPpConfig) -> Self {
+        ImageModelConfig::PixelcnnPp(config)
     }
 }
 
@@ -213,6 +243,8 @@ pub enum ImageModel {
     PixelCnn(PixelCnn),
     /// A PixelCNN auto-encoder.
     AutoEncoder(AutoEncoder),
+    /// A PixelCNN++.
+    PixelCnnPp(PixelCnnPp),
 }
 
 impl ImageModel {
@@ -223,6 +255,7 @@ impl ImageModel {
             Self::Gated(m) => m.forward(x, condition),
             Self::PixelCnn(m) => m.forward(x, condition),
             Self::AutoEncoder(m) => m.forward(x, condition),
+            Self::PixelCnnPp(m) => m.forward(x, condition),
         }
     }
 
@@ -234,7 +267,11 @@ impl ImageModel {
         } else {
             None
         };
-        crate::distributions::categorical::log_prob(self.forward(x.clone(), condition), x)
+        match self {
+            // The mixture scores whole pixels without forming the L levels.
+            Self::PixelCnnPp(m) => m.log_prob(x, condition),
+            _ => crate::distributions::categorical::log_prob(self.forward(x.clone(), condition), x),
+        }
     }
 
     /// The input representation the network's first layer reads (see each model's `embed`).
@@ -243,6 +280,7 @@ impl ImageModel {
             Self::Gated(m) => m.embed(x),
             Self::PixelCnn(m) => m.embed(x),
             Self::AutoEncoder(m) => m.decoder.embed(x),
+            Self::PixelCnnPp(m) => m.embed(x),
         }
     }
 
@@ -251,6 +289,7 @@ impl ImageModel {
         match self {
             Self::Gated(m) => m.forward_embedded(input, condition),
             Self::PixelCnn(m) => m.forward_embedded(input, condition),
+            Self::PixelCnnPp(m) => m.forward_embedded(input, condition),
             // The decoder given a code (zeros when none is given: the dependencies on x are
             // those of the decoder, whatever the code).
             Self::AutoEncoder(m) => {
@@ -273,6 +312,7 @@ impl ImageModel {
             Self::Gated(m) => m.levels(),
             Self::PixelCnn(m) => m.levels(),
             Self::AutoEncoder(m) => m.decoder.levels(),
+            Self::PixelCnnPp(m) => m.levels(),
         }
     }
 
@@ -282,6 +322,7 @@ impl ImageModel {
             Self::Gated(m) => m.colours(),
             Self::PixelCnn(m) => m.colours(),
             Self::AutoEncoder(m) => m.decoder.colours(),
+            Self::PixelCnnPp(m) => m.colours(),
         }
     }
 
@@ -291,6 +332,7 @@ impl ImageModel {
         match self {
             Self::Gated(m) => m.is_conditional(),
             Self::PixelCnn(m) => m.is_conditional(),
+            Self::PixelCnnPp(m) => m.is_conditional(),
             Self::AutoEncoder(_) => false,
         }
     }

@@ -11,15 +11,15 @@ use super::conditioning::SpatialConfig;
 use super::rnn::RnnConfig;
 use super::window_mlp::WindowMlpConfig;
 use super::{
-    GatedPixelCnnConfig, ImageModelConfig, PixelCnnConfig, SequenceModelConfig, SequenceModelKind,
+    GatedPixelCnnConfig, ImageModelConfig, PixelCnnConfig, PixelCnnPpConfig, SequenceModelConfig, SequenceModelKind,
     SequenceNetwork,
 };
 use crate::distributions::OutputDistribution;
 
 /// The image models by their `--model` names.
-pub const IMAGE_MODELS: [&str; 2] = ["gated-pixelcnn", "pixelcnn"];
+pub const IMAGE_MODELS: [&str; 3] = ["gated-pixelcnn", "pixelcnn", "pixelcnn-pp"];
 
-/// Whether `name` is an image model (`gated-pixelcnn`, `pixelcnn`).
+/// Whether `name` is an image model (`gated-pixelcnn`, `pixelcnn`, `pixelcnn-pp`).
 pub fn is_image_model(name: &str) -> bool {
     IMAGE_MODELS.contains(&name)
 }
@@ -34,16 +34,17 @@ pub fn default_dropout(data: &str) -> f64 {
 /// command line's defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImageModelOptions {
-    /// `gated-pixelcnn` (vertical and horizontal stacks, no blind spot) or `pixelcnn`
-    /// (masked convolutions).
+    /// `gated-pixelcnn` (vertical and horizontal stacks, no blind spot), `pixelcnn`
+    /// (masked convolutions) or `pixelcnn-pp` (PixelCNN++).
     pub model: String,
     /// Feature maps per stack (Gated PixelCNN) or of the residual stream (PixelCNN).
     pub channels: usize,
-    /// Gated layers (Gated PixelCNN) or residual blocks (PixelCNN).
-    pub layers: usize,
+    /// Gated layers (Gated PixelCNN), residual blocks (PixelCNN), or gated residual blocks
+    /// per stream and resolution (PixelCNN++; `None`: the model's default).
+    pub layers: Option<usize>,
     /// Kernel size of the first layer (odd).
     pub first_kernel: usize,
-    /// Kernel size of the later layers (odd).
+    /// Kernel size of the later layers (odd); PixelCNN++: the width k of its windows.
     pub kernel: usize,
     /// Width of the hidden layer of the output head.
     pub head: usize,
@@ -58,6 +59,10 @@ pub struct ImageModelOptions {
     /// Gated PixelCNN: make it the decoder of a PixelCNN auto-encoder whose encoder maps
     /// each image to a code of this many values.
     pub latent: Option<usize>,
+    /// PixelCNN++: resolutions (the image and its halvings).
+    pub resolutions: Option<usize>,
+    /// PixelCNN++: logistic components of the output mixture.
+    pub mixture: Option<usize>,
 }
 
 impl Default for ImageModelOptions {
@@ -66,7 +71,7 @@ impl Default for ImageModelOptions {
         Self {
             model: "gated-pixelcnn".into(),
             channels: 32,
-            layers: 5,
+            layers: None,
             first_kernel: 7,
             kernel: 3,
             head: 256,
@@ -74,8 +79,16 @@ impl Default for ImageModelOptions {
             conditional: false,
             spatial: None,
             latent: None,
+            resolutions: None,
+            mixture: None,
         }
     }
+}
+
+impl ImageModelOptions {
+    /// Gated layers or residual blocks of the Gated PixelCNN and the PixelCNN when
+    /// `--layers` is not given.
+    pub const DEFAULT_LAYERS: usize = 5;
 }
 
 /// What a model needs to know of the images it models.
@@ -174,6 +187,20 @@ impl ImageModelOptions {
             // (The auto-encoder's decoder gets its vectors from the code, above.)
             bail!("--spatial needs --conditional or --condition vectors:FILE");
         }
+        if self.model != "pixelcnn-pp" {
+            for (given, option) in [
+                (self.resolutions.is_some(), "--resolutions"),
+                (self.mixture.is_some(), "--mixture"),
+            ] {
+                if given {
+                    bail!(
+                        "{option} applies to the pixelcnn-pp among the image models, not to the {}",
+                        self.model
+                    );
+                }
+            }
+        }
+        let layers = self.layers.unwrap_or(Self::DEFAULT_LAYERS);
         if spatial.is_some() && self.model != "gated-pixelcnn" {
             bail!(
                 "--spatial applies to the gated-pixelcnn, not to the {}",
@@ -184,7 +211,7 @@ impl ImageModelOptions {
             "gated-pixelcnn" => ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
                 levels: format.levels,
                 channels: self.channels,
-                layers: self.layers,
+                layers,
                 first_kernel: self.first_kernel,
                 kernel: self.kernel,
                 head: self.head,
@@ -202,13 +229,42 @@ impl ImageModelOptions {
                     levels: format.levels,
                     colours: format.colours,
                     channels: self.channels,
-                    blocks: self.layers,
+                    blocks: layers,
                     first_kernel: self.first_kernel,
                     kernel: self.kernel,
                     head: self.head,
                     num_classes,
                     vector_dim,
                 })
+            }
+            "pixelcnn-pp" => {
+                let defaults = Self::default();
+                for (changed, option) in [
+                    (self.first_kernel != defaults.first_kernel, "--first-kernel"),
+                    (self.head != defaults.head, "--head"),
+                ] {
+                    if changed {
+                        bail!("{option} does not apply to the pixelcnn-pp");
+                    }
+                }
+                let pp = PixelCnnPpConfig {
+                    levels: format.levels,
+                    colours: format.colours,
+                    channels: self.channels,
+                    blocks: self.layers.unwrap_or(PixelCnnPpConfig::new(2).blocks),
+                    resolutions: self
+                        .resolutions
+                        .unwrap_or(PixelCnnPpConfig::new(2).resolutions),
+                    kernel: self.kernel,
+                    mixture: self.mixture.unwrap_or(PixelCnnPpConfig::new(2).mixture),
+                    dropout: self.dropout.unwrap_or_else(|| default_dropout(data)),
+                    num_classes,
+                    vector_dim,
+                };
+                pp.validate().map_err(anyhow::Error::msg)?;
+                pp.check_image_size(format.height, format.width)
+                    .map_err(anyhow::Error::msg)?;
+                ImageModelConfig::PixelcnnPp(pp)
             }
             other => bail!(
                 "unknown image model {other}: the image models are {}",

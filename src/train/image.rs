@@ -10,7 +10,6 @@ use super::{
     Epoch, Progress, RunFolder, Task, TrainOptions, Trained, image_batch, image_condition,
 };
 use crate::data::{self, DataSource, ImageData, ImageSet};
-use crate::distributions::categorical;
 use crate::models::{ImageModel, ImageModelConfig};
 
 /// Every setting of an image training run; saved as `config.json` in the run folder.
@@ -179,8 +178,8 @@ pub fn evaluate(model: &ImageModel, set: &ImageSet, batch_size: usize, device: &
     for chunk in indices.chunks(batch_size.max(1)) {
         let (x, _) = image_batch(set, chunk, device);
         let condition = image_condition(set, chunk, model.is_conditional(), device);
-        let logits = model.forward(x.clone(), condition);
-        let log_p = categorical::log_prob(logits, x)
+        let log_p = model
+            .log_prob(x, condition)
             .into_data()
             .convert::<f64>();
         total -= log_p.iter::<f64>().sum::<f64>();
@@ -374,8 +373,8 @@ impl Task for ImageTask<'_> {
     ) -> Tensor<1> {
         let (x, _) = image_batch(&self.data.train, shard, device);
         let condition = image_condition(&self.data.train, shard, model.is_conditional(), device);
-        let logits = model.forward(x.clone(), condition);
-        categorical::log_prob(logits, x)
+        model
+            .log_prob(x, condition)
             .sum()
             .neg()
             .div_scalar(batch_weight)
