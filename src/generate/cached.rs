@@ -26,12 +26,15 @@ use crate::models::gated_pixelcnn::gate;
 use crate::models::{GatedPixelCnn, ImageModel};
 
 /// Generates images with per-layer caches; the same images as [`super::sample_naive`] for
-/// the same request. The Gated PixelCNN (grey or colour) has a cached path; the PixelCNN is
-/// generated naively.
+/// the same request. The Gated PixelCNN (grey or colour) and the PixelCNN++ (with strides,
+/// [`super::pixelcnn_pp`]) have cached paths; the PixelCNN is generated naively.
 pub fn sample_cached(model: &ImageModel, request: &SampleRequest, device: &Device) -> Vec<u8> {
     let gated = match model {
         ImageModel::Gated(gated) => gated,
         ImageModel::AutoEncoder(ae) => &ae.decoder,
+        ImageModel::PixelCnnPp(pp) => {
+            return super::pixelcnn_pp::sample_cached(pp, model, request, device);
+        }
         _ => return super::sample_naive(model, request, device),
     };
     let batch = request.batch.max(1);

@@ -15,6 +15,7 @@
 pub mod cached;
 pub mod conv_cache;
 pub mod naive;
+pub mod pixelcnn_pp;
 pub mod sequence;
 
 pub use cached::sample_cached;

@@ -10,6 +10,10 @@ use crate::models::ImageModel;
 /// rerunning the whole network for each. Returns levels, images one after the other, each
 /// [colour][row][column].
 pub fn sample_naive(model: &ImageModel, request: &SampleRequest, device: &Device) -> Vec<u8> {
+    if let ImageModel::PixelCnnPp(pp) = model {
+        // Its network reads whole pixels: once per pixel, then the colours from the mixture.
+        return super::pixelcnn_pp::sample_naive(pp, model, request, device);
+    }
     let (c, h, w) = (request.colours, request.height, request.width);
     let size = request.image_size();
     let levels = model.levels();
