@@ -52,11 +52,12 @@ pub fn nominal_reach(config: &ImageModelConfig) -> Reach {
             }
         }
         // The box its full-resolution convolutions alone reach (the coarser resolutions
-        // reach further): the first layers, then two convolutions per block, each n = ⌊k/2⌋
-        // further up and to the side (above stream) or up and to the left (above-left).
+        // reach further): the first layers, then the longest chain of window convolutions,
+        // each n = ⌊k/2⌋ further up and to the side (above stream) or up and to the left
+        // (above-left).
         ImageModelConfig::PixelcnnPp(c) => {
             let n = c.kernel / 2;
-            let grow = 2 * n * c.full_resolution_blocks();
+            let grow = n * c.full_resolution_convolutions();
             Reach {
                 up: n + 1 + grow,
                 side: n + grow,

@@ -225,7 +225,7 @@ fn refuse_ignored(args: &TrainArgs, given: &Given) -> Result<()> {
         None if is_image_model(&args.model) => given
             .among(&SEQUENCE_OPTIONS)
             .into_iter()
-            .filter(|id| !(id == "mixture" && args.model == "pixelcnn-pp"))
+            .filter(|id| !(id == "--mixture" && args.model == "pixelcnn-pp"))
             .collect(),
         None => given.among(&IMAGE_OPTIONS),
     };

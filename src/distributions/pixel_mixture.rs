@@ -98,6 +98,12 @@ pub fn validate(components: usize, colours: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The centre y = 2l/(L−1) − 1 of level `level` of `levels`, in f32 exactly as [`scaled`]
+/// computes it (so that generation feeds the network the very values training did).
+pub fn centre_f32(level: usize, levels: usize) -> f32 {
+    level as f32 * (2.0 / (levels - 1) as f64) as f32 - 1.0
+}
+
 /// The level centres y = 2l/(L−1) − 1 of images `x` of levels.
 pub fn scaled(x: Tensor<4, Int>, levels: usize) -> Tensor<4> {
     x.float()
@@ -146,13 +152,7 @@ impl Parts {
         let is_first = centre.clone().lower_elem(-1.0 + half).repeat_dim(1, k);
         let is_last = centre.clone().greater_elem(1.0 - half).repeat_dim(1, k);
         let centred = centre - self.mean(c, y);
-        bin_log_prob(
-            centred,
-            self.log_scales[c].clone(),
-            is_first,
-            is_last,
-            half,
-        )
+        bin_log_prob(centred, self.log_scales[c].clone(), is_first, is_last, half)
     }
 }
 
@@ -165,7 +165,12 @@ fn colours_of(y: Tensor<4>) -> Vec<Tensor<4>> {
 /// ln p(x) of each image, in nats: `params` [batch, channels, H, W] as [`Layout`] says,
 /// `x` levels [batch, C, H, W]; the result is [batch], the sum over the pixels of
 /// ln Σ_k π_k Π_c P(x_c | k, x_<c).
-pub fn log_prob(params: Tensor<4>, x: Tensor<4, Int>, levels: usize, components: usize) -> Tensor<1> {
+pub fn log_prob(
+    params: Tensor<4>,
+    x: Tensor<4, Int>,
+    levels: usize,
+    components: usize,
+) -> Tensor<1> {
     let [batch, colours, ..] = x.dims();
     let layout = Layout::new(components, colours);
     let parts = split(params, layout);
@@ -182,7 +187,12 @@ pub fn log_prob(params: Tensor<4>, x: Tensor<4, Int>, levels: usize, components:
 ///
 /// The earlier colours enter twice: in the means, and in the components' weights, which
 /// become the posterior π_k Π_{c'<c} P(x_c' | k) / Σ_j π_j Π_{c'<c} P(x_c' | j).
-pub fn level_log_probs(params: Tensor<4>, y: Tensor<4>, levels: usize, components: usize) -> Tensor<5> {
+pub fn level_log_probs(
+    params: Tensor<4>,
+    y: Tensor<4>,
+    levels: usize,
+    components: usize,
+) -> Tensor<5> {
     let [batch, colours, height, width] = y.dims();
     let layout = Layout::new(components, colours);
     let k = components;
@@ -214,9 +224,8 @@ pub fn level_log_probs(params: Tensor<4>, y: Tensor<4>, levels: usize, component
             is_last.clone(),
             half,
         );
-        per_colour.push(
-            log_sum_exp(posterior + log_p, 1).reshape([batch, levels, 1, height, width]),
-        );
+        per_colour
+            .push(log_sum_exp(posterior + log_p, 1).reshape([batch, levels, 1, height, width]));
         if c + 1 < colours {
             log_weight = log_weight + parts.component_log_prob(c, &y, levels);
         }
@@ -244,10 +253,10 @@ pub fn pixel_probability(params: &[f32], pixel: &[usize], levels: usize, compone
             let mut prob = (p(j) - max).exp() / total;
             for c in 0..colours {
                 let mut mean = p(layout.mean(c) + j);
-                for earlier in 0..c {
+                for (earlier, &y_earlier) in y.iter().enumerate().take(c) {
                     let coefficient =
                         p(layout.coefficient(Layout::coefficient_index(c, earlier)) + j).tanh();
-                    mean += coefficient * y[earlier];
+                    mean += coefficient * y_earlier;
                 }
                 let s = p(layout.log_scale(c) + j)
                     .max(super::logistic_mixture::MIN_LOG_SCALE)

@@ -49,9 +49,12 @@ pub fn sample_naive(
             for col in 0..w {
                 let values: Vec<i64> = draw.pixels.iter().map(|&v| i64::from(v)).collect();
                 let x = Tensor::<4, Int>::from_data(TensorData::new(values, [n, c, h, w]), device);
-                let params = model
-                    .parameters(model.embed(x), condition.clone())
-                    .slice([0..n, 0..draw.parameter_channels, row..row + 1, col..col + 1]);
+                let params = model.parameters(model.embed(x), condition.clone()).slice([
+                    0..n,
+                    0..draw.parameter_channels,
+                    row..row + 1,
+                    col..col + 1,
+                ]);
                 draw.pixel(row, col, params, device);
             }
         }
@@ -135,9 +138,7 @@ impl<'a> Draw<'a> {
             let at = self.request.index(position);
             for (i, &level) in chosen.iter().enumerate() {
                 self.pixels[i * size + at] = level;
-                centres[i * c + colour] =
-                    crate::distributions::logistic_mixture::centre(level as usize, self.levels)
-                        as f32;
+                centres[i * c + colour] = pixel_mixture::centre_f32(level as usize, self.levels);
             }
         }
     }
@@ -357,7 +358,11 @@ impl<'a> Cached<'a> {
         rows: std::ops::Range<isize>,
         cols: std::ops::Range<isize>,
     ) -> Tensor<4> {
-        let (c, h, w) = (self.request.colours, self.request.height, self.request.width);
+        let (c, h, w) = (
+            self.request.colours,
+            self.request.height,
+            self.request.width,
+        );
         let levels = self.model.levels();
         let (nr, nc) = (rows.len(), cols.len());
         let mut values = vec![0f32; self.n * (c + 1) * nr * nc];
@@ -373,8 +378,7 @@ impl<'a> Cached<'a> {
                             1.0
                         } else {
                             let level = pixels[image * c * h * w + (g * h + i) * w + j];
-                            crate::distributions::logistic_mixture::centre(level as usize, levels)
-                                as f32
+                            pixel_mixture::centre_f32(level as usize, levels)
                         };
                         values[((image * (c + 1) + g) * nr + a) * nc + b] = value;
                     }
@@ -396,7 +400,7 @@ impl<'a> Cached<'a> {
     fn above_rows(&mut self, i: usize, pixels: &[u8]) {
         let model = self.model;
         for r in 0..self.down.len() {
-            if i % (1 << r) != 0 {
+            if !i.is_multiple_of(1 << r) {
                 continue;
             }
             let row = i >> r;
@@ -435,16 +439,26 @@ impl<'a> Cached<'a> {
         // The up pass, coarse to fine.
         for u in 0..self.up.len() {
             let r = self.up[u].resolution;
-            if i % (1 << r) != 0 {
+            if !i.is_multiple_of(1 << r) {
                 continue;
             }
             let row = i >> r;
             let width = size_at(self.request, r).1;
             if u > 0 {
-                let source = self.up[u - 1].above.last().expect("blocks").out.row(row / 2);
-                let entry = up_sample_above(&model.up_sample_above[u - 1], source)
-                    .narrow(2, row % 2, 1);
-                self.up[u].above_entry.as_mut().expect("an entry").0.push(entry);
+                let source = self.up[u - 1]
+                    .above
+                    .last()
+                    .expect("blocks")
+                    .out
+                    .row(row / 2);
+                let entry =
+                    up_sample_above(&model.up_sample_above[u - 1], source).narrow(2, row % 2, 1);
+                self.up[u]
+                    .above_entry
+                    .as_mut()
+                    .expect("an entry")
+                    .0
+                    .push(entry);
             }
             let zeros = (self.zeros(1, width), self.zeros(2, width));
             for b in 0..self.up[u].above.len() {
@@ -511,7 +525,7 @@ impl<'a> Cached<'a> {
         let model = self.model;
         let zeros = (self.zeros(1, 1), self.zeros(2, 1));
         for r in 0..self.down.len() {
-            if i % (1 << r) != 0 || j % (1 << r) != 0 {
+            if !i.is_multiple_of(1 << r) || !j.is_multiple_of(1 << r) {
                 continue;
             }
             let (row, col) = (i >> r, j >> r);
@@ -552,7 +566,7 @@ impl<'a> Cached<'a> {
         }
         for u in 0..self.up.len() {
             let r = self.up[u].resolution;
-            if i % (1 << r) != 0 || j % (1 << r) != 0 {
+            if !i.is_multiple_of(1 << r) || !j.is_multiple_of(1 << r) {
                 continue;
             }
             let (row, col) = (i >> r, j >> r);
@@ -604,8 +618,14 @@ fn above_block(
     let window = concat_elu(x.window(last, block.conv_in.window_rows(), &zeros.0));
     let inner = block.inner(block.conv_in.forward_rows(window), auxiliary);
     cache.inner.0.push(inner);
-    let window = cache.inner.window(last, block.conv_out.window_rows(), &zeros.1);
-    block.outer(block.conv_out.forward_rows(window), x.row(row), cache.bias.clone())
+    let window = cache
+        .inner
+        .window(last, block.conv_out.window_rows(), &zeros.1);
+    block.outer(
+        block.conv_out.forward_rows(window),
+        x.row(row),
+        cache.bias.clone(),
+    )
 }
 
 /// Position `at` of an above-left block from the positions of its input `x`: its inner
@@ -624,7 +644,14 @@ fn left_block(
     let window = concat_elu(x.window(i, j, rows, cols, &zeros.0));
     let inner = block.inner(block.conv_in.forward_at(window), Some(auxiliary));
     cache.inner.push(row, col, inner);
-    let (rows, cols) = (block.conv_out.window_rows(), block.conv_out.window_columns());
+    let (rows, cols) = (
+        block.conv_out.window_rows(),
+        block.conv_out.window_columns(),
+    );
     let window = cache.inner.window(i, j, rows, cols, &zeros.1);
-    block.outer(block.conv_out.forward_at(window), x.at(row, col), cache.bias.clone())
+    block.outer(
+        block.conv_out.forward_at(window),
+        x.at(row, col),
+        cache.bias.clone(),
+    )
 }

@@ -11,8 +11,8 @@ use super::conditioning::SpatialConfig;
 use super::rnn::RnnConfig;
 use super::window_mlp::WindowMlpConfig;
 use super::{
-    GatedPixelCnnConfig, ImageModelConfig, PixelCnnConfig, PixelCnnPpConfig, SequenceModelConfig, SequenceModelKind,
-    SequenceNetwork,
+    GatedPixelCnnConfig, ImageModelConfig, PixelCnnConfig, PixelCnnPpConfig, SequenceModelConfig,
+    SequenceModelKind, SequenceNetwork,
 };
 use crate::distributions::OutputDistribution;
 

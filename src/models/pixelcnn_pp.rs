@@ -102,7 +102,7 @@ impl PixelCnnPpConfig {
                 self.resolutions
             ));
         }
-        if self.kernel < 3 || self.kernel % 2 == 0 || self.kernel > 15 {
+        if self.kernel < 3 || self.kernel.is_multiple_of(2) || self.kernel > 15 {
             return Err(format!(
                 "the PixelCNN++ kernel must be odd, 3 to 15, got {}",
                 self.kernel
@@ -118,12 +118,12 @@ impl PixelCnnPpConfig {
     /// Checks that images of `height` × `width` can be halved `resolutions − 1` times.
     pub fn check_image_size(&self, height: usize, width: usize) -> Result<(), String> {
         let factor = 1usize << (self.resolutions - 1);
-        if height % factor != 0 || width % factor != 0 {
+        if !height.is_multiple_of(factor) || !width.is_multiple_of(factor) {
             let fits = (1..=self.resolutions)
                 .rev()
                 .find(|r| {
                     let f = 1usize << (r - 1);
-                    height % f == 0 && width % f == 0
+                    height.is_multiple_of(f) && width.is_multiple_of(f)
                 })
                 .unwrap_or(1);
             return Err(format!(
@@ -147,10 +147,17 @@ impl PixelCnnPpConfig {
         self.kernel.div_ceil(2)
     }
 
-    /// Gated residual blocks per stream at the full resolution: N in the down pass, and
-    /// N + 1 in the up pass (N when there is only one resolution).
-    pub fn full_resolution_blocks(&self) -> usize {
-        self.blocks + self.up_blocks(0)
+    /// The longest chain of full-resolution window convolutions after the first layer, in
+    /// either stream: the down pass's 2N, then (with coarser resolutions) the up pass's
+    /// first block from its short-cut on (its second convolution only) and its N other
+    /// blocks, or (one resolution) the up pass's N blocks continuing the stream: 4N + 1, or
+    /// 4N.
+    pub fn full_resolution_convolutions(&self) -> usize {
+        if self.resolutions > 1 {
+            4 * self.blocks + 1
+        } else {
+            4 * self.blocks
+        }
     }
 
     /// Blocks per stream of the up pass at resolution `r` (0 the image, R − 1 the coarsest).
@@ -191,7 +198,9 @@ impl PixelCnnPpConfig {
             .rev()
             .map(|res| Level {
                 above: (0..self.up_blocks(res)).map(|_| block(f, false)).collect(),
-                above_left: (0..self.up_blocks(res)).map(|_| block(2 * f, true)).collect(),
+                above_left: (0..self.up_blocks(res))
+                    .map(|_| block(2 * f, true))
+                    .collect(),
             })
             .collect();
         let transposed = |kernel: [usize; 2]| {
@@ -213,8 +222,11 @@ impl PixelCnnPpConfig {
             up,
             up_sample_above: (1..r).map(|_| transposed([2, 3])).collect(),
             up_sample_above_left: (1..r).map(|_| transposed([2, 2])).collect(),
-            head: Conv2dConfig::new([f, Layout::new(self.mixture, self.colours).channels()], [1, 1])
-                .init(device),
+            head: Conv2dConfig::new(
+                [f, Layout::new(self.mixture, self.colours).channels()],
+                [1, 1],
+            )
+            .init(device),
             levels: self.levels,
             colours: self.colours,
             components: self.mixture,

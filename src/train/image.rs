@@ -178,10 +178,7 @@ pub fn evaluate(model: &ImageModel, set: &ImageSet, batch_size: usize, device: &
     for chunk in indices.chunks(batch_size.max(1)) {
         let (x, _) = image_batch(set, chunk, device);
         let condition = image_condition(set, chunk, model.is_conditional(), device);
-        let log_p = model
-            .log_prob(x, condition)
-            .into_data()
-            .convert::<f64>();
+        let log_p = model.log_prob(x, condition).into_data().convert::<f64>();
         total -= log_p.iter::<f64>().sum::<f64>();
     }
     Nll::from_total(total, set.len(), set.image_size())
