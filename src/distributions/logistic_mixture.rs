@@ -106,6 +106,27 @@ pub(crate) fn log_sum_exp<const D: usize>(a: Tensor<D>, dim: usize) -> Tensor<D>
     (a - max.clone()).exp().sum_dim(dim).log() + max
 }
 
+/// P(level `level` of `levels`) under one logistic of mean `mean` and log-scale `log_scale`
+/// (clamped at [`MIN_LOG_SCALE`]), in f64: F(upper) − F(lower) of its bin, the first bin
+/// from −∞ and the last to +∞. The reference the tensor forms are checked against.
+pub fn bin_probability(level: usize, levels: usize, mean: f64, log_scale: f64) -> f64 {
+    let cdf = |z: f64| 1.0 / (1.0 + (-z).exp());
+    let half = 1.0 / (levels - 1) as f64;
+    let c = centre(level, levels);
+    let s = log_scale.max(MIN_LOG_SCALE).exp();
+    let hi = if level == levels - 1 {
+        1.0
+    } else {
+        cdf((c + half - mean) / s)
+    };
+    let lo = if level == 0 {
+        0.0
+    } else {
+        cdf((c - half - mean) / s)
+    };
+    hi - lo
+}
+
 /// The probabilities of the L levels for one step's parameters (3K values), in f64.
 pub fn probabilities(params: &[f32], levels: usize) -> Vec<f64> {
     let k = params.len() / 3;
@@ -113,26 +134,12 @@ pub fn probabilities(params: &[f32], levels: usize) -> Vec<f64> {
     let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let weights: Vec<f64> = logits.iter().map(|a| (a - max).exp()).collect();
     let total: f64 = weights.iter().sum();
-    let cdf = |z: f64| 1.0 / (1.0 + (-z).exp());
-    let half = 1.0 / (levels - 1) as f64;
     (0..levels)
         .map(|l| {
-            let c = centre(l, levels);
             (0..k)
                 .map(|j| {
-                    let mu = f64::from(params[k + j]);
-                    let s = f64::from(params[2 * k + j]).max(MIN_LOG_SCALE).exp();
-                    let hi = if l == levels - 1 {
-                        1.0
-                    } else {
-                        cdf((c + half - mu) / s)
-                    };
-                    let lo = if l == 0 {
-                        0.0
-                    } else {
-                        cdf((c - half - mu) / s)
-                    };
-                    weights[j] / total * (hi - lo)
+                    let (mu, log_s) = (f64::from(params[k + j]), f64::from(params[2 * k + j]));
+                    weights[j] / total * bin_probability(l, levels, mu, log_s)
                 })
                 .sum()
         })

@@ -236,8 +236,7 @@ pub fn level_log_probs(
 /// p(x) of one pixel in f64, from its parameters (`params`, [`Layout`]'s channels) and its
 /// levels (one per colour): the reference the tests compare the tensor forms with.
 pub fn pixel_probability(params: &[f32], pixel: &[usize], levels: usize, components: usize) -> f64 {
-    let colours = pixel.len();
-    let layout = Layout::new(components, colours);
+    let layout = Layout::new(components, pixel.len());
     let k = components;
     let p = |i: usize| f64::from(params[i]);
     let max = (0..k).map(p).fold(f64::NEG_INFINITY, f64::max);
@@ -246,32 +245,18 @@ pub fn pixel_probability(params: &[f32], pixel: &[usize], levels: usize, compone
         .iter()
         .map(|&l| super::logistic_mixture::centre(l, levels))
         .collect();
-    let cdf = |z: f64| 1.0 / (1.0 + (-z).exp());
-    let half = 1.0 / (levels - 1) as f64;
     (0..k)
         .map(|j| {
             let mut prob = (p(j) - max).exp() / total;
-            for c in 0..colours {
+            for (c, &level) in pixel.iter().enumerate() {
                 let mut mean = p(layout.mean(c) + j);
                 for (earlier, &y_earlier) in y.iter().enumerate().take(c) {
                     let coefficient =
                         p(layout.coefficient(Layout::coefficient_index(c, earlier)) + j).tanh();
                     mean += coefficient * y_earlier;
                 }
-                let s = p(layout.log_scale(c) + j)
-                    .max(super::logistic_mixture::MIN_LOG_SCALE)
-                    .exp();
-                let hi = if pixel[c] == levels - 1 {
-                    1.0
-                } else {
-                    cdf((y[c] + half - mean) / s)
-                };
-                let lo = if pixel[c] == 0 {
-                    0.0
-                } else {
-                    cdf((y[c] - half - mean) / s)
-                };
-                prob *= hi - lo;
+                let log_scale = p(layout.log_scale(c) + j);
+                prob *= super::logistic_mixture::bin_probability(level, levels, mean, log_scale);
             }
             prob
         })

@@ -37,12 +37,7 @@ pub fn sample_naive(
     request: &SampleRequest,
     device: &Device,
 ) -> Vec<u8> {
-    let batch = request.batch.max(1);
-    let mut out = Vec::with_capacity(request.labels.len() * request.image_size());
-    for (b, labels) in request.labels.chunks(batch).enumerate() {
-        let first = b * batch;
-        let n = labels.len();
-        let condition = request.condition(image_model, first..first + n, device);
+    in_batches(image_model, request, device, |first, n, condition| {
         let mut draw = Draw::new(model, request, first, n);
         let (c, h, w) = (request.colours, request.height, request.width);
         for row in 0..h {
@@ -58,9 +53,8 @@ pub fn sample_naive(
                 draw.pixel(row, col, params, device);
             }
         }
-        out.extend(draw.pixels);
-    }
-    out
+        draw.pixels
+    })
 }
 
 /// Cached generation with strides (see the module's documentation); the same images as
@@ -71,13 +65,29 @@ pub fn sample_cached(
     request: &SampleRequest,
     device: &Device,
 ) -> Vec<u8> {
+    in_batches(image_model, request, device, |first, n, condition| {
+        Cached::new(model, request, n, condition, device).run(first)
+    })
+}
+
+/// The request's images in batches of `request.batch`: `generate(first image, images,
+/// their h)` draws one batch; the batches' images one after the other.
+fn in_batches(
+    image_model: &ImageModel,
+    request: &SampleRequest,
+    device: &Device,
+    mut generate: impl FnMut(usize, usize, Option<Condition>) -> Vec<u8>,
+) -> Vec<u8> {
     let batch = request.batch.max(1);
     let mut out = Vec::with_capacity(request.labels.len() * request.image_size());
     for (b, labels) in request.labels.chunks(batch).enumerate() {
         let first = b * batch;
         let n = labels.len();
-        let condition = request.condition(image_model, first..first + n, device);
-        out.extend(Cached::new(model, request, n, condition, device).run(first));
+        out.extend(generate(
+            first,
+            n,
+            request.condition(image_model, first..first + n, device),
+        ));
     }
     out
 }

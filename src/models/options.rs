@@ -247,16 +247,15 @@ impl ImageModelOptions {
                         bail!("{option} does not apply to the pixelcnn-pp");
                     }
                 }
+                let pp_defaults = PixelCnnPpConfig::new(format.levels);
                 let pp = PixelCnnPpConfig {
                     levels: format.levels,
                     colours: format.colours,
                     channels: self.channels,
-                    blocks: self.layers.unwrap_or(PixelCnnPpConfig::new(2).blocks),
-                    resolutions: self
-                        .resolutions
-                        .unwrap_or(PixelCnnPpConfig::new(2).resolutions),
+                    blocks: self.layers.unwrap_or(pp_defaults.blocks),
+                    resolutions: self.resolutions.unwrap_or(pp_defaults.resolutions),
                     kernel: self.kernel,
-                    mixture: self.mixture.unwrap_or(PixelCnnPpConfig::new(2).mixture),
+                    mixture: self.mixture.unwrap_or(pp_defaults.mixture),
                     dropout: self.dropout.unwrap_or_else(|| default_dropout(data)),
                     num_classes,
                     vector_dim,
