@@ -1,5 +1,6 @@
-//! Colour images: CIFAR-10 binary files and folders of PNG images, read back value for value,
-//! and bad input that must give an error naming the file and the problem, never a panic.
+//! Colour images: CIFAR-10 binary files, folders of PNG images and grey sources coloured by the
+//! seeded rule (`colour:SOURCE`), read back value for value, and bad input that must give an
+//! error naming the file and the problem, never a panic.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -343,6 +344,62 @@ fn colour_sources_parse_and_display() {
         let message = bad.parse::<DataSource>().unwrap_err().to_string();
         for form in ["idx:DIR", "cifar10:DIR", "png:DIR"] {
             assert!(message.contains(form), "{message}");
+        }
+    }
+}
+
+#[test]
+fn coloured_sources_parse_display_and_refuse_colour_inputs() {
+    for source in [
+        DataSource::Colour(Box::new(DataSource::Digits)),
+        DataSource::Colour(Box::new(DataSource::FashionMnist)),
+        DataSource::Colour(Box::new(DataSource::Idx("/a b/c".into()))),
+    ] {
+        assert_eq!(source.to_string().parse::<DataSource>().unwrap(), source);
+    }
+    for bad in ["colour:colour:digits", "colour:cifar10:/x"] {
+        let message = bad.parse::<DataSource>().unwrap_err().to_string();
+        assert!(message.contains("grey source"), "{bad}: {message}");
+    }
+    let message = "colour:mnist"
+        .parse::<DataSource>()
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("'mnist'"), "{message}");
+    assert_eq!(
+        argen::data::absolute_source("colour:digits"),
+        "colour:digits"
+    );
+}
+
+#[test]
+fn coloured_digits_keep_their_split_labels_and_grey_order() {
+    let grey = load(&DataSource::Digits).unwrap();
+    let colour = load(&"colour:digits".parse().unwrap()).unwrap();
+    assert_eq!(colour.name, "colour:digits");
+    assert_eq!(colour.levels, grey.levels);
+    assert_eq!(colour.num_classes, grey.num_classes);
+    for (g, c) in [
+        (&grey.train, &colour.train),
+        (&grey.valid, &colour.valid),
+        (&grey.test, &colour.test),
+    ] {
+        assert_eq!((c.channels, c.height, c.width), (3, 8, 8));
+        assert_eq!(
+            (c.labels.clone(), c.index.clone()),
+            (g.labels.clone(), g.index.clone())
+        );
+        for i in 0..g.len() {
+            let (f, b) = argen::data::colour::image_colours(g.index[i]);
+            let (grey_image, colour_image) = (g.image(i), c.image(i));
+            for (p, &v) in grey_image.iter().enumerate() {
+                for ch in 0..3 {
+                    let level = |u: u8| f64::from(u) * 16.0 / 255.0;
+                    let t = f64::from(v) / 16.0;
+                    let want = level(b[ch]) + t * (level(f[ch]) - level(b[ch]));
+                    assert_eq!(colour_image[ch * 64 + p], want.round() as u8);
+                }
+            }
         }
     }
 }

@@ -30,7 +30,9 @@ pub struct TrainArgs {
     #[arg(long, default_value = "gated-pixelcnn")]
     pub model: String,
     /// Data. Images: `digits` (embedded 8x8 digits, 17 levels), `fashion-mnist`
-    /// (/usr/share/datasets/fashion-mnist), `idx:DIR`, `cifar10:DIR`, `png:DIR`. Sequences:
+    /// (/usr/share/datasets/fashion-mnist), `idx:DIR`, `cifar10:DIR`, `png:DIR`,
+    /// `colour:SOURCE` (a grey source coloured by a seeded rule, e.g. `colour:fashion-mnist`,
+    /// 32x32 RGB). Sequences:
     /// `digits` (as 64-step sequences), `sine`, `sunspots`, `stocks:SYMBOL`, `csv:FILE:COLUMN`,
     /// `text:FILE`, `pianoroll:FILE`, `adding:T`, `copy:T`.
     #[arg(long, default_value = "digits")]

@@ -4,9 +4,11 @@
 //! levels) and folders of IDX files in the MNIST format ([`DataSource::Idx`], 256 grey
 //! levels), of which Fashion-MNIST ([`DataSource::FashionMnist`]) is one. Colour images come
 //! from CIFAR-10 binary files ([`DataSource::Cifar10`]) or a folder of PNG images
-//! ([`DataSource::PngFolder`]).
+//! ([`DataSource::PngFolder`]), or are made from any grey source by a fixed, seeded colour
+//! rule ([`DataSource::Colour`], `colour:fashion-mnist`).
 
 mod cifar;
+pub mod colour;
 mod digits;
 mod idx;
 mod png_folder;
@@ -274,8 +276,12 @@ impl ImageData {
 
 /// The data source `spec` (a `--data` value of any family) with the file or folder it names
 /// made absolute where it exists, so that a run's config names the same data from any
-/// working folder. Sources without a path (`digits`, `sine`, `adding:T`, ...) are unchanged.
+/// working folder. Sources without a path (`digits`, `sine`, `adding:T`, ...) are unchanged;
+/// `colour:SOURCE` keeps its prefix around the absolute SOURCE.
 pub fn absolute_source(spec: &str) -> String {
+    if let Some(inner) = spec.strip_prefix("colour:") {
+        return format!("colour:{}", absolute_source(inner));
+    }
     let absolute = |path: &str| {
         std::fs::canonicalize(path)
             .ok()
@@ -310,14 +316,26 @@ pub enum DataSource {
     Cifar10(PathBuf),
     /// A folder of PNG images of one size (`png:DIR`).
     PngFolder(PathBuf),
+    /// The images of a grey source coloured by the rule of [`colour`] (`colour:SOURCE`).
+    Colour(Box<DataSource>),
 }
 
 impl FromStr for DataSource {
     type Err = DataError;
 
-    /// Parses `digits`, `fashion-mnist`, `idx:DIR`, `cifar10:DIR` or `png:DIR`.
+    /// Parses `digits`, `fashion-mnist`, `idx:DIR`, `cifar10:DIR`, `png:DIR` or
+    /// `colour:SOURCE` with SOURCE one of the others.
     fn from_str(s: &str) -> Result<Self, DataError> {
         let dir = |prefix: &str| s.strip_prefix(prefix).filter(|d| !d.is_empty());
+        if let Some(inner) = s.strip_prefix("colour:") {
+            let inner: DataSource = inner.parse()?;
+            if matches!(inner, DataSource::Colour(_) | DataSource::Cifar10(_)) {
+                return Err(DataError::BadArrays(format!(
+                    "`{s}`: colour: takes a grey source (digits, fashion-mnist, idx:DIR, png:DIR)"
+                )));
+            }
+            return Ok(DataSource::Colour(Box::new(inner)));
+        }
         match s {
             "digits" => Ok(DataSource::Digits),
             "fashion-mnist" => Ok(DataSource::FashionMnist),
@@ -345,6 +363,7 @@ impl fmt::Display for DataSource {
             DataSource::Idx(dir) => write!(f, "idx:{}", dir.display()),
             DataSource::Cifar10(dir) => write!(f, "cifar10:{}", dir.display()),
             DataSource::PngFolder(dir) => write!(f, "png:{}", dir.display()),
+            DataSource::Colour(inner) => write!(f, "colour:{inner}"),
         }
     }
 }
@@ -368,6 +387,7 @@ pub fn load(source: &DataSource) -> Result<ImageData, DataError> {
         DataSource::Idx(dir) => load_idx_dir(dir, &source.to_string()),
         DataSource::Cifar10(dir) => load_cifar10_dir(dir, &source.to_string()),
         DataSource::PngFolder(dir) => load_png_dir(dir, &source.to_string()),
+        DataSource::Colour(inner) => colour::colour_data(&load(inner)?, source.to_string()),
     }
 }
 
@@ -389,7 +409,9 @@ pub enum DataError {
     #[error(
         "unknown data source '{0}': expected one of `digits`, `fashion-mnist`, \
          `idx:DIR` (DIR a folder with MNIST-style IDX files), `cifar10:DIR` (DIR a folder \
-         with the CIFAR-10 binary files), `png:DIR` (DIR a folder of PNG images of one size)"
+         with the CIFAR-10 binary files), `png:DIR` (DIR a folder of PNG images of one size), \
+         `colour:SOURCE` (a grey source coloured by a fixed, seeded rule, e.g. \
+         `colour:fashion-mnist`)"
     )]
     UnknownSource(String),
     /// Arrays given in memory do not describe a data set.

@@ -193,6 +193,34 @@ pub fn level_log_probs(
     levels: usize,
     components: usize,
 ) -> Tensor<5> {
+    let colours = y.dims()[1];
+    Tensor::cat(conditionals(params, y, levels, components, 0..colours), 2)
+}
+
+/// ln p(x_c = l | x_<c) of every level l for the one colour `colour` (the earlier colours
+/// as `y` holds them, as in [`level_log_probs`]): [batch, L, 1, H, W]. Generation draws a
+/// pixel colour by colour with it, computing each conditional once.
+pub fn colour_log_probs(
+    params: Tensor<4>,
+    y: Tensor<4>,
+    colour: usize,
+    levels: usize,
+    components: usize,
+) -> Tensor<5> {
+    let mut wanted = conditionals(params, y, levels, components, colour..colour + 1);
+    wanted.pop().expect("one colour asked")
+}
+
+/// The conditionals of the colours in `wanted` ([batch, L, 1, H, W] each): the posterior
+/// component weights are carried through every colour before the last one wanted, and the
+/// L-level law is formed only for the wanted ones.
+fn conditionals(
+    params: Tensor<4>,
+    y: Tensor<4>,
+    levels: usize,
+    components: usize,
+    wanted: std::ops::Range<usize>,
+) -> Vec<Tensor<5>> {
     let [batch, colours, height, width] = y.dims();
     let layout = Layout::new(components, colours);
     let k = components;
@@ -208,29 +236,30 @@ pub fn level_log_probs(
     let is_first = level.clone().equal_elem(0).expand(shape);
     let is_last = level.equal_elem((levels - 1) as i64).expand(shape);
     let mut log_weight = log_softmax(parts.logits.clone(), 1);
-    let mut per_colour = Vec::with_capacity(colours);
-    for c in 0..colours {
-        let posterior = (log_weight.clone() - log_sum_exp(log_weight.clone(), 1))
-            .reshape([batch, k, 1, pixels]);
-        let mean = parts.mean(c, &y).reshape([batch, k, 1, pixels]);
-        let log_scale = parts.log_scales[c]
-            .clone()
-            .reshape([batch, k, 1, pixels])
-            .expand(shape);
-        let log_p = bin_log_prob(
-            centres.clone() - mean,
-            log_scale,
-            is_first.clone(),
-            is_last.clone(),
-            half,
-        );
-        per_colour
-            .push(log_sum_exp(posterior + log_p, 1).reshape([batch, levels, 1, height, width]));
-        if c + 1 < colours {
+    let mut out = Vec::with_capacity(wanted.len());
+    for c in 0..wanted.end.min(colours) {
+        if wanted.contains(&c) {
+            let posterior = (log_weight.clone() - log_sum_exp(log_weight.clone(), 1))
+                .reshape([batch, k, 1, pixels]);
+            let mean = parts.mean(c, &y).reshape([batch, k, 1, pixels]);
+            let log_scale = parts.log_scales[c]
+                .clone()
+                .reshape([batch, k, 1, pixels])
+                .expand(shape);
+            let log_p = bin_log_prob(
+                centres.clone() - mean,
+                log_scale,
+                is_first.clone(),
+                is_last.clone(),
+                half,
+            );
+            out.push(log_sum_exp(posterior + log_p, 1).reshape([batch, levels, 1, height, width]));
+        }
+        if c + 1 < wanted.end {
             log_weight = log_weight + parts.component_log_prob(c, &y, levels);
         }
     }
-    Tensor::cat(per_colour, 2)
+    out
 }
 
 /// p(x) of one pixel in f64, from its parameters (`params`, [`Layout`]'s channels) and its

@@ -2,7 +2,7 @@
 //!
 //! The network conditions on whole pixels (the colours' order lives in the mixture), so
 //! both paths run the network once per pixel and then draw the pixel's colours one by one
-//! from the mixture's conditionals ([`pixel_mixture::level_log_probs`]), each draw with the
+//! from the mixture's conditionals ([`pixel_mixture::colour_log_probs`]), each draw with the
 //! image's random stream: the same draws as every image model's, value by value.
 //!
 //! **Cached generation** (Ramachandran et al. 2017, "Fast Generation for Convolutional
@@ -131,11 +131,15 @@ impl<'a> Draw<'a> {
         let mut centres = vec![0f32; n * c];
         for colour in 0..c {
             let y = Tensor::<4>::from_data(TensorData::new(centres.clone(), [n, c, 1, 1]), device);
-            let logits =
-                pixel_mixture::level_log_probs(params.clone(), y, self.levels, self.components)
-                    .narrow(2, colour, 1)
-                    .reshape([n, self.levels])
-                    .into_data();
+            let logits = pixel_mixture::colour_log_probs(
+                params.clone(),
+                y,
+                colour,
+                self.levels,
+                self.components,
+            )
+            .reshape([n, self.levels])
+            .into_data();
             let position = pixel * c + colour;
             let chosen = choose_levels(
                 self.request,

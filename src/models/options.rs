@@ -25,9 +25,13 @@ pub fn is_image_model(name: &str) -> bool {
 }
 
 /// The default dropout of the Gated PixelCNN on `data`: 0.2 on the digits, whose 1,000
-/// training images are easy to overfit; 0 otherwise.
+/// training images are easy to overfit (and on their colour version); 0 otherwise.
 pub fn default_dropout(data: &str) -> f64 {
-    if data == "digits" { 0.2 } else { 0.0 }
+    if data.strip_prefix("colour:").unwrap_or(data) == "digits" {
+        0.2
+    } else {
+        0.0
+    }
 }
 
 /// The options that describe an image model; [`ImageModelOptions::default`] gives the
