@@ -973,13 +973,29 @@ impl SequenceRun {
         options.validate()?;
         let model = self.model(options.weights, device)?;
         let data = self.data()?;
+        sample_sequence_model(&self.config, &model, &data, options, device)
+    }
+}
+
+/// Draws sequences from `model` (trained as `config` says on `data`, which gives the
+/// default length, the covariates, the test vectors and the units of the values): of
+/// `options.length` steps, by default the length of the test sequences, at most 512.
+pub fn sample_sequence_model(
+    config: &SequenceTrainingConfig,
+    model: &SequenceModel,
+    data: &SequenceData,
+    options: &SampleOptions,
+    device: &Device,
+) -> Result<SequenceSamples> {
+    options.validate()?;
+    {
         if data.train.iter().any(|e| e.inputs.is_some()) {
             bail!(
                 "{} is a prediction task with separate inputs, not a generative data set: use argen eval",
                 data.name
             );
         }
-        let output = self.config.model.output;
+        let output = config.model.output;
         let dims = output.dims();
         let default_length = data.test.first().map_or(64, |e| e.len(dims)).min(512);
         let length = options.length.unwrap_or(default_length);
@@ -1013,7 +1029,7 @@ impl SequenceRun {
             })?),
             None => None,
         };
-        let vectors = match self.config.model.vector_dim {
+        let vectors = match config.model.vector_dim {
             Some(dim) => Some(sample_vectors(
                 options.condition.as_deref(),
                 dim,
@@ -1030,15 +1046,15 @@ impl SequenceRun {
             None => {
                 if options.condition.is_some() {
                     bail!(
-                        "the run {} is not conditioned on vectors",
-                        self.folder.0.display()
+                        "the {} is not conditioned on vectors",
+                        config.model.describe()
                     );
                 }
                 None
             }
         };
         let request = SequenceRequest {
-            labels: options.labels(self.config.model.num_classes)?,
+            labels: options.labels(config.model.num_classes)?,
             covariates,
             vectors,
             length,
@@ -1048,9 +1064,9 @@ impl SequenceRun {
             batch: options.batch,
         };
         let values = if options.naive {
-            sample_sequences_naive(&model, output, &request, device)
+            sample_sequences_naive(model, output, &request, device)
         } else {
-            sample_sequences(&model, output, &request, device)
+            sample_sequences(model, output, &request, device)
         };
         let n = options.n;
         if data.name == "digits" && length == 64 {

@@ -123,6 +123,21 @@ fn ols_equals_a_direct_least_squares_solution_and_statsmodels() {
     let (ll, steps) = m.log_likelihood(&x, 0);
     assert_eq!(steps, 305);
     assert!((ll - -1287.1564044585032).abs() < 1e-6, "{ll}");
+    // statsmodels' AutoRegResults.aic and .bic count the 5 coefficients and σ² (the same
+    // convention that tests/arx_statsmodels.rs checks against its figures for ARX).
+    let stats = m.statistics(&x);
+    assert_eq!(stats.nobs, 305);
+    assert!((stats.llf - -1287.1564044585032).abs() < 1e-6);
+    assert!(
+        (stats.aic - 2586.3128089170064).abs() < 1e-6,
+        "{}",
+        stats.aic
+    );
+    assert!(
+        (stats.bic - 2608.634679576651).abs() < 1e-6,
+        "{}",
+        stats.bic
+    );
 }
 
 #[test]

@@ -507,7 +507,32 @@ pub(super) fn select_from_gram(
     })
 }
 
+/// What statsmodels' `AutoRegResults` reports of a fit, beside the coefficients.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FitStatistics {
+    /// The number N = n - p of equations of the fit.
+    pub nobs: usize,
+    /// The conditional log-likelihood ℓ = Σ_{t=p}^{n-1} ln N(x_t; c + Σ a_i x_{t-i}, σ²).
+    pub llf: f64,
+    /// -2ℓ + 2(p + 2): the p + 1 coefficients and σ² (statsmodels' `aic`).
+    pub aic: f64,
+    /// -2ℓ + ln(N)(p + 2) (statsmodels' `bic`).
+    pub bic: f64,
+}
+
 impl ArModel {
+    /// [`FitStatistics`] of the model on `x`, the series it was fitted on.
+    pub fn statistics(&self, x: &[f64]) -> FitStatistics {
+        let (llf, nobs) = self.log_likelihood(x, 0);
+        let k = (self.order() + 2) as f64;
+        FitStatistics {
+            nobs,
+            llf,
+            aic: -2.0 * llf + 2.0 * k,
+            bic: -2.0 * llf + (nobs as f64).ln() * k,
+        }
+    }
+
     /// The order p.
     pub fn order(&self) -> usize {
         self.coefs.len()

@@ -111,9 +111,14 @@ impl TrainingConfig {
 pub const MAX_IMAGE_SIDE: usize = 1024;
 
 /// The default number of epochs of an image run on `data`: 20 on the embedded digits (a
-/// minute on two cores), 1 otherwise (an epoch of Fashion-MNIST takes a quarter of an hour).
+/// minute on two cores) and their colour version, 1 otherwise (an epoch of Fashion-MNIST
+/// takes a quarter of an hour).
 pub fn default_epochs(data: &str) -> usize {
-    if data == "digits" { 20 } else { 1 }
+    if data.strip_prefix("colour:").unwrap_or(data) == "digits" {
+        20
+    } else {
+        1
+    }
 }
 
 pub use crate::models::options::default_dropout;
@@ -173,15 +178,29 @@ impl EpochReport {
 
 /// Exact NLL of every image of `set` under `model`, in batches of `batch_size`.
 pub fn evaluate(model: &ImageModel, set: &ImageSet, batch_size: usize, device: &Device) -> Nll {
+    let total = -log_probs(model, set, batch_size, device)
+        .iter()
+        .sum::<f64>();
+    Nll::from_total(total, set.len(), set.image_size())
+}
+
+/// log p(x) of each image of `set` under `model` (with its class or vector when the model
+/// is conditional), in nats, computed in batches of `batch_size`.
+pub fn log_probs(
+    model: &ImageModel,
+    set: &ImageSet,
+    batch_size: usize,
+    device: &Device,
+) -> Vec<f64> {
     let indices: Vec<usize> = (0..set.len()).collect();
-    let mut total = 0.0f64;
+    let mut out = Vec::with_capacity(set.len());
     for chunk in indices.chunks(batch_size.max(1)) {
         let (x, _) = image_batch(set, chunk, device);
         let condition = image_condition(set, chunk, model.is_conditional(), device);
         let log_p = model.log_prob(x, condition).into_data().convert::<f64>();
-        total -= log_p.iter::<f64>().sum::<f64>();
+        out.extend(log_p.iter::<f64>());
     }
-    Nll::from_total(total, set.len(), set.image_size())
+    out
 }
 
 /// Checks that a vector-conditioned model has vectors of its dimension for every image, and

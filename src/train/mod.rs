@@ -431,6 +431,80 @@ pub fn train<T: Task>(
     progress: Progress,
     devices: &[Device],
 ) -> Result<Trained<T::Model, T::Metrics>> {
+    train_watched(task, run, resume, progress, devices, &Unwatched)
+}
+
+/// Where a run stands after an optimiser step, as a [`Watch`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepStatus {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// Of how many.
+    pub epochs: usize,
+    /// Batches done in this epoch.
+    pub step: usize,
+    /// Batches per epoch.
+    pub steps: usize,
+    /// Mean training loss of the epoch so far (nats per dimension or per scored step).
+    pub loss: f64,
+    /// Training examples per second in this epoch.
+    pub examples_per_second: f64,
+}
+
+/// What an epoch measured, as a [`Watch`] sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochStatus {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// Of how many.
+    pub epochs: usize,
+    /// Mean training loss over the epoch.
+    pub train_loss: f64,
+    /// The validation score the best weights are chosen by (lower is better).
+    pub valid_score: f64,
+    /// Seconds of training (without validation).
+    pub seconds: f64,
+    /// The family's one-line summary of the epoch (what the command line prints).
+    pub summary: String,
+}
+
+/// An observer of a training run ([`train_watched`]): it sees every step and epoch and can
+/// stop the run between two steps (a notebook's Ctrl-C). Stopping returns [`Interrupted`];
+/// the run folder keeps its last committed checkpoint.
+pub trait Watch {
+    /// Called after every optimiser step.
+    fn step(&self, _status: &StepStatus) {}
+    /// Called after every epoch, once its checkpoint is committed.
+    fn epoch(&self, _status: &EpochStatus) {}
+    /// Asked before every step: `true` stops the run.
+    fn should_stop(&self) -> bool {
+        false
+    }
+}
+
+/// The [`Watch`] that sees nothing and never stops a run.
+pub struct Unwatched;
+
+impl Watch for Unwatched {}
+
+/// The error of a run that a [`Watch`] stopped.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct Interrupted {
+    /// What was stopped and what was kept.
+    pub message: String,
+}
+
+/// [`train`] under the eyes of `watch`, which sees every step and epoch and may stop the run
+/// between two steps.
+pub fn train_watched<T: Task>(
+    task: &T,
+    run: Option<&RunFolder>,
+    resume: bool,
+    progress: Progress,
+    devices: &[Device],
+    watch: &dyn Watch,
+) -> Result<Trained<T::Model, T::Metrics>> {
     let options = task.options();
     options.validate()?;
     if task.train_len() == 0 {
@@ -513,7 +587,24 @@ pub fn train<T: Task>(
         let order = crate::data::shuffled_indices(n_train, options.seed.wrapping_add(epoch as u64));
         let (mut total, mut weight_seen, mut examples) = (0.0f64, 0.0f64, 0usize);
         let mut last_line = Instant::now();
-        for batch in order.chunks(options.batch_size) {
+        for (step, batch) in order.chunks(options.batch_size).enumerate() {
+            if watch.should_stop() {
+                bar.abandon();
+                let kept = match (run, state.epochs_done) {
+                    (Some(run), done) if done > 0 => format!(
+                        "the checkpoint of epoch {done} is kept in {}",
+                        run.0.display()
+                    ),
+                    _ => "no checkpoint had been written".to_string(),
+                };
+                return Err(Interrupted {
+                    message: format!(
+                        "training interrupted at epoch {epoch}, step {}; {kept}",
+                        step + 1
+                    ),
+                }
+                .into());
+            }
             let pieces = task.pieces(&model, batch);
             let mut carry = T::Carry::default();
             for piece in 0..pieces {
@@ -575,6 +666,14 @@ pub fn train<T: Task>(
             let message = task.step_message(total / weight_seen.max(1e-300), rate);
             bar.set_message(message.clone());
             bar.inc(1);
+            watch.step(&StepStatus {
+                epoch,
+                epochs: options.epochs,
+                step: step + 1,
+                steps: steps_per_epoch,
+                loss: total / weight_seen.max(1e-300),
+                examples_per_second: rate,
+            });
             // Without a terminal (a log file), a line every half minute instead of the bar.
             if progress == Progress::Lines && last_line.elapsed().as_secs_f64() >= 30.0 {
                 let done = examples as f64 / n_train as f64;
@@ -637,9 +736,18 @@ pub fn train<T: Task>(
         if improved {
             best = Some(valid_model);
         }
+        let summary = task.epoch_summary(&report);
         if progress != Progress::Silent {
-            eprintln!("{}", task.epoch_summary(&report));
+            eprintln!("{summary}");
         }
+        watch.epoch(&EpochStatus {
+            epoch,
+            epochs: options.epochs,
+            train_loss: report.train_loss,
+            valid_score: score,
+            seconds,
+            summary,
+        });
         epochs.push(report);
     }
     let last = model.valid();
