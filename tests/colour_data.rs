@@ -354,10 +354,11 @@ fn coloured_sources_parse_display_and_refuse_colour_inputs() {
         DataSource::Colour(Box::new(DataSource::Digits)),
         DataSource::Colour(Box::new(DataSource::FashionMnist)),
         DataSource::Colour(Box::new(DataSource::Idx("/a b/c".into()))),
+        DataSource::Arrays("/runs/py/data".into()),
     ] {
         assert_eq!(source.to_string().parse::<DataSource>().unwrap(), source);
     }
-    for bad in ["colour:colour:digits", "colour:cifar10:/x"] {
+    for bad in ["colour:colour:digits", "colour:cifar10:/x", "colour:arrays:/x"] {
         let message = bad.parse::<DataSource>().unwrap_err().to_string();
         assert!(message.contains("grey source"), "{bad}: {message}");
     }

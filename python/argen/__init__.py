@@ -285,9 +285,11 @@ class ImageModel:
         classes: Union[int, Sequence[int], None] = None,
         vectors: Any = None,
         naive: bool = False,
+        batch_size: int = 64,
     ) -> np.ndarray:
         """Draws ``n`` images: uint8 [n, H, W] (grey) or [n, C, H, W] (colour), through the
-        cached sampler (``naive=True``: the whole network per value, the same images).
+        cached sampler (``naive=True``: the whole network per value, the same images), in
+        batches of ``batch_size`` (bounds memory; the images do not depend on it).
         ``classes``: one class for all or one per image (default: the classes in turn);
         ``temperature`` 1 samples the model, 0 takes the most likely value."""
         if isinstance(classes, (int, np.integer)):
@@ -295,7 +297,13 @@ class ImageModel:
         elif classes is not None:
             classes = [int(c) for c in classes]
         return self._inner.sample(
-            n, seed=seed, temperature=temperature, classes=classes, vectors=_vectors(vectors), naive=naive
+            n,
+            seed=seed,
+            temperature=temperature,
+            classes=classes,
+            vectors=_vectors(vectors),
+            naive=naive,
+            batch_size=batch_size,
         )
 
     def complete(

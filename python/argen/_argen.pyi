@@ -27,6 +27,7 @@ class ImageModel:
         classes: Optional[Sequence[int]] = None,
         vectors: Optional[npt.NDArray[np.float32]] = None,
         naive: bool = False,
+        batch_size: int = 64,
     ) -> npt.NDArray[np.uint8]: ...
     def complete(
         self,

@@ -275,7 +275,7 @@ impl PyImageModel {
     /// Draws `n` images: uint8 [n, H, W] (grey) or [n, C, H, W] (colour). A class-conditional
     /// model draws `classes` (one class for all, or one per image; default: the classes in
     /// turn); a vector-conditioned one needs `vectors` [n, D].
-    #[pyo3(signature = (n, *, seed=0, temperature=1.0, classes=None, vectors=None, naive=false))]
+    #[pyo3(signature = (n, *, seed=0, temperature=1.0, classes=None, vectors=None, naive=false, batch_size=64))]
     #[allow(clippy::too_many_arguments)]
     fn sample<'py>(
         &self,
@@ -286,11 +286,13 @@ impl PyImageModel {
         classes: Option<Vec<usize>>,
         vectors: Option<PyReadonlyArrayDyn<'py, f32>>,
         naive: bool,
+        batch_size: usize,
     ) -> PyResult<Bound<'py, PyArrayDyn<u8>>> {
         let options = SampleOptions {
             n,
             seed,
             temperature,
+            batch: batch_size,
             ..SampleOptions::default()
         };
         options.validate().map_err(to_py)?;
@@ -464,6 +466,7 @@ impl PyImageModel {
         let mut request = SampleRequest::new(height, width, labels, options.seed);
         request.colours = colours;
         request.temperature = options.temperature;
+        request.batch = options.batch;
         request.vectors = vectors.map(|v| v.1);
         if let Some((levels, positions)) = given {
             request.given = Some(levels);
@@ -595,7 +598,7 @@ fn train_images(
     let train_part = all.subset(&(0..n - n_valid).collect::<Vec<_>>());
     let valid_part = all.subset(&(n - n_valid..n).collect::<Vec<_>>());
     let test_part = all.subset(&[]);
-    let data = ImageData::from_sets(ARRAYS, levels, train_part, valid_part, test_part)
+    let mut data = ImageData::from_sets(ARRAYS, levels, train_part, valid_part, test_part)
         .map_err(|e| to_py(e.into()))?;
 
     let defaults = ImageModelOptions::default();
@@ -632,22 +635,27 @@ fn train_images(
     }
     training = training.seed(seed);
     training.validate().map_err(to_py)?;
+    let folder = out.map(RunFolder);
+    if let Some(f) = &folder {
+        if f.config().exists() {
+            return Err(value_error(format!(
+                "{} already holds a run; open it with argen.open_run, or choose another folder",
+                f.0.display()
+            )));
+        }
+        // The split goes into the run folder, so that the command line reopens the run
+        // with its data (`argen eval`, `train --resume`).
+        let dir = f.0.join("data");
+        argen::data::arrays::save_arrays_dir(&data, &dir).map_err(to_py)?;
+        data.name = argen::data::absolute_source(&format!("arrays:{}", dir.display()));
+    }
     let config = TrainingConfig::new(
         model_config,
-        ARRAYS,
+        data.name.clone(),
         data.train.height,
         data.train.width,
         training,
     );
-    let folder = out.map(RunFolder);
-    if let Some(f) = &folder
-        && f.config().exists()
-    {
-        return Err(value_error(format!(
-            "{} already holds a run; open it with argen.open_run, or choose another folder",
-            f.0.display()
-        )));
-    }
     let trained = run_watched(py, callback, |watch| {
         train_watched(
             &ImageTask::new(&config, &data),

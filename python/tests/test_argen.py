@@ -18,6 +18,9 @@ import pytest
 import argen
 
 REPO = Path(__file__).resolve().parents[2]
+# The command line of this checkout (CI builds it before these tests).
+BINARY = REPO / "target" / "release" / "argen"
+needs_cli = pytest.mark.skipif(not BINARY.exists(), reason="target/release/argen is not built")
 
 
 def bars(n, side=4, levels=2, seed=0):
@@ -91,6 +94,7 @@ def test_completion_keeps_the_given_rows(tiny):
     assert set(np.unique(done)) <= {0, 1}
 
 
+@needs_cli
 def test_a_run_folder_round_trips_bit_for_bit_and_opens_in_the_cli(tmp_path):
     images = bars(120)
     out = tmp_path / "run"
@@ -104,12 +108,17 @@ def test_a_run_folder_round_trips_bit_for_bit_and_opens_in_the_cli(tmp_path):
     np.testing.assert_array_equal(model.log_prob(images), reopened.log_prob(images))
     np.testing.assert_array_equal(model.sample(5, seed=1), reopened.sample(5, seed=1))
     assert "ImageModel(" in repr(reopened) and str(out) in repr(reopened)
-    assert reopened.config["epochs"] == 2 and reopened.config["data"] == "arrays"
-    binary = REPO / "target" / "release" / "argen"
-    if binary.exists():
-        png = tmp_path / "s.png"
-        subprocess.run([str(binary), "sample", str(out), "--n", "4", "--out", str(png)], check=True)
-        assert png.exists()
+    assert reopened.config["epochs"] == 2 and reopened.config["data"].startswith("arrays:")
+    # The command line reopens the run with its data (saved in the folder as arrays) and
+    # gives the same NLL of the validation images (the last 10%).
+    cli = json.loads(
+        subprocess.run(
+            [str(BINARY), "eval", str(out), "--split", "valid", "--json"], check=True, capture_output=True
+        ).stdout
+    )
+    valid = images[-12:]
+    assert cli["examples"] == 12
+    assert abs(cli["nats_per_example"] + model.log_prob(valid).mean()) < 1e-9 * abs(cli["nats_per_example"])
 
 
 def test_class_conditional_training_and_sampling():
@@ -162,6 +171,13 @@ def test_ctrl_c_stops_training_and_keeps_the_last_checkpoint(tmp_path):
     assert json.loads((out / committed / "state.json").read_text())["epochs_done"] == 1
     reopened = argen.open_run(str(out), weights="last")
     assert reopened.log_prob(bars(3)).shape == (3,)
+    if BINARY.exists():
+        # The command line continues the interrupted run to its end.
+        subprocess.run(
+            [str(BINARY), "train", "--resume", str(out), "--epochs", "2", "--quiet"],
+            check=True, capture_output=True,
+        )
+        assert (out / "CHECKPOINT").read_text().strip() == "epoch-00002"
 
 
 def test_training_releases_the_interpreter_lock():
@@ -194,6 +210,8 @@ def test_bad_input_raises_python_exceptions(tiny, tmp_path):
         tiny.log_prob(np.zeros((2, 3, 3), dtype=np.uint8))
     with pytest.raises(ValueError, match="not a level"):
         tiny.log_prob(np.full((1, 2, 2), 2, dtype=np.uint8))
+    with pytest.raises(ValueError, match="no images"):
+        tiny.log_prob(np.zeros((0, 2, 2), dtype=np.uint8))
     with pytest.raises(ValueError, match=r"\[N, H, W\]"):
         tiny.log_prob(np.zeros((2,), dtype=np.uint8))
     with pytest.raises(ValueError, match="outside 0..255"):
@@ -256,15 +274,19 @@ def test_ar_fit_is_least_squares_with_the_statsmodels_statistics():
     assert "AR(2)" in repr(fit)
 
 
-def test_ar_agrees_with_statsmodels_when_it_is_installed():
+@pytest.mark.parametrize("series", ["sunspots", "ar2"])
+def test_ar_agrees_with_statsmodels(series):
     statsmodels = pytest.importorskip("statsmodels.tsa.ar_model")
-    x = ar2()
-    ours = argen.fit_ar(x, 3)
-    theirs = statsmodels.AutoReg(x, lags=3, trend="c").fit()
-    np.testing.assert_allclose(ours.params, theirs.params, rtol=1e-8)
-    np.testing.assert_allclose(ours.bse, theirs.bse, rtol=1e-6)
-    for name in ["sigma2", "llf", "aic", "bic"]:
-        assert abs(getattr(ours, name) - getattr(theirs, name)) < 1e-6 * abs(getattr(theirs, name))
+    x = argen.load_series("sunspots") if series == "sunspots" else ar2()
+    for lags in [1, 4, 9]:
+        ours = argen.fit_ar(x, lags)
+        theirs = statsmodels.AutoReg(x, lags=lags, trend="c").fit()
+        np.testing.assert_allclose(ours.params, theirs.params, rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(ours.bse, theirs.bse, rtol=1e-6)
+        for name in ["sigma2", "llf", "aic", "bic"]:
+            assert abs(getattr(ours, name) - getattr(theirs, name)) <= 1e-6 * abs(getattr(theirs, name)), name
+        forecast = theirs.get_prediction(start=len(x), end=len(x) + 4)
+        np.testing.assert_allclose(ours.forecast(5)["mean"], forecast.predicted_mean, rtol=1e-6)
 
 
 def test_ar_bad_input():
@@ -414,3 +436,67 @@ def test_sequence_bad_input():
         argen.train_sequence(sine(), model="transformer", progress=False)
     with pytest.raises(ValueError, match="1-D"):
         argen.train_sequence(np.zeros((20, 2)), progress=False)
+
+
+@needs_cli
+def test_a_cli_run_opens_in_python_with_the_same_nll_and_samples(tmp_path):
+    run = tmp_path / "cli"
+    subprocess.run(
+        [str(BINARY), "train", "--epochs", "1", "--channels", "8", "--layers", "2", "--head", "16",
+         "--samples", "0", "--out", str(run), "--quiet"],
+        check=True, capture_output=True,
+    )
+    model = argen.open_run(str(run))
+    cli = json.loads(subprocess.run([str(BINARY), "eval", str(run), "--json"], check=True, capture_output=True).stdout)
+    test_images = argen.load_images("digits")["test"][0]
+    assert abs(model.bits_per_dim(test_images) - cli["bits_per_dim"]) < 1e-9
+    png = tmp_path / "s.png"
+    subprocess.run([str(BINARY), "sample", str(run), "--n", "4", "--seed", "7", "--out", str(png)], check=True)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("png_diff", REPO / "bench" / "png_diff.py")
+    png_diff = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(png_diff)
+    _, _, channels, rows = png_diff.read_png(str(png))
+    ours = model.sample(4, seed=7)
+    # The grid: 2 columns, each pixel 8x8 screen pixels, a 1-pixel border.
+    for k in range(4):
+        for r in range(8):
+            for c in range(8):
+                y, x = (k // 2) * 65 + 1 + r * 8, (k % 2) * 65 + 1 + c * 8
+                assert rows[y][x * channels] == round(int(ours[k, r, c]) * 255 / 16), (k, r, c)
+    np.testing.assert_array_equal(model.sample(10, seed=2, batch_size=3), model.sample(10, seed=2))
+
+
+def test_markov_results_equal_brute_force_enumeration():
+    rng = np.random.default_rng(4)
+    symbols = rng.integers(0, 2, size=300).tolist()
+    chain = argen.MarkovChain.fit(symbols, order=2, smoothing=0.5)
+    def p(context, s):
+        return chain.n_step(list(context), 1)[s]
+    past = [1, 0]
+    # n-step law: sum over every path of length n.
+    for n in [1, 2, 3, 4]:
+        law = np.zeros(2)
+        for path in itertools.product(range(2), repeat=n):
+            prob, window = 1.0, list(past)
+            for s in path:
+                prob *= p(window[-2:], s)
+                window.append(s)
+            law[path[-1]] += prob
+        np.testing.assert_allclose(chain.n_step(past, n), law, atol=1e-12)
+    # The most likely continuation: the best of all 2^5 paths.
+    best, best_lp = None, -math.inf
+    for path in itertools.product(range(2), repeat=5):
+        lp, window = 0.0, list(past)
+        for s in path:
+            lp += math.log(p(window[-2:], s))
+            window.append(s)
+        if lp > best_lp:
+            best, best_lp = list(path), lp
+    got, lp = chain.most_likely_continuation(past, 5)
+    assert got == best and abs(lp - best_lp) < 1e-9
+    # log_prob: the sum of the transitions after the first k symbols.
+    seq = [0, 1, 1, 0, 1, 0, 0]
+    expected = sum(math.log(p(seq[t - 2:t], seq[t])) for t in range(2, len(seq)))
+    assert abs(chain.log_prob(seq) - expected) < 1e-12

@@ -406,9 +406,15 @@ fn train_images(
     let minutes = start.elapsed().as_secs_f64() / 60.0;
     let device = devices[0].clone();
     let run = ImageRun { folder, config };
-    let test = run.evaluate_on(&data, Split::Test, Weights::Best, 256, &device)?;
+    // Data saved from arrays may hold no test images: then the validation part is scored.
+    let split = if data.test.is_empty() {
+        Split::Valid
+    } else {
+        Split::Test
+    };
+    let test = run.evaluate_on(&data, split, Weights::Best, 256, &device)?;
     println!(
-        "test NLL ({} images, best validation weights): {:.4} nats/image, {:.4} bits/dim; trained in {minutes:.1} min",
+        "{split} NLL ({} images, best validation weights): {:.4} nats/image, {:.4} bits/dim; trained in {minutes:.1} min",
         test.examples, test.nats_per_example, test.bits_per_dim
     );
     if let Some(on) = test.conditional_on {

@@ -7,6 +7,7 @@
 //! ([`DataSource::PngFolder`]), or are made from any grey source by a fixed, seeded colour
 //! rule ([`DataSource::Colour`], `colour:fashion-mnist`).
 
+pub mod arrays;
 mod cifar;
 pub mod colour;
 mod digits;
@@ -287,7 +288,7 @@ pub fn absolute_source(spec: &str) -> String {
             .ok()
             .and_then(|p| p.to_str().map(String::from))
     };
-    for prefix in ["idx:", "cifar10:", "png:", "text:", "pianoroll:"] {
+    for prefix in ["idx:", "cifar10:", "png:", "arrays:", "text:", "pianoroll:"] {
         if let Some(path) = spec.strip_prefix(prefix)
             && let Some(path) = absolute(path)
         {
@@ -318,6 +319,8 @@ pub enum DataSource {
     PngFolder(PathBuf),
     /// The images of a grey source coloured by the rule of [`colour`] (`colour:SOURCE`).
     Colour(Box<DataSource>),
+    /// A split saved as numpy arrays by [`arrays::save_arrays_dir`] (`arrays:DIR`).
+    Arrays(PathBuf),
 }
 
 impl FromStr for DataSource {
@@ -329,7 +332,10 @@ impl FromStr for DataSource {
         let dir = |prefix: &str| s.strip_prefix(prefix).filter(|d| !d.is_empty());
         if let Some(inner) = s.strip_prefix("colour:") {
             let inner: DataSource = inner.parse()?;
-            if matches!(inner, DataSource::Colour(_) | DataSource::Cifar10(_)) {
+            if matches!(
+                inner,
+                DataSource::Colour(_) | DataSource::Cifar10(_) | DataSource::Arrays(_)
+            ) {
                 return Err(DataError::BadArrays(format!(
                     "`{s}`: colour: takes a grey source (digits, fashion-mnist, idx:DIR, png:DIR)"
                 )));
@@ -346,6 +352,8 @@ impl FromStr for DataSource {
                     Ok(DataSource::Cifar10(PathBuf::from(d)))
                 } else if let Some(d) = dir("png:") {
                     Ok(DataSource::PngFolder(PathBuf::from(d)))
+                } else if let Some(d) = dir("arrays:") {
+                    Ok(DataSource::Arrays(PathBuf::from(d)))
                 } else {
                     Err(DataError::UnknownSource(s.to_string()))
                 }
@@ -364,6 +372,7 @@ impl fmt::Display for DataSource {
             DataSource::Cifar10(dir) => write!(f, "cifar10:{}", dir.display()),
             DataSource::PngFolder(dir) => write!(f, "png:{}", dir.display()),
             DataSource::Colour(inner) => write!(f, "colour:{inner}"),
+            DataSource::Arrays(dir) => write!(f, "arrays:{}", dir.display()),
         }
     }
 }
@@ -388,6 +397,7 @@ pub fn load(source: &DataSource) -> Result<ImageData, DataError> {
         DataSource::Cifar10(dir) => load_cifar10_dir(dir, &source.to_string()),
         DataSource::PngFolder(dir) => load_png_dir(dir, &source.to_string()),
         DataSource::Colour(inner) => colour::colour_data(&load(inner)?, source.to_string()),
+        DataSource::Arrays(dir) => arrays::load_arrays_dir(dir, &source.to_string()),
     }
 }
 
@@ -411,7 +421,7 @@ pub enum DataError {
          `idx:DIR` (DIR a folder with MNIST-style IDX files), `cifar10:DIR` (DIR a folder \
          with the CIFAR-10 binary files), `png:DIR` (DIR a folder of PNG images of one size), \
          `colour:SOURCE` (a grey source coloured by a fixed, seeded rule, e.g. \
-         `colour:fashion-mnist`)"
+         `colour:fashion-mnist`), `arrays:DIR` (a split saved as .npy arrays)"
     )]
     UnknownSource(String),
     /// Arrays given in memory do not describe a data set.
