@@ -358,7 +358,11 @@ fn coloured_sources_parse_display_and_refuse_colour_inputs() {
     ] {
         assert_eq!(source.to_string().parse::<DataSource>().unwrap(), source);
     }
-    for bad in ["colour:colour:digits", "colour:cifar10:/x", "colour:arrays:/x"] {
+    for bad in [
+        "colour:colour:digits",
+        "colour:cifar10:/x",
+        "colour:arrays:/x",
+    ] {
         let message = bad.parse::<DataSource>().unwrap_err().to_string();
         assert!(message.contains("grey source"), "{bad}: {message}");
     }

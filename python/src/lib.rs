@@ -20,7 +20,7 @@ use pyo3::types::{PyDict, PyString};
 use argen::classic::ar::{self, ArMethod, ArModel, FitStatistics};
 use argen::classic::markov::MarkovChain;
 use argen::classic::{Alphabet, ClassicModel};
-use argen::data::sequences::SequenceData;
+use argen::data::sequences::{SequenceData, load_sequences};
 use argen::data::{ImageData, ImageSet, SetVectors};
 use argen::generate::{SampleRequest, sample_cached, sample_naive};
 use argen::models::options::SequenceModelOptions;
@@ -844,27 +844,62 @@ fn train_sequence(
     callback: Option<Py<PyAny>>,
 ) -> PyResult<PySequenceModel> {
     use argen::data::series::{SeriesData, SymbolSeries};
+    let folder = out.map(RunFolder);
+    if let Some(f) = &folder
+        && f.config().exists()
+    {
+        return Err(value_error(format!(
+            "{} already holds a run; open it with argen.open_run, or choose another folder",
+            f.0.display()
+        )));
+    }
     let data = match (values, text) {
         (Some(values), None) => {
-            SequenceData::from_values(ARRAYS, &series(&values)?).map_err(|e| to_py(e.into()))?
+            let values = series(&values)?;
+            match &folder {
+                // Saved as a CSV column in the run folder and read back as the command
+                // line reads `csv:FILE:value`: the run reopens with its data.
+                Some(f) => {
+                    let mut csv = String::from("value\n");
+                    for v in &values {
+                        if !v.is_finite() {
+                            return Err(value_error(format!(
+                                "the series holds {v}: values must be finite"
+                            )));
+                        }
+                        csv.push_str(&format!("{v}\n"));
+                    }
+                    let file = save_run_data(f, "series.csv", csv.as_bytes())?;
+                    load_sequences(&format!("csv:{file}:value")).map_err(|e| to_py(e.into()))?
+                }
+                None => SequenceData::from_values(ARRAYS, &values).map_err(|e| to_py(e.into()))?,
+            }
         }
         (None, Some(text)) => {
             if text.chars().count() < 10 {
                 return Err(value_error("the text needs at least 10 characters"));
             }
-            let mut alphabet: Vec<char> = text.chars().collect();
-            alphabet.sort_unstable();
-            alphabet.dedup();
-            let symbols = argen::data::series::encode_chars(&text, &alphabet)
-                .expect("every character is in the alphabet");
-            argen::data::sequences::single_series(
-                "text",
-                SeriesData::Symbols(SymbolSeries {
-                    name: "text".into(),
-                    symbols,
-                    alphabet,
-                }),
-            )
+            match &folder {
+                Some(f) => {
+                    let file = save_run_data(f, "text.txt", text.as_bytes())?;
+                    load_sequences(&format!("text:{file}")).map_err(|e| to_py(e.into()))?
+                }
+                None => {
+                    let mut alphabet: Vec<char> = text.chars().collect();
+                    alphabet.sort_unstable();
+                    alphabet.dedup();
+                    let symbols = argen::data::series::encode_chars(&text, &alphabet)
+                        .expect("every character is in the alphabet");
+                    argen::data::sequences::single_series(
+                        "text",
+                        SeriesData::Symbols(SymbolSeries {
+                            name: "text".into(),
+                            symbols,
+                            alphabet,
+                        }),
+                    )
+                }
+            }
         }
         _ => {
             return Err(value_error(
@@ -910,7 +945,6 @@ fn train_sequence(
     }
     training.validate().map_err(to_py)?;
     let config = SequenceTrainingConfig::new(model_config, data.name.clone(), training);
-    let folder = out.map(RunFolder);
     let trained = run_watched(py, callback, |watch| {
         train_watched(
             &SequenceTask::new(&config, &data),
@@ -927,6 +961,17 @@ fn train_sequence(
         data,
         folder: folder.map(|f| f.0),
     })
+}
+
+/// Writes `bytes` as `data/NAME` of the run folder `f` (atomically) and returns the file's
+/// absolute path.
+fn save_run_data(f: &RunFolder, name: &str, bytes: &[u8]) -> PyResult<String> {
+    let dir = f.0.join("data");
+    std::fs::create_dir_all(&dir).map_err(|e| to_py(anyhow::Error::from(e)))?;
+    let path = dir.join(name);
+    argen::files::write_atomically(&path, bytes).map_err(to_py)?;
+    let path = std::fs::canonicalize(&path).map_err(|e| to_py(anyhow::Error::from(e)))?;
+    Ok(path.display().to_string())
 }
 
 /// Runs a training function with a [`PythonWatch`] of `callback`, the lock released; a

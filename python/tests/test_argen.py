@@ -500,3 +500,24 @@ def test_markov_results_equal_brute_force_enumeration():
     seq = [0, 1, 1, 0, 1, 0, 0]
     expected = sum(math.log(p(seq[t - 2:t], seq[t])) for t in range(2, len(seq)))
     assert abs(chain.log_prob(seq) - expected) < 1e-12
+
+
+@needs_cli
+@pytest.mark.parametrize("kind", ["series", "text"])
+def test_a_sequence_run_from_python_opens_in_the_cli_with_the_same_nll(tmp_path, kind):
+    out = tmp_path / kind
+    if kind == "series":
+        model = argen.train_sequence(sine(), model="tcn", epochs=2, out=str(out), progress=False)
+    else:
+        model = argen.train_sequence(text=TEXT, model="gru", hidden=16, epochs=1, out=str(out), progress=False)
+    cli = json.loads(
+        subprocess.run([str(BINARY), "eval", str(out), "--json"], check=True, capture_output=True).stdout
+    )
+    ours = model.evaluate("test")
+    assert abs(ours["nats_per_step"] - cli["nats_per_dim"]) < 1e-9, (ours, cli)
+    reopened = argen.open_run(str(out))
+    assert reopened.evaluate("test") == ours
+    sampled = subprocess.run(
+        [str(BINARY), "sample", str(out), "--n", "2", "--length", "20"], check=True, capture_output=True
+    )
+    assert sampled.returncode == 0
