@@ -470,3 +470,23 @@ fn a_sequence_run_with_dropout_resumes_bit_identically() {
         tensors(&plain.last_weights())
     );
 }
+
+#[test]
+fn level_sequences_in_memory_split_and_refuse_bad_values() {
+    use argen::data::sequences::SequenceData;
+    let rows: Vec<Vec<u32>> = (0..10).map(|i| vec![i % 3, (i + 1) % 3, 2]).collect();
+    let data = SequenceData::from_level_sequences("rows", 3, &rows, 2).unwrap();
+    assert_eq!((data.train.len(), data.valid.len(), data.test.len()), (8, 2, 0));
+    assert_eq!(data.valid[0].targets, vec![2.0, 0.0, 2.0]);
+    assert_eq!(data.valid[1].index, 9);
+    let err = |r: &[Vec<u32>], levels, valid| {
+        SequenceData::from_level_sequences("rows", levels, r, valid)
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(err(&rows, 2, 2).contains("the value 2"));
+    assert!(err(&rows, 3, 10).contains("at least one each"));
+    assert!(err(&rows[..1], 3, 1).contains("1 sequences"));
+    assert!(err(&[vec![0], vec![]], 3, 1).contains("sequence 1 of rows is empty"));
+    assert!(err(&rows, 1, 2).contains("1 levels"));
+}

@@ -184,6 +184,9 @@ def train_sequence(
     values: Any = None,
     *,
     text: Optional[str] = None,
+    sequences: Any = None,
+    levels: Optional[int] = None,
+    valid_fraction: float = 0.1,
     model: str = "lstm",
     hidden: Optional[int] = None,
     depth: Optional[int] = None,
@@ -202,9 +205,15 @@ def train_sequence(
 ) -> SequenceModel:
     """Trains a neural sequence model (``model``: "mlp", "gru", "lstm", "wavenet", "tcn")
     on one real series ``values`` (1-D; standardised, windows of 64 steps from its first
-    80%, the rest held out, as the command line cuts a series) or on one ``text`` (a
-    character model). The defaults are the command line's; ``out``, ``progress`` and Ctrl-C
-    work as in ``train_images``."""
+    80%, the rest held out, as the command line cuts a series), on one ``text`` (a
+    character model), or on ``sequences`` of discrete levels (integers [N, T], ``levels``
+    by default the largest + 1; the last ``valid_fraction`` held out). The defaults are the
+    command line's; ``out``, ``progress`` and Ctrl-C work as in ``train_images``."""
+    if sequences is not None:
+        array = np.asarray(sequences)
+        if array.dtype.kind not in "iub":
+            raise ValueError(f"sequences must hold integer levels, got dtype {array.dtype}")
+        sequences = np.ascontiguousarray(array, dtype=np.int64)
     if values is not None:
         array = np.asarray(values, dtype=np.float64)
         if array.ndim != 1:
@@ -213,6 +222,9 @@ def train_sequence(
     return _argen.train_sequence(
         values,
         text=text,
+        sequences=sequences,
+        levels=levels,
+        valid_fraction=valid_fraction,
         model=model,
         hidden=hidden,
         depth=depth,

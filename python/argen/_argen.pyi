@@ -58,6 +58,9 @@ class ImageModel:
 class SequenceModel:
     """A trained neural sequence model (mlp, gru, lstm, wavenet, tcn) with its data."""
 
+    def log_prob(self, sequences: Any, *, batch_size: int = 256) -> npt.NDArray[np.float64]:
+        """log p(x) of each sequence in nats [N]: str or list of str (text), float [T] or
+        [N, T] (series, in its units), integer [T] or [N, T] (levels)."""
     def evaluate(self, split: str = "test", *, batch_size: int = 256) -> dict:
         """The metrics of ``argen eval``: nats_per_step, nats_per_sequence, ..."""
     def sample(

@@ -20,7 +20,7 @@ use pyo3::types::{PyDict, PyString};
 use argen::classic::ar::{self, ArMethod, ArModel, FitStatistics};
 use argen::classic::markov::MarkovChain;
 use argen::classic::{Alphabet, ClassicModel};
-use argen::data::sequences::{SequenceData, load_sequences};
+use argen::data::sequences::{SeqExample, SequenceData, load_sequences};
 use argen::data::{ImageData, ImageSet, SetVectors};
 use argen::generate::{SampleRequest, sample_cached, sample_naive};
 use argen::models::options::SequenceModelOptions;
@@ -31,7 +31,9 @@ use argen::run::{
     Run, SampleOptions, SequenceSamples, Split, Weights, check_class, sample_sequence_model,
 };
 use argen::train::image::{ImageTask, TrainingConfig};
-use argen::train::sequence::{SequenceTask, SequenceTrainingConfig, evaluate_sequences};
+use argen::train::sequence::{
+    SequenceTask, SequenceTrainingConfig, evaluate_sequences, sequence_log_probs,
+};
 use argen::train::{
     EpochStatus, Interrupted, Progress, RunFolder, StepStatus, TrainOptions, Watch, train_watched,
 };
@@ -722,6 +724,133 @@ impl PySequenceModel {
         py.import("json")?.call_method1("loads", (text,))
     }
 
+    /// log p(x) of each given sequence, in nats: a float64 array [N]. A text model takes a
+    /// str or a list of str, a real-series model a float64 array [T] or [N, T] (in the
+    /// series' units: the density includes the standardisation's Jacobian), a model of
+    /// levels an integer array [T] or [N, T].
+    #[pyo3(signature = (sequences, *, batch_size=256))]
+    fn log_prob<'py>(
+        &self,
+        py: Python<'py>,
+        sequences: &Bound<'py, PyAny>,
+        batch_size: usize,
+    ) -> PyResult<Bound<'py, PyArrayDyn<f64>>> {
+        if self.config.model.num_classes.is_some() || self.config.model.vector_dim.is_some() {
+            return Err(value_error(
+                "log_prob of a conditional sequence model is not in the Python package yet",
+            ));
+        }
+        if self.data.covariates.is_some() || self.data.train.iter().any(|e| e.inputs.is_some()) {
+            return Err(value_error(
+                "log_prob of a model with inputs or covariates is not in the Python package yet",
+            ));
+        }
+        let rows: Vec<Vec<f32>> = match (&self.data.alphabet, self.data.output) {
+            (Some(alphabet), _) => {
+                let texts: Vec<String> = match sequences.extract::<String>() {
+                    Ok(text) => vec![text],
+                    Err(_) => sequences
+                        .extract()
+                        .map_err(|_| value_error("a text model takes a str or a list of str"))?,
+                };
+                let mut rows = Vec::with_capacity(texts.len());
+                for (i, text) in texts.iter().enumerate() {
+                    let codes =
+                        argen::data::series::encode_chars(text, alphabet).ok_or_else(|| {
+                            value_error(format!(
+                                "text {i} holds a character the model was not trained on"
+                            ))
+                        })?;
+                    rows.push(codes.iter().map(|&c| c as f32).collect());
+                }
+                rows
+            }
+            (None, argen::distributions::OutputDistribution::Gaussian { dims: 1, .. }) => {
+                let (mean, std) = self.data.scale.unwrap_or((0.0, 1.0));
+                let values: Vec<Vec<f64>> = match sequences.extract::<Vec<f64>>() {
+                    Ok(row) => vec![row],
+                    Err(_) => sequences.extract().map_err(|_| {
+                        value_error("a series model takes a float array [T] or [N, T]")
+                    })?,
+                };
+                if values.iter().flatten().any(|v| !v.is_finite()) {
+                    return Err(value_error(
+                        "the sequences must be finite (no NaN or infinity)",
+                    ));
+                }
+                values
+                    .iter()
+                    .map(|row| row.iter().map(|v| ((v - mean) / std) as f32).collect())
+                    .collect()
+            }
+            (None, argen::distributions::OutputDistribution::Categorical { levels }) => {
+                let values: Vec<Vec<i64>> = match sequences.extract::<Vec<i64>>() {
+                    Ok(row) => vec![row],
+                    Err(_) => sequences.extract().map_err(|_| {
+                        value_error("a model of levels takes an integer array [T] or [N, T]")
+                    })?,
+                };
+                if let Some(v) = values
+                    .iter()
+                    .flatten()
+                    .find(|&&v| v < 0 || v as usize >= levels)
+                {
+                    return Err(value_error(format!(
+                        "the value {v} is not a level of this model (0..={})",
+                        levels - 1
+                    )));
+                }
+                values
+                    .iter()
+                    .map(|row| row.iter().map(|&v| v as f32).collect())
+                    .collect()
+            }
+            (None, other) => {
+                return Err(value_error(format!(
+                    "log_prob of a model of {other:?} is not in the Python package yet"
+                )));
+            }
+        };
+        if rows.is_empty() || rows.iter().any(Vec::is_empty) {
+            return Err(value_error(
+                "give at least one sequence of at least one step",
+            ));
+        }
+        if batch_size == 0 {
+            return Err(value_error("batch_size must be at least 1"));
+        }
+        let examples: Vec<SeqExample> = rows
+            .into_iter()
+            .map(|targets| SeqExample {
+                inputs: None,
+                targets,
+                mask: None,
+                label: 0,
+                covariates: None,
+                index: 0,
+                vector: None,
+            })
+            .collect();
+        let jacobian = self.data.scale.map_or(0.0, |(_, std)| std.ln());
+        let device = Device::flex();
+        let log_p = py.detach(|| {
+            sequence_log_probs(
+                &self.config.model,
+                &self.model,
+                &self.data,
+                &examples,
+                batch_size,
+                &device,
+            )
+        });
+        let log_p: Vec<f64> = log_p
+            .iter()
+            .zip(&examples)
+            .map(|(lp, e)| lp - jacobian * e.targets.len() as f64)
+            .collect();
+        Ok(vector(py, log_p))
+    }
+
     /// Draws `n` sequences of `length` steps (default: the test sequences' length, at most
     /// 512): a list of str for text, float64 [n, length] for a real series (in its units),
     /// float32 [n, length, keys] for piano rolls, uint8 [n, 8, 8] for the digits.
@@ -818,7 +947,7 @@ impl PySequenceModel {
 /// (`text`, a character model).
 #[pyfunction]
 #[pyo3(signature = (
-    values=None, *, text=None, model="lstm", hidden=None, depth=None, blocks=None, window=None,
+    values=None, *, text=None, sequences=None, levels=None, valid_fraction=0.1, model="lstm", hidden=None, depth=None, blocks=None, window=None,
     kernel=None, first_kernel=None, mixture=None, dropout=None, epochs=None, batch_size=None,
     lr=None, seed=0, out=None, callback=None
 ))]
@@ -827,6 +956,9 @@ fn train_sequence(
     py: Python<'_>,
     values: Option<PyReadonlyArrayDyn<'_, f64>>,
     text: Option<String>,
+    sequences: Option<PyReadonlyArrayDyn<'_, i64>>,
+    levels: Option<usize>,
+    valid_fraction: f64,
     model: &str,
     hidden: Option<usize>,
     depth: Option<usize>,
@@ -853,8 +985,49 @@ fn train_sequence(
             f.0.display()
         )));
     }
-    let data = match (values, text) {
-        (Some(values), None) => {
+    let data = match (values, text, sequences) {
+        (None, None, Some(sequences)) => {
+            if folder.is_some() {
+                return Err(value_error(
+                    "out= with sequences= is not supported yet: the command line has no source \
+                     for arrays of level sequences (train without out=)",
+                ));
+            }
+            let [n, t] = *sequences.shape() else {
+                return Err(value_error(format!(
+                    "sequences must be [N, T] integer levels, got shape {:?}",
+                    sequences.shape()
+                )));
+            };
+            let flat = elements(&sequences)?;
+            if let Some(&v) = flat
+                .iter()
+                .find(|&&v| !(0..=i64::from(u32::MAX)).contains(&v))
+            {
+                return Err(value_error(format!(
+                    "the value {v} is not a level (0 or more)"
+                )));
+            }
+            let rows: Vec<Vec<u32>> = (0..n)
+                .map(|i| flat[i * t..(i + 1) * t].iter().map(|&v| v as u32).collect())
+                .collect();
+            let levels = levels.unwrap_or_else(|| {
+                rows.iter()
+                    .flatten()
+                    .max()
+                    .map_or(2, |&m| m as usize + 1)
+                    .max(2)
+            });
+            if !(valid_fraction > 0.0 && valid_fraction < 1.0) {
+                return Err(value_error(format!(
+                    "valid_fraction must be between 0 and 1 (exclusive), got {valid_fraction}"
+                )));
+            }
+            let n_valid = ((n as f64 * valid_fraction).round() as usize).clamp(1, n.max(2) - 1);
+            SequenceData::from_level_sequences(ARRAYS, levels, &rows, n_valid)
+                .map_err(|e| to_py(e.into()))?
+        }
+        (Some(values), None, None) => {
             let values = series(&values)?;
             match &folder {
                 // Saved as a CSV column in the run folder and read back as the command
@@ -875,7 +1048,7 @@ fn train_sequence(
                 None => SequenceData::from_values(ARRAYS, &values).map_err(|e| to_py(e.into()))?,
             }
         }
-        (None, Some(text)) => {
+        (None, Some(text), None) => {
             if text.chars().count() < 10 {
                 return Err(value_error("the text needs at least 10 characters"));
             }

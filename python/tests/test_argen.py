@@ -521,3 +521,33 @@ def test_a_sequence_run_from_python_opens_in_the_cli_with_the_same_nll(tmp_path,
         [str(BINARY), "sample", str(out), "--n", "2", "--length", "20"], check=True, capture_output=True
     )
     assert sampled.returncode == 0
+
+
+def test_a_model_of_level_sequences_is_normalised_over_every_sequence():
+    rng = np.random.default_rng(6)
+    sequences = (rng.random((300, 3)) < [0.2, 0.7, 0.5]).astype(np.int64)
+    model = argen.train_sequence(sequences=sequences, model="gru", hidden=8, epochs=3, progress=False)
+    every = np.array(list(itertools.product(range(2), repeat=3)))
+    log_p = model.log_prob(every)
+    assert log_p.shape == (8,)
+    assert abs(np.exp(log_p).sum() - 1.0) < 1e-5
+    # Every prefix length too: the 2 one-step sequences.
+    assert abs(np.exp(model.log_prob([[0], [1]])).sum() - 1.0) < 1e-5
+    with pytest.raises(ValueError, match="not a level"):
+        model.log_prob([[0, 2, 1]])
+
+
+def test_a_character_model_is_normalised_over_every_string():
+    model = argen.train_sequence(text=TEXT, model="lstm", hidden=16, epochs=1, progress=False)
+    alphabet = sorted(set(TEXT))
+    pairs = ["".join(p) for p in itertools.product(alphabet, repeat=2)]
+    assert abs(np.exp(model.log_prob(pairs)).sum() - 1.0) < 1e-5
+
+
+def test_a_series_model_is_a_density_in_the_series_units():
+    x = 3.0 + 5.0 * sine()
+    model = argen.train_sequence(x, model="mlp", window=8, epochs=2, progress=False)
+    grid = np.linspace(x.mean() - 60, x.mean() + 60, 6001)
+    density = np.exp(model.log_prob(grid[:, None]))
+    integral = float(np.sum((density[1:] + density[:-1]) / 2 * np.diff(grid)))
+    assert abs(integral - 1.0) < 1e-3, integral

@@ -295,6 +295,68 @@ impl SequenceData {
         ))
     }
 
+    /// Sequences of discrete levels held in memory (`rows`, each value below `levels`), as a
+    /// data set: the last `n_valid` rows held out for validation, no test part. Errors when
+    /// there are fewer than two rows, a row is empty or a value is out of range.
+    pub fn from_level_sequences(
+        name: &str,
+        levels: usize,
+        rows: &[Vec<u32>],
+        n_valid: usize,
+    ) -> Result<SequenceData, SequenceDataError> {
+        let bad = |m: String| Err(SequenceDataError::BadParameter(m));
+        if !(2..=65_536).contains(&levels) {
+            return bad(format!(
+                "{levels} levels: between 2 and 65,536 are supported"
+            ));
+        }
+        if rows.len() < 2 || !(1..rows.len()).contains(&n_valid) {
+            return bad(format!(
+                "{} sequences with {n_valid} held out: training and validation need at least one each",
+                rows.len()
+            ));
+        }
+        for (i, row) in rows.iter().enumerate() {
+            if row.is_empty() {
+                return bad(format!("sequence {i} of {name} is empty"));
+            }
+            if let Some(&v) = row.iter().find(|&&v| v as usize >= levels) {
+                return bad(format!(
+                    "sequence {i} of {name} holds the value {v}, but the levels are 0..{}",
+                    levels - 1
+                ));
+            }
+        }
+        let example = |(index, row): (usize, &Vec<u32>)| SeqExample {
+            inputs: None,
+            targets: row.iter().map(|&v| v as f32).collect(),
+            mask: None,
+            label: 0,
+            covariates: None,
+            index,
+            vector: None,
+        };
+        let split = rows.len() - n_valid;
+        let output = OutputDistribution::Categorical { levels };
+        Ok(SequenceData {
+            name: name.to_string(),
+            output,
+            input_encoding: output,
+            num_classes: 1,
+            train: rows[..split].iter().enumerate().map(example).collect(),
+            valid: rows[split..]
+                .iter()
+                .enumerate()
+                .map(|(i, r)| example((split + i, r)))
+                .collect(),
+            test: Vec::new(),
+            scale: None,
+            recall_last: 0,
+            alphabet: None,
+            covariates: None,
+        })
+    }
+
     /// Channels of the encoded network input at each step.
     pub fn input_channels(&self) -> usize {
         self.input_encoding.input_channels()

@@ -388,6 +388,32 @@ pub fn evaluate_sequences(
     }
 }
 
+/// log p(x) of each example of `set` under `model`: the sum over its scored steps, in
+/// nats, in the units the model reads (a real series standardised by `data.scale`), in
+/// batches of `batch_size`.
+pub fn sequence_log_probs(
+    config: &SequenceModelConfig,
+    model: &SequenceModel,
+    data: &SequenceData,
+    set: &[SeqExample],
+    batch_size: usize,
+    device: &Device,
+) -> Vec<f64> {
+    let refs: Vec<&SeqExample> = set.iter().collect();
+    let mut out = Vec::with_capacity(set.len());
+    for chunk in refs.chunks(batch_size.max(1)) {
+        let batch = sequence_batch(data, chunk, device);
+        let features = model.forward_with_covariates(
+            batch.inputs.clone(),
+            condition_for(config, &batch),
+            batch.covariates.as_ref(),
+        );
+        let lp = data.output.log_prob(features, &batch.target) * batch.mask.clone();
+        out.extend(lp.sum_dim(1).into_data().convert::<f64>().iter::<f64>());
+    }
+    out
+}
+
 /// Adds, for each of the last `correct_at.len()` steps of every sequence, whether the most
 /// likely level equals the target: `predicted` and `truth` are [sequence][step] with `steps`
 /// steps a row, and sequence i ends at `lengths[i]` (shorter ones are padded).
