@@ -476,7 +476,10 @@ fn level_sequences_in_memory_split_and_refuse_bad_values() {
     use argen::data::sequences::SequenceData;
     let rows: Vec<Vec<u32>> = (0..10).map(|i| vec![i % 3, (i + 1) % 3, 2]).collect();
     let data = SequenceData::from_level_sequences("rows", 3, &rows, 2).unwrap();
-    assert_eq!((data.train.len(), data.valid.len(), data.test.len()), (8, 2, 0));
+    assert_eq!(
+        (data.train.len(), data.valid.len(), data.test.len()),
+        (8, 2, 0)
+    );
     assert_eq!(data.valid[0].targets, vec![2.0, 0.0, 2.0]);
     assert_eq!(data.valid[1].index, 9);
     let err = |r: &[Vec<u32>], levels, valid| {
