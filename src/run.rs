@@ -70,7 +70,12 @@ fn check_split(
     classes: Option<usize>,
 ) -> Result<()> {
     if len == 0 {
-        bail!("the {split} split of {data} is empty");
+        let hint = if split == Split::Test {
+            " (data saved from arrays may hold no test images: try --split valid)"
+        } else {
+            ""
+        };
+        bail!("the {split} split of {data} is empty{hint}");
     }
     if let Some(k) = classes
         && let Some(label) = labels.find(|&l| l >= k)
