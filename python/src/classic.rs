@@ -170,12 +170,6 @@ pub(crate) fn fit_ar(x: PyReadonlyArrayDyn<'_, f64>, lags: usize, method: &str) 
     Ok(PyAr::new(model, x))
 }
 
-/// Symbols of a chain: a string's characters through the chain's alphabet, or integers.
-enum Symbols {
-    Text(Vec<u32>),
-    Codes(Vec<u32>),
-}
-
 /// A Markov chain of order k over characters or integer symbols.
 #[pyclass(name = "MarkovChain", module = "argen", frozen)]
 pub(crate) struct PyMarkov {
@@ -259,20 +253,14 @@ impl PyMarkov {
         alphabet_size: Option<usize>,
     ) -> PyResult<Self> {
         let (symbols, size, chars) = if let Ok(text) = data.extract::<String>() {
-            let mut chars: Vec<char> = text.chars().collect();
-            chars.sort_unstable();
-            chars.dedup();
-            let symbols = argen::data::series::encode_chars(&text, &chars)
-                .expect("every character is in the alphabet");
-            (Symbols::Text(symbols), chars.len(), Some(chars))
+            let series = argen::data::series::SymbolSeries::from_text("text", &text);
+            let size = series.alphabet.len();
+            (series.symbols, size, Some(series.alphabet))
         } else {
             let codes = int_symbols(data)?;
             let size =
                 alphabet_size.unwrap_or_else(|| codes.iter().max().map_or(0, |&m| m as usize + 1));
-            (Symbols::Codes(codes), size, None)
-        };
-        let symbols = match symbols {
-            Symbols::Text(s) | Symbols::Codes(s) => s,
+            (codes, size, None)
         };
         let chain = py
             .detach(|| MarkovChain::fit(&symbols, size, order, smoothing))

@@ -5,7 +5,7 @@ use numpy::{IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyFileNotFoundError, PyKeyboardInterrupt, PyOSError, PyValueError};
 use pyo3::prelude::*;
 
-use argen::train::Interrupted;
+use argen::train::{Interrupted, RunFolder, TrainOptions};
 
 /// The data name written into the config of a run trained on arrays.
 pub(crate) const ARRAYS: &str = "arrays";
@@ -79,4 +79,54 @@ pub(crate) fn vector<'py>(py: Python<'py>, values: Vec<f64>) -> Bound<'py, PyArr
     ArrayD::from_shape_vec(IxDyn(&[n]), values)
         .expect("a vector's shape is its length")
         .into_pyarray(py)
+}
+
+/// A value of the library (a config, metrics) as the Python dict its JSON form reads as.
+pub(crate) fn json_dict<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    value: &T,
+) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(value).map_err(|e| value_error(e.to_string()))?;
+    py.import("json")?.call_method1("loads", (text,))
+}
+
+/// How many of `n` examples the last `valid_fraction` holds out for validation: at least
+/// one, and one fewer than all. A `ValueError` for a fraction outside (0, 1).
+pub(crate) fn held_out(n: usize, valid_fraction: f64) -> PyResult<usize> {
+    if !(valid_fraction > 0.0 && valid_fraction < 1.0) {
+        return Err(value_error(format!(
+            "valid_fraction must be between 0 and 1 (exclusive), got {valid_fraction}"
+        )));
+    }
+    Ok(((n as f64 * valid_fraction).round() as usize).clamp(1, n.max(2) - 1))
+}
+
+/// Refuses a run folder that holds a run already.
+pub(crate) fn refuse_existing_run(folder: Option<&RunFolder>) -> PyResult<()> {
+    match folder {
+        Some(f) if f.config().exists() => Err(value_error(format!(
+            "{} already holds a run; open it with argen.open_run, or choose another folder",
+            f.0.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `training` with the batch size and learning rate given from Python (the family's
+/// defaults otherwise) and `seed`, checked.
+pub(crate) fn loop_options(
+    mut training: TrainOptions,
+    batch_size: Option<usize>,
+    lr: Option<f64>,
+    seed: u64,
+) -> PyResult<TrainOptions> {
+    if let Some(b) = batch_size {
+        training = training.batch_size(b);
+    }
+    if let Some(lr) = lr {
+        training = training.learning_rate(lr);
+    }
+    training = training.seed(seed);
+    training.validate().map_err(to_py)?;
+    Ok(training)
 }

@@ -310,8 +310,7 @@ impl PyImageModel {
     /// The run's settings (what `config.json` holds), as a dict.
     #[getter]
     fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let text = serde_json::to_string(&self.config).map_err(|e| value_error(e.to_string()))?;
-        py.import("json")?.call_method1("loads", (text,))
+        json_dict(py, &self.config)
     }
 
     fn __repr__(&self) -> String {
@@ -446,18 +445,13 @@ pub(crate) fn train_images(
         return Err(value_error("conditional=True needs labels= [N]"));
     }
     let all = image_set(&images, labels.as_ref(), vectors.as_ref())?;
-    if !(valid_fraction > 0.0 && valid_fraction < 1.0) {
-        return Err(value_error(format!(
-            "valid_fraction must be between 0 and 1 (exclusive), got {valid_fraction}"
-        )));
-    }
     let n = all.len();
+    let n_valid = held_out(n, valid_fraction)?;
     if n < 2 {
         return Err(value_error(
             "training needs at least 2 images (one to train on, one to validate)",
         ));
     }
-    let n_valid = ((n as f64 * valid_fraction).round() as usize).clamp(1, n - 1);
     let train_part = all.subset(&(0..n - n_valid).collect::<Vec<_>>());
     let valid_part = all.subset(&(n - n_valid..n).collect::<Vec<_>>());
     let test_part = all.subset(&[]);
@@ -490,22 +484,10 @@ pub(crate) fn train_images(
     if let Some(epochs) = epochs {
         training = training.epochs(epochs);
     }
-    if let Some(b) = batch_size {
-        training = training.batch_size(b);
-    }
-    if let Some(lr) = lr {
-        training = training.learning_rate(lr);
-    }
-    training = training.seed(seed);
-    training.validate().map_err(to_py)?;
+    let training = loop_options(training, batch_size, lr, seed)?;
     let folder = out.map(RunFolder);
+    refuse_existing_run(folder.as_ref())?;
     if let Some(f) = &folder {
-        if f.config().exists() {
-            return Err(value_error(format!(
-                "{} already holds a run; open it with argen.open_run, or choose another folder",
-                f.0.display()
-            )));
-        }
         // The split goes into the run folder, so that the command line reopens the run
         // with its data (`argen eval`, `train --resume`).
         let dir = f.0.join("data");

@@ -61,8 +61,7 @@ impl PySequenceModel {
                 &Device::flex(),
             )
         });
-        let text = serde_json::to_string(&metrics).map_err(|e| value_error(e.to_string()))?;
-        py.import("json")?.call_method1("loads", (text,))
+        json_dict(py, &metrics)
     }
 
     /// log p(x) of each given sequence, in nats: a float64 array [N]. A text model takes a
@@ -265,8 +264,7 @@ impl PySequenceModel {
     /// The run's settings (what `config.json` holds), as a dict.
     #[getter]
     fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let text = serde_json::to_string(&self.config).map_err(|e| value_error(e.to_string()))?;
-        py.import("json")?.call_method1("loads", (text,))
+        json_dict(py, &self.config)
     }
 
     fn __repr__(&self) -> String {
@@ -318,14 +316,7 @@ pub(crate) fn train_sequence(
 ) -> PyResult<PySequenceModel> {
     use argen::data::series::{SeriesData, SymbolSeries};
     let folder = out.map(RunFolder);
-    if let Some(f) = &folder
-        && f.config().exists()
-    {
-        return Err(value_error(format!(
-            "{} already holds a run; open it with argen.open_run, or choose another folder",
-            f.0.display()
-        )));
-    }
+    refuse_existing_run(folder.as_ref())?;
     let data = match (values, text, sequences) {
         (None, None, Some(sequences)) => {
             if folder.is_some() {
@@ -359,12 +350,7 @@ pub(crate) fn train_sequence(
                     .map_or(2, |&m| m as usize + 1)
                     .max(2)
             });
-            if !(valid_fraction > 0.0 && valid_fraction < 1.0) {
-                return Err(value_error(format!(
-                    "valid_fraction must be between 0 and 1 (exclusive), got {valid_fraction}"
-                )));
-            }
-            let n_valid = ((n as f64 * valid_fraction).round() as usize).clamp(1, n.max(2) - 1);
+            let n_valid = held_out(n, valid_fraction)?;
             SequenceData::from_level_sequences(ARRAYS, levels, &rows, n_valid)
                 .map_err(|e| to_py(e.into()))?
         }
@@ -398,26 +384,15 @@ pub(crate) fn train_sequence(
                     let file = save_run_data(f, "text.txt", text.as_bytes())?;
                     load_sequences(&format!("text:{file}")).map_err(|e| to_py(e.into()))?
                 }
-                None => {
-                    let mut alphabet: Vec<char> = text.chars().collect();
-                    alphabet.sort_unstable();
-                    alphabet.dedup();
-                    let symbols = argen::data::series::encode_chars(&text, &alphabet)
-                        .expect("every character is in the alphabet");
-                    argen::data::sequences::single_series(
-                        "text",
-                        SeriesData::Symbols(SymbolSeries {
-                            name: "text".into(),
-                            symbols,
-                            alphabet,
-                        }),
-                    )
-                }
+                None => argen::data::sequences::single_series(
+                    "text",
+                    SeriesData::Symbols(SymbolSeries::from_text("text", &text)),
+                ),
             }
         }
         _ => {
             return Err(value_error(
-                "give one of values= (a real series) or text= (a str)",
+                "give one of values= (a real series), text= (a str) or sequences= (levels [N, T])",
             ));
         }
     };
@@ -447,17 +422,14 @@ pub(crate) fn train_sequence(
             &data.name,
         )
         .map_err(to_py)?;
-    let mut training = TrainOptions::default()
-        .epochs(epochs.unwrap_or(argen::train::sequence::DEFAULT_EPOCHS))
-        .clip_norm(argen::train::sequence::default_clip_norm(&model_config))
-        .seed(seed);
-    if let Some(b) = batch_size {
-        training = training.batch_size(b);
-    }
-    if let Some(lr) = lr {
-        training = training.learning_rate(lr);
-    }
-    training.validate().map_err(to_py)?;
+    let training = loop_options(
+        TrainOptions::default()
+            .epochs(epochs.unwrap_or(argen::train::sequence::DEFAULT_EPOCHS))
+            .clip_norm(argen::train::sequence::default_clip_norm(&model_config)),
+        batch_size,
+        lr,
+        seed,
+    )?;
     let config = SequenceTrainingConfig::new(model_config, data.name.clone(), training);
     let trained = run_watched(py, callback, |watch| {
         train_watched(

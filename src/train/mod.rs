@@ -590,13 +590,8 @@ pub fn train_watched<T: Task>(
         for (step, batch) in order.chunks(options.batch_size).enumerate() {
             if watch.should_stop() {
                 bar.abandon();
-                let kept = match (run, state.epochs_done) {
-                    (Some(run), done) if done > 0 => format!(
-                        "the checkpoint of epoch {done} is kept in {}",
-                        run.0.display()
-                    ),
-                    _ => "no checkpoint had been written".to_string(),
-                };
+                let kept = kept_checkpoint(run, state.epochs_done)
+                    .unwrap_or_else(|| "no checkpoint had been written".to_string());
                 return Err(Interrupted {
                     message: format!(
                         "training interrupted at epoch {epoch}, step {}; {kept}",
@@ -693,13 +688,8 @@ pub fn train_watched<T: Task>(
         let valid = task.evaluate(&valid_model, &inner);
         let score = task.score(&valid);
         if !score.is_finite() {
-            let kept = match (run, state.epochs_done) {
-                (Some(run), done) if done > 0 => format!(
-                    "the checkpoint of epoch {done} is kept in {}",
-                    run.0.display()
-                ),
-                _ => "no checkpoint was written".to_string(),
-            };
+            let kept = kept_checkpoint(run, state.epochs_done)
+                .unwrap_or_else(|| "no checkpoint was written".to_string());
             bail!(
                 "the validation loss became {score} after epoch {epoch}: the weights are no \
                  longer finite, and they were not saved; {kept}. Try a lower --lr or --clip-norm."
@@ -765,6 +755,18 @@ pub fn train_watched<T: Task>(
         last,
         epochs,
     })
+}
+
+/// "the checkpoint of epoch N is kept in DIR" when a run folder holds one after `done`
+/// epochs: what a stopped run says it keeps.
+fn kept_checkpoint(run: Option<&RunFolder>, done: usize) -> Option<String> {
+    match run {
+        Some(run) if done > 0 => Some(format!(
+            "the checkpoint of epoch {done} is kept in {}",
+            run.0.display()
+        )),
+        _ => None,
+    }
 }
 
 fn progress_bar(show: bool, steps: usize, epoch: usize, epochs: usize) -> ProgressBar {
