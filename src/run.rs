@@ -892,6 +892,16 @@ pub enum SequenceSamples {
     Text(Vec<String>),
     /// Real values in the data's units: one row per sample.
     Values(Vec<Vec<f64>>),
+    /// Sound: one clip of samples in [−1, 1] per sample (the levels decoded by the data's
+    /// quantisation), at `sample_rate`.
+    Audio {
+        /// The clips.
+        clips: Vec<Vec<f32>>,
+        /// Samples per second.
+        sample_rate: u32,
+        /// The class name of each clip, for a class-conditional run.
+        labels: Vec<Option<String>>,
+    },
 }
 
 impl SequenceRun {
@@ -1002,7 +1012,11 @@ pub fn sample_sequence_model(
         }
         let output = config.model.output;
         let dims = output.dims();
-        let default_length = data.test.first().map_or(64, |e| e.len(dims)).min(512);
+        // Sound: one second; other data: its test length, at most 512 steps.
+        let default_length = match &data.audio {
+            Some(audio) => audio.sample_rate as usize,
+            None => data.test.first().map_or(64, |e| e.len(dims)).min(512),
+        };
         let length = options.length.unwrap_or(default_length);
         if length > MAX_SEQUENCE_LENGTH {
             bail!(
@@ -1074,6 +1088,17 @@ pub fn sample_sequence_model(
             sample_sequences(model, output, &request, device)
         };
         let n = options.n;
+        if let Some(audio) = &data.audio {
+            return Ok(SequenceSamples::Audio {
+                clips: values.chunks(length).map(|c| audio.decode(c)).collect(),
+                sample_rate: audio.sample_rate,
+                labels: request
+                    .labels
+                    .iter()
+                    .map(|l| l.and_then(|k| audio.class_names.get(k).cloned()))
+                    .collect(),
+            });
+        }
         if data.name == "digits" && length == 64 {
             return Ok(SequenceSamples::Digits(ImageSamples {
                 levels: values.iter().map(|&v| v as u8).collect(),

@@ -240,6 +240,15 @@ impl PySequenceModel {
             .into_pyarray(py)
             .into_any(),
             SequenceSamples::Digits(images) => image_array(py, images.levels, 1, 8, 8)?.into_any(),
+            // Sound: [n, length] samples in [−1, 1] (an open CLI run of wav:DIR data).
+            SequenceSamples::Audio { clips, .. } => {
+                let length = clips.first().map_or(0, Vec::len);
+                let flat: Vec<f32> = clips.into_iter().flatten().collect();
+                ArrayD::from_shape_vec(IxDyn(&[n, length]), flat)
+                    .map_err(|e| value_error(e.to_string()))?
+                    .into_pyarray(py)
+                    .into_any()
+            }
         })
     }
 

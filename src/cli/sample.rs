@@ -30,10 +30,11 @@ pub struct SampleArgs {
     /// sequences over levels, Markov chains).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
     pub temperature: f64,
-    /// A class-conditional run: draw only this class (default: one row per class for
-    /// images, the classes in turn for sequences).
+    /// A class-conditional run: draw only this class, by number or, for sound, by label
+    /// (`--class seven`; default: one row per class for images, the classes in turn for
+    /// sequences).
     #[arg(long)]
-    pub class: Option<usize>,
+    pub class: Option<String>,
     /// A vector-conditioned run: draw for the vectors of `vectors:FILE` (row i for sample i;
     /// default: the test images' vectors in turn).
     #[arg(long, value_name = "vectors:FILE")]
@@ -70,13 +71,26 @@ pub struct SampleArgs {
 }
 
 impl SampleArgs {
-    /// The library's sampling options.
-    fn options(&self) -> SampleOptions {
-        SampleOptions {
+    /// The library's sampling options; `names` are the class labels of the run's data, when
+    /// it has them (sound), so that `--class` may name one.
+    fn options(&self, names: Option<&[String]>) -> Result<SampleOptions> {
+        let class = match &self.class {
+            None => None,
+            Some(c) => match (c.parse::<usize>(), names) {
+                (Ok(k), _) => Some(k),
+                (Err(_), Some(names)) => {
+                    Some(names.iter().position(|n| n == c).ok_or_else(|| {
+                        anyhow::anyhow!("--class {c}: the run's classes are {}", names.join(", "))
+                    })?)
+                }
+                (Err(_), None) => bail!("--class {c} is not a class number"),
+            },
+        };
+        Ok(SampleOptions {
             n: self.n,
             seed: self.seed,
             temperature: self.temperature,
-            class: self.class,
+            class,
             batch: self.batch,
             weights: weights(self.last),
             naive: self.naive,
@@ -84,7 +98,7 @@ impl SampleArgs {
             condition: self.condition.clone(),
             reconstruct: self.reconstruct,
             interpolate: self.interpolate,
-        }
+        })
     }
 }
 
@@ -113,7 +127,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
         Run::Image(run) => {
             let device = args.devices.device("sample")?;
             let start = Instant::now();
-            let samples = run.sample(&args.options(), &device)?;
+            let samples = run.sample(&args.options(None)?, &device)?;
             let seconds = start.elapsed().as_secs_f64();
             let out = out_png();
             save_png(&samples.grid(), &out)?;
@@ -126,7 +140,30 @@ pub fn run(args: SampleArgs) -> Result<()> {
         }
         Run::Sequence(run) => {
             let device = args.devices.device("sample")?;
-            match run.sample(&args.options(), &device)? {
+            let data = run.data()?;
+            let names = data.audio.as_ref().map(|a| a.class_names.as_slice());
+            let options = args.options(names)?;
+            match argen::run::sample_sequence_model(
+                &run.config,
+                &run.model(options.weights, &device)?,
+                &data,
+                &options,
+                &device,
+            )? {
+                SequenceSamples::Audio {
+                    clips,
+                    sample_rate,
+                    labels,
+                } => {
+                    let out = args.out.clone().unwrap_or_else(|| args.run.join("samples"));
+                    let written = write_clips(&out, &clips, &labels, sample_rate)?;
+                    println!(
+                        "wrote {} clips of {} samples at {sample_rate} Hz: {}",
+                        clips.len(),
+                        clips.first().map_or(0, Vec::len),
+                        written.join(", ")
+                    );
+                }
                 SequenceSamples::Digits(images) => {
                     let out = out_png();
                     save_png(&images.grid(), &out)?;
@@ -168,6 +205,45 @@ pub fn run(args: SampleArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes sound clips as WAV files: to `out` itself when it names one `.wav` file and there
+/// is one clip, else into the folder `out` as `sample_000[_label].wav`, ...; returns the paths.
+fn write_clips(
+    out: &std::path::Path,
+    clips: &[Vec<f32>],
+    labels: &[Option<String>],
+    sample_rate: u32,
+) -> Result<Vec<String>> {
+    let is_file = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+    if is_file && clips.len() != 1 {
+        bail!(
+            "--out {} names one WAV file, but {} clips are drawn: name a folder",
+            out.display(),
+            clips.len()
+        );
+    }
+    if !is_file {
+        std::fs::create_dir_all(out)?;
+    }
+    let mut written = Vec::with_capacity(clips.len());
+    for (i, clip) in clips.iter().enumerate() {
+        let path = if is_file {
+            out.to_path_buf()
+        } else {
+            let label = labels
+                .get(i)
+                .and_then(|l| l.as_ref())
+                .map(|l| format!("_{l}"))
+                .unwrap_or_default();
+            out.join(format!("sample_{i:03}{label}.wav"))
+        };
+        argen::data::audio::write_wav(&path, clip, sample_rate)?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
 }
 
 /// The longest continuation of a classical fit one call draws.

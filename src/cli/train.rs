@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use argen::data::ImageData;
-use argen::data::sequences::load_sequences;
+use argen::data::sequences::load_sequences_with;
 use argen::models::{ImageFormat, SequenceModelKind, options::is_image_model};
 use argen::run::{ImageRun, Run, SampleOptions, Split, Weights};
 use argen::train::sequence::{self, SequenceTrainingConfig};
@@ -34,7 +34,7 @@ pub struct TrainArgs {
     /// `colour:SOURCE` (a grey source coloured by a seeded rule, e.g. `colour:fashion-mnist`,
     /// 32x32 RGB). Sequences:
     /// `digits` (as 64-step sequences), `sine`, `sunspots`, `stocks:SYMBOL`, `csv:FILE:COLUMN`,
-    /// `text:FILE`, `pianoroll:FILE`, `adding:T`, `copy:T`.
+    /// `text:FILE`, `pianoroll:FILE`, `wav:DIR` (a folder of WAV files), `adding:T`, `copy:T`.
     #[arg(long, default_value = "digits")]
     pub data: String,
     /// Run folder to create (default: runs/<model>-<data>-N, the first unused N).
@@ -68,6 +68,17 @@ pub struct TrainArgs {
     /// Images: the number of images in the sample grid written at the end (0: none).
     #[arg(long, default_value_t = 64)]
     pub samples: usize,
+    /// Sound (`--data wav:DIR`): the sample rate every file is resampled to (Hz).
+    #[arg(long, value_name = "HZ")]
+    pub sample_rate: Option<u32>,
+    /// Sound: samples per training window (windows at seeded random offsets, about one per
+    /// window-length of each file).
+    #[arg(long, value_name = "SAMPLES")]
+    pub audio_window: Option<usize>,
+    /// Sound: how a sample becomes one of 256 levels, `mu-law` (companding, the default) or
+    /// `linear`.
+    #[arg(long)]
+    pub quantisation: Option<argen::data::audio::Quantisation>,
     /// Do not draw the progress bar or the per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
@@ -128,6 +139,25 @@ impl TrainingArgs {
         };
         options.validate()?;
         Ok(options)
+    }
+}
+
+impl TrainArgs {
+    /// How sound data is read: the defaults with the flags given, for `wav:DIR` data; `Some`
+    /// as well when a flag is given for other data, which loading then refuses.
+    fn audio_spec(&self) -> Option<argen::data::audio::AudioSpec> {
+        let flags = self.sample_rate.is_some()
+            || self.audio_window.is_some()
+            || self.quantisation.is_some();
+        if !self.data.starts_with("wav:") && !flags {
+            return None;
+        }
+        let defaults = argen::data::audio::AudioSpec::default();
+        Some(argen::data::audio::AudioSpec {
+            sample_rate: self.sample_rate.unwrap_or(defaults.sample_rate),
+            window: self.audio_window.unwrap_or(defaults.window),
+            quantisation: self.quantisation.unwrap_or(defaults.quantisation),
+        })
     }
 }
 
@@ -320,9 +350,10 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
                 columns: args.covariates.clone(),
                 known_ahead: args.covariates_known_ahead,
             });
+            let audio = args.audio_spec();
             let mut data = match &covariates {
                 Some(spec) => sequence::load_with_covariates(&args.data, spec)?,
-                None => load_sequences(&args.data)?,
+                None => load_sequences_with(&args.data, audio.as_ref())?,
             };
             if let Some(spec) = &args.condition {
                 if data.train.iter().any(|e| e.inputs.is_some()) {
@@ -363,6 +394,7 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
                 training,
             )
             .with_tbptt(args.sequence.tbptt)
+            .with_audio(audio)
             .with_covariates(covariates)
             .with_vectors(
                 args.condition.as_deref().map(absolute_condition),

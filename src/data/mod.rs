@@ -8,6 +8,7 @@
 //! rule ([`DataSource::Colour`], `colour:fashion-mnist`).
 
 pub mod arrays;
+pub mod audio;
 mod cifar;
 pub mod colour;
 mod digits;
@@ -288,7 +289,16 @@ pub fn absolute_source(spec: &str) -> String {
             .ok()
             .and_then(|p| p.to_str().map(String::from))
     };
-    for prefix in ["idx:", "cifar10:", "png:", "arrays:", "text:", "pianoroll:"] {
+    for prefix in [
+        "idx:",
+        "cifar10:",
+        "png:",
+        "arrays:",
+        "text:",
+        "pianoroll:",
+        "wav:",
+        "midi:",
+    ] {
         if let Some(path) = spec.strip_prefix(prefix)
             && let Some(path) = absolute(path)
         {

@@ -8,6 +8,7 @@
 //! | `pianoroll:FILE` | polyphonic music as in `jsb_chorales.json`: `{"train": [piece, ...], "valid": ..., "test": ...}`, a piece a list of steps, a step the list of sounding MIDI notes 21..108 | 88 Bernoullis |
 //! | `sine`, `sunspots`, `stocks:SYM`, `csv:FILE:COL` | a real series ([`crate::data::series`]), standardised with the training part's mean and deviation | Gaussian |
 //! | `text:FILE` | a text read as characters ([`crate::data::series`]) | categorical over the alphabet |
+//! | `wav:DIR` | a folder of WAV files, resampled and quantised to 256 levels ([`crate::data::audio`]) | categorical over 256 |
 //!
 //! A single series is split in time: the first 80% trains (the first 600 of the 1,000 `sine`
 //! values, as in the Dive into Deep Learning chapter), the rest is the test part. Training
@@ -101,6 +102,8 @@ pub struct SequenceData {
     pub alphabet: Option<Vec<char>>,
     /// For a series with per-step covariates: which, and how a step reads them.
     pub covariates: Option<CovariateLayout>,
+    /// For sound (`wav:DIR`): the sample rate, the level mapping and the class names.
+    pub audio: Option<super::audio::AudioFormat>,
 }
 
 /// The per-step covariates c_t of a series (`--covariates COL,COL`), standardised by the
@@ -354,6 +357,7 @@ impl SequenceData {
             recall_last: 0,
             alphabet: None,
             covariates: None,
+            audio: None,
         })
     }
 
@@ -369,7 +373,7 @@ pub enum SequenceDataError {
     /// The `--data` value is none of the accepted forms.
     #[error(
         "unknown sequence data '{0}': expected `digits`, `adding:T`, `copy:T`, \
-         `pianoroll:FILE`, `sine`, `sunspots`, `stocks:SYM`, `csv:FILE:COL` or `text:FILE`"
+         `pianoroll:FILE`, `wav:DIR`, `sine`, `sunspots`, `stocks:SYM`, `csv:FILE:COL` or `text:FILE`"
     )]
     UnknownSource(String),
     /// A parameter of a synthetic task is out of range.
@@ -392,10 +396,31 @@ pub enum SequenceDataError {
     /// Loading a series failed.
     #[error(transparent)]
     Series(#[from] series::SeriesError),
+    /// Reading sound failed.
+    #[error(transparent)]
+    Audio(#[from] super::audio::AudioError),
 }
 
-/// Loads the sequence data set named `name` (see the module documentation).
+/// Loads the sequence data set named `name` (see the module documentation); sound with
+/// the default [`AudioSpec`](super::audio::AudioSpec).
 pub fn load_sequences(name: &str) -> Result<SequenceData, SequenceDataError> {
+    load_sequences_with(name, None)
+}
+
+/// [`load_sequences`] reading sound (`wav:DIR`) with `audio` (the defaults when `None`).
+pub fn load_sequences_with(
+    name: &str,
+    audio: Option<&super::audio::AudioSpec>,
+) -> Result<SequenceData, SequenceDataError> {
+    if let Some(dir) = name.strip_prefix("wav:") {
+        let spec = audio.cloned().unwrap_or_default();
+        return super::audio::load_wav_folder(name, Path::new(dir), &spec);
+    }
+    if audio.is_some() {
+        return Err(SequenceDataError::BadParameter(format!(
+            "--sample-rate, --audio-window and --quantisation apply to wav:DIR data, not to {name}"
+        )));
+    }
     if name == "digits" {
         return digits_as_sequences();
     }
@@ -471,6 +496,7 @@ pub fn digits_as_sequences() -> Result<SequenceData, SequenceDataError> {
         recall_last: 0,
         alphabet: None,
         covariates: None,
+        audio: None,
     })
 }
 
@@ -527,6 +553,7 @@ pub fn adding_problem(t: usize, seed: u64) -> SequenceData {
         recall_last: 0,
         alphabet: None,
         covariates: None,
+        audio: None,
     }
 }
 
@@ -576,6 +603,7 @@ pub fn copy_memory(t: usize, seed: u64) -> SequenceData {
         recall_last: 10,
         alphabet: None,
         covariates: None,
+        audio: None,
     }
 }
 
@@ -651,6 +679,7 @@ pub fn piano_roll(text: &str, path: &Path, name: &str) -> Result<SequenceData, S
         recall_last: 0,
         alphabet: None,
         covariates: None,
+        audio: None,
     })
 }
 
@@ -743,5 +772,6 @@ pub fn single_series(name: &str, data: SeriesData) -> SequenceData {
         recall_last: 0,
         alphabet,
         covariates: None,
+        audio: None,
     }
 }

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::folder::RunKind;
 use super::{Epoch, Progress, RunFolder, Task, TrainOptions, Trained};
-use crate::data::sequences::{SeqExample, SequenceData, load_sequences};
+use crate::data::audio::AudioSpec;
+use crate::data::sequences::{SeqExample, SequenceData, load_sequences_with};
 use crate::distributions::{OutputDistribution, Target};
 use crate::models::rnn::{RnnState, shift_right};
 use crate::models::{Condition, SequenceModel, SequenceModelConfig};
@@ -40,6 +41,9 @@ pub struct SequenceTrainingConfig {
     /// Per-step covariates read from the CSV of `data` (`csv:FILE:TARGET`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub covariates: Option<CovariateSpec>,
+    /// Sound (`wav:DIR`): the sample rate, training window and level mapping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio: Option<AudioSpec>,
     /// The training loop's settings.
     #[serde(flatten)]
     pub training: TrainOptions,
@@ -92,8 +96,15 @@ impl SequenceTrainingConfig {
             tbptt: None,
             condition: None,
             covariates: None,
+            audio: None,
             training,
         }
+    }
+
+    /// The same run reading sound with `spec` (for `wav:DIR` data).
+    pub fn with_audio(mut self, spec: Option<AudioSpec>) -> Self {
+        self.audio = spec;
+        self
     }
 
     /// The same run conditioned on the vectors of `spec` (`vectors:FILE`) of `dim` values.
@@ -436,7 +447,7 @@ fn count_recalls(
 pub fn load_data(config: &SequenceTrainingConfig) -> Result<SequenceData> {
     let mut data = match &config.covariates {
         Some(spec) => load_with_covariates(&config.data, spec)?,
-        None => load_sequences(&config.data)?,
+        None => load_sequences_with(&config.data, config.audio.as_ref())?,
     };
     if let Some(spec) = &config.condition {
         data = data.with_vectors(&super::image::read_vectors(spec)?)?;
