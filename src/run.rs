@@ -985,10 +985,19 @@ impl SequenceRun {
     /// Draws sequences (of `options.length` steps, by default the length of the test
     /// sequences, at most 512).
     pub fn sample(&self, options: &SampleOptions, device: &Device) -> Result<SequenceSamples> {
+        self.sample_on(&self.data()?, options, device)
+    }
+
+    /// [`SequenceRun::sample`] from `data`, the run's data already loaded (and checked).
+    pub fn sample_on(
+        &self,
+        data: &SequenceData,
+        options: &SampleOptions,
+        device: &Device,
+    ) -> Result<SequenceSamples> {
         options.validate()?;
         let model = self.model(options.weights, device)?;
-        let data = self.data()?;
-        sample_sequence_model(&self.config, &model, &data, options, device)
+        sample_sequence_model(&self.config, &model, data, options, device)
     }
 }
 

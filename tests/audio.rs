@@ -306,19 +306,25 @@ fn a_cli_run_trains_on_wav_files_and_writes_wav_samples() {
         config.contains("\"sample_rate\": 8000") && config.contains("mu-law"),
         "{config}"
     );
+    // Two "high" clips of 300 samples into `out`, by the cached path or the naive one.
+    let sample_into = |out: &Path, extra: &[&str]| {
+        let output = Command::new(argen)
+            .arg("sample")
+            .arg(&run)
+            .args(["--n", "2", "--length", "300", "--class", "high"])
+            .args(extra)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
     let out = dir.path().join("samples");
-    let output = Command::new(argen)
-        .arg("sample")
-        .arg(&run)
-        .args(["--n", "2", "--length", "300", "--class", "high", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    sample_into(&out, &[]);
     for i in 0..2 {
         let sound = read_wav(&out.join(format!("sample_00{i}_high.wav"))).unwrap();
         assert_eq!(sound.sample_rate, 8000);
@@ -326,20 +332,7 @@ fn a_cli_run_trains_on_wav_files_and_writes_wav_samples() {
     }
     // Cached generation draws the very samples of the naive path.
     let naive = dir.path().join("naive");
-    let output = Command::new(argen)
-        .arg("sample")
-        .arg(&run)
-        .args([
-            "--n", "2", "--length", "300", "--class", "high", "--naive", "--out",
-        ])
-        .arg(&naive)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    sample_into(&naive, &["--naive"]);
     for i in 0..2 {
         let name = format!("sample_00{i}_high.wav");
         assert_eq!(

@@ -64,6 +64,19 @@ pub(crate) fn image_array<'py>(
 }
 
 /// A series from a 1-D float64 array.
+/// Equal-length rows as a numpy array [rows, length] (a sampled series or sound clips).
+pub(crate) fn rows_array<'py, T: numpy::Element>(
+    py: Python<'py>,
+    rows: Vec<Vec<T>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let shape = [rows.len(), rows.first().map_or(0, Vec::len)];
+    let flat: Vec<T> = rows.into_iter().flatten().collect();
+    Ok(ArrayD::from_shape_vec(IxDyn(&shape), flat)
+        .map_err(|e| value_error(e.to_string()))?
+        .into_pyarray(py)
+        .into_any())
+}
+
 pub(crate) fn series(x: &PyReadonlyArrayDyn<'_, f64>) -> PyResult<Vec<f64>> {
     if x.shape().len() != 1 {
         return Err(value_error(format!(

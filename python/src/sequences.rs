@@ -193,7 +193,8 @@ impl PySequenceModel {
 
     /// Draws `n` sequences of `length` steps (default: the test sequences' length, at most
     /// 512): a list of str for text, float64 [n, length] for a real series (in its units),
-    /// float32 [n, length, keys] for piano rolls, uint8 [n, 8, 8] for the digits.
+    /// float32 [n, length, keys] for piano rolls, uint8 [n, 8, 8] for the digits, float32
+    /// [n, length] samples in [−1, 1] for sound.
     #[pyo3(signature = (n, *, length=None, seed=0, temperature=1.0, naive=false))]
     fn sample<'py>(
         &self,
@@ -220,14 +221,7 @@ impl PySequenceModel {
             .map_err(to_py)?;
         Ok(match samples {
             SequenceSamples::Text(texts) => texts.into_pyobject(py)?.into_any(),
-            SequenceSamples::Values(rows) => {
-                let length = rows.first().map_or(0, Vec::len);
-                let flat: Vec<f64> = rows.into_iter().flatten().collect();
-                ArrayD::from_shape_vec(IxDyn(&[n, length]), flat)
-                    .map_err(|e| value_error(e.to_string()))?
-                    .into_pyarray(py)
-                    .into_any()
-            }
+            SequenceSamples::Values(rows) => rows_array(py, rows)?,
             SequenceSamples::PianoRolls {
                 values,
                 length,
@@ -240,15 +234,7 @@ impl PySequenceModel {
             .into_pyarray(py)
             .into_any(),
             SequenceSamples::Digits(images) => image_array(py, images.levels, 1, 8, 8)?.into_any(),
-            // Sound: [n, length] samples in [−1, 1] (an open CLI run of wav:DIR data).
-            SequenceSamples::Audio { clips, .. } => {
-                let length = clips.first().map_or(0, Vec::len);
-                let flat: Vec<f32> = clips.into_iter().flatten().collect();
-                ArrayD::from_shape_vec(IxDyn(&[n, length]), flat)
-                    .map_err(|e| value_error(e.to_string()))?
-                    .into_pyarray(py)
-                    .into_any()
-            }
+            SequenceSamples::Audio { clips, .. } => rows_array(py, clips)?,
         })
     }
 

@@ -143,13 +143,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
             let data = run.data()?;
             let names = data.audio.as_ref().map(|a| a.class_names.as_slice());
             let options = args.options(names)?;
-            match argen::run::sample_sequence_model(
-                &run.config,
-                &run.model(options.weights, &device)?,
-                &data,
-                &options,
-                &device,
-            )? {
+            match run.sample_on(&data, &options, &device)? {
                 SequenceSamples::Audio {
                     clips,
                     sample_rate,

@@ -162,22 +162,6 @@ impl AudioFormat {
             .map(|&l| self.quantisation.decode(l as u32, AUDIO_LEVELS))
             .collect()
     }
-
-    /// The levels of samples in [−1, 1].
-    pub fn encode(&self, samples: &[f32]) -> Vec<f32> {
-        samples
-            .iter()
-            .map(|&x| self.quantisation.encode(x, AUDIO_LEVELS) as f32)
-            .collect()
-    }
-
-    /// The class of a label name, or of its number.
-    pub fn class_of(&self, name: &str) -> Option<usize> {
-        self.class_names
-            .iter()
-            .position(|c| c == name)
-            .or_else(|| name.parse().ok().filter(|&k| k < self.class_names.len()))
-    }
 }
 
 /// Everything that can go wrong while reading sound.
@@ -434,25 +418,22 @@ pub fn load_wav_folder(
 
     // Position of each clip among the clips of its label: the 9th and 10th of every ten are
     // held out. With fewer than 3 clips, every clip is cut in time into 10 pieces instead.
-    let pieces: Vec<(usize, Vec<f32>, usize)> = if clips.len() >= 3 {
-        clips
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (i, c.levels.clone(), class(&c.label)))
-            .collect()
-    } else {
-        clips
-            .iter()
-            .enumerate()
-            .flat_map(|(i, c)| {
-                let len = c.levels.len().div_ceil(10);
-                c.levels
-                    .chunks(len.max(1))
-                    .map(|p| (i, p.to_vec(), class(&c.label)))
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
+    let cut_in_time = clips.len() < 3;
+    let pieces: Vec<(usize, Vec<f32>, usize)> = clips
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let label = class(&c.label);
+            if !cut_in_time {
+                return vec![(i, c.levels, label)];
+            }
+            let len = c.levels.len().div_ceil(10).max(1);
+            c.levels
+                .chunks(len)
+                .map(|p| (i, p.to_vec(), label))
+                .collect()
+        })
+        .collect();
     let mut seen = vec![0usize; class_names.len()];
     let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
     let mut rng = crate::rng::seeded(WINDOW_SEED);
