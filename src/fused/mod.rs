@@ -235,6 +235,8 @@ macro_rules! with_wide_simd {
     }};
 }
 
+pub mod step;
+
 /// y = tanh(a)·σ(b), element by element.
 #[inline(always)]
 fn gate(a: &[f32], b: &[f32], y: &mut [f32]) {

@@ -15,8 +15,10 @@ use burn::prelude::*;
 
 use super::conv_cache::ConvCache;
 use crate::distributions::OutputDistribution;
+use crate::models::Condition;
 use crate::models::{ConditionWidth, SequenceModel, SequenceModelConfig};
 use crate::rng::SeededRng;
+use rayon::prelude::*;
 
 /// What to generate.
 #[derive(Debug, Clone)]
@@ -80,50 +82,62 @@ fn generate(
         .zip(values.chunks_mut(batch * per_sequence))
         .enumerate()
     {
-        let mut rngs: Vec<SeededRng> = (0..labels.len())
-            .map(|i| crate::rng::seeded_stream(request.seed, (b * batch + i) as u64))
-            .collect();
-        let mut batch_run = BatchRun {
-            output,
-            request,
-            values: out,
-            rngs: &mut rngs,
-        };
         let first = b * batch;
-        let condition = super::condition_of(
-            request.condition_width(),
-            &request.labels,
-            request.vectors.as_deref(),
-            first..first + labels.len(),
-            device,
-        );
         match model {
             SequenceModel::Conv(conv) if !naive => {
-                let n = labels.len();
-                let mut cache = ConvCache::new(conv, n, condition.as_ref(), device);
-                batch_run.run(|t, values, _| {
-                    if t > 0 {
-                        cache.observe(encoded_column(output, values, t - 1, device));
-                    }
-                    let covariates = request.covariates_at(t..t + 1, n, device).map(|c| {
-                        let width = c.dims()[1];
-                        c.reshape([n, width])
+                // The cached step runs on the host, one core per group of the batch's
+                // sequences; each sequence draws from its own stream, so the grouping
+                // changes nothing.
+                let group = labels
+                    .len()
+                    .div_ceil(rayon::current_num_threads().max(1))
+                    .max(1);
+                let groups: Vec<(usize, ConvCache, &mut [f32])> = out
+                    .chunks_mut(group * per_sequence)
+                    .enumerate()
+                    .map(|(g, out)| {
+                        let start = first + g * group;
+                        let n = out.len() / per_sequence.max(1);
+                        let condition = request.condition_for(start..start + n, device);
+                        let cache = ConvCache::new(conv, n, condition.as_ref(), device);
+                        (start, cache, out)
+                    })
+                    .collect();
+                groups.into_par_iter().for_each(|(start, mut cache, out)| {
+                    let n = cache.batch();
+                    let mut column = Vec::new();
+                    BatchRun::new(output, request, out, start).run(|t, values, _| {
+                        if t > 0 {
+                            encode_column(output, values, t - 1, &mut column);
+                            cache.observe(&column);
+                        }
+                        let covariates = request.covariate_rows(t, n);
+                        // Computed for given steps too: that is what fills the queues.
+                        Some(cache.features_with(covariates.as_deref()).to_vec())
                     });
-                    // Computed for given steps too: that is what fills the queues.
-                    Some(cache.features_with(covariates.as_ref()))
                 });
             }
-            _ => batch_run.run(|t, values, needed| {
-                needed.then(|| {
-                    let x = encoded_prefix(output, values, t + 1, device);
-                    let n = x.dims()[0];
-                    let covariates = request.covariates_at(0..t + 1, n, device);
-                    let features =
-                        model.forward_with_covariates(x, condition.clone(), covariates.as_ref());
-                    let [n, p, _] = features.dims();
-                    features.narrow(2, t, 1).reshape([n, p])
+            _ => {
+                let condition = request.condition_for(first..first + labels.len(), device);
+                BatchRun::new(output, request, out, first).run(|t, values, needed| {
+                    needed.then(|| {
+                        let x = encoded_prefix(output, values, t + 1, device);
+                        let n = x.dims()[0];
+                        let covariates = request.covariates_at(0..t + 1, n, device);
+                        let features = model.forward_with_covariates(
+                            x,
+                            condition.clone(),
+                            covariates.as_ref(),
+                        );
+                        let [n, p, _] = features.dims();
+                        let step = features.narrow(2, t, 1).reshape([n, p]);
+                        step.into_data()
+                            .convert::<f32>()
+                            .try_to_vec()
+                            .expect("f32 features")
+                    })
                 })
-            }),
+            }
         }
     }
     values
@@ -135,7 +149,8 @@ struct BatchRun<'a> {
     request: &'a SequenceRequest,
     /// The batch's steps, [sequence][time][dims]: the prefix, then the draws so far.
     values: &'a mut [f32],
-    rngs: &'a mut [SeededRng],
+    /// The random stream of each sequence.
+    rngs: Vec<SeededRng>,
 }
 
 /// The values of a batch ([sequence][time][dims], `length` steps each) as far as generated.
@@ -145,11 +160,32 @@ struct Steps<'a> {
     dims: usize,
 }
 
-impl BatchRun<'_> {
+impl<'a> BatchRun<'a> {
+    /// The sequences whose steps `values` holds, the first being sequence `first` of the
+    /// request (which picks their random streams).
+    fn new(
+        output: OutputDistribution,
+        request: &'a SequenceRequest,
+        values: &'a mut [f32],
+        first: usize,
+    ) -> Self {
+        let n = values.len() / (request.length * output.dims()).max(1);
+        let rngs = (first..first + n)
+            .map(|i| crate::rng::seeded_stream(request.seed, i as u64))
+            .collect();
+        Self {
+            output,
+            request,
+            values,
+            rngs,
+        }
+    }
+
     /// Visits every step t in order; `features(t, steps, needed)` returns the features
-    /// [batch, P] of p(x_t | x_<t) given the steps before t, and the step is drawn from them,
-    /// unless the prefix gives it (then `needed` is false and the result may be `None`).
-    fn run(&mut self, mut features: impl FnMut(usize, &Steps, bool) -> Option<Tensor<2>>) {
+    /// [batch, P] (row-major) of p(x_t | x_<t) given the steps before t, and the step is
+    /// drawn from them, unless the prefix gives it (then `needed` is false and the result
+    /// may be `None`).
+    fn run(&mut self, mut features: impl FnMut(usize, &Steps, bool) -> Option<Vec<f32>>) {
         let dims = self.output.dims();
         let n = self.rngs.len();
         let length = self.request.length;
@@ -163,11 +199,10 @@ impl BatchRun<'_> {
                 length,
                 dims,
             };
-            let Some(f) = features(t, &steps, t >= given).filter(|_| t >= given) else {
+            let Some(params) = features(t, &steps, t >= given).filter(|_| t >= given) else {
                 continue;
             };
-            let p = f.dims()[1];
-            let params: Vec<f32> = f.into_data().convert::<f32>().iter::<f32>().collect();
+            let p = params.len() / n;
             for i in 0..n {
                 let step = self.output.sample(
                     &params[i * p..(i + 1) * p],
@@ -203,6 +238,25 @@ impl SequenceRequest {
             TensorData::new(values, [n, width, len]),
             device,
         ))
+    }
+
+    /// The covariates step `t` reads for `n` sequences, [n, width] row-major; `None` without
+    /// covariates.
+    fn covariate_rows(&self, t: usize, n: usize) -> Option<Vec<f32>> {
+        let rows = self.covariates.as_ref()?;
+        let width = rows.len() / self.length.max(1);
+        Some(rows[t * width..(t + 1) * width].repeat(n))
+    }
+
+    /// The condition h of sequences `range` (classes or vectors), if the request has one.
+    fn condition_for(&self, range: std::ops::Range<usize>, device: &Device) -> Option<Condition> {
+        super::condition_of(
+            self.condition_width(),
+            &self.labels,
+            self.vectors.as_deref(),
+            range,
+            device,
+        )
     }
 
     /// What the request conditions on: its vectors when it has them, its classes when every
@@ -245,21 +299,14 @@ fn encoded_prefix(
     Tensor::from_data(TensorData::new(inputs, [n, channels, time]), device)
 }
 
-/// The network's input at step `t` of every sequence, [batch, C].
-fn encoded_column(
-    output: OutputDistribution,
-    steps: &Steps,
-    t: usize,
-    device: &Device,
-) -> Tensor<2> {
+/// The network's input at step `t` of every sequence, [batch, C] row-major, into `inputs`.
+fn encode_column(output: OutputDistribution, steps: &Steps, t: usize, inputs: &mut Vec<f32>) {
     let n = steps.values.len() / (steps.length * steps.dims);
-    let channels = output.input_channels();
-    let mut inputs = Vec::with_capacity(n * channels);
+    inputs.clear();
     for i in 0..n {
         let at = (i * steps.length + t) * steps.dims;
-        output.encode_step(&steps.values[at..at + steps.dims], &mut inputs);
+        output.encode_step(&steps.values[at..at + steps.dims], inputs);
     }
-    Tensor::from_data(TensorData::new(inputs, [n, channels]), device)
 }
 
 /// k-step-ahead dynamic predictions of a single series: for every origin o, the model reads
