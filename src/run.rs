@@ -429,6 +429,9 @@ pub struct SampleOptions {
     /// An auto-encoder run: draw n images along the line between the codes of these two
     /// test images, h = (1 − t) e(x_a) + t e(x_b) for t from 0 to 1.
     pub interpolate: Option<(usize, usize)>,
+    /// A sound run: a WAV file whose samples (at the run's rate and levels) start every
+    /// sequence; the model continues it (the default length is the prefix and one second).
+    pub prefix: Option<PathBuf>,
 }
 
 impl Default for SampleOptions {
@@ -446,6 +449,7 @@ impl Default for SampleOptions {
             condition: None,
             reconstruct: None,
             interpolate: None,
+            prefix: None,
         }
     }
 }
@@ -1021,15 +1025,46 @@ pub fn sample_sequence_model(
         }
         let output = config.model.output;
         let dims = output.dims();
-        // Sound: one second; other data: its test length, at most 512 steps.
+        // Sound continues its prefix, if given.
+        let prefix = match (&options.prefix, &data.audio) {
+            (None, _) => Vec::new(),
+            (Some(path), Some(audio)) => {
+                let levels = audio.levels_of(path)?;
+                if levels.is_empty() {
+                    bail!("the prefix {} holds no samples", path.display());
+                }
+                if levels.len() >= MAX_SEQUENCE_LENGTH {
+                    bail!(
+                        "the prefix {} is {} samples at {} Hz: a sequence run generates at most \
+                         {MAX_SEQUENCE_LENGTH} steps in all",
+                        path.display(),
+                        levels.len(),
+                        audio.sample_rate
+                    );
+                }
+                levels
+            }
+            (Some(_), None) => bail!(
+                "--prefix takes a WAV file to continue and serves sound runs; {} is not sound",
+                data.name
+            ),
+        };
+        // Sound: one second (after the prefix); other data: its test length, at most 512.
         let default_length = match &data.audio {
-            Some(audio) => audio.sample_rate as usize,
+            Some(audio) => prefix.len() + audio.sample_rate as usize,
             None => data.test.first().map_or(64, |e| e.len(dims)).min(512),
         };
         let length = options.length.unwrap_or(default_length);
         if length > MAX_SEQUENCE_LENGTH {
             bail!(
                 "--length {length} is more than the {MAX_SEQUENCE_LENGTH} steps a sequence run generates"
+            );
+        }
+        if !prefix.is_empty() && length <= prefix.len() {
+            bail!(
+                "--length {length} does not go past the prefix's {} samples: the length counts \
+                 the prefix and what follows it",
+                prefix.len()
             );
         }
         let values = options.n.saturating_mul(length).saturating_mul(dims);
@@ -1086,7 +1121,7 @@ pub fn sample_sequence_model(
             covariates,
             vectors,
             length,
-            prefix: Vec::new(),
+            prefix,
             temperature: options.temperature,
             seed: options.seed,
             batch: options.batch,

@@ -341,6 +341,47 @@ fn a_cli_run_trains_on_wav_files_and_writes_wav_samples() {
             "{name}: cached and naive differ"
         );
     }
+    // A continuation: every clip starts with the prefix's own levels, then the draws.
+    let prefix = dir.path().join("prefix.wav");
+    let bytes = wav_bytes(1, 8000, 16, false, 100, |t, _| {
+        0.4 * (2.0 * PI * 900.0 * t as f64 / 8000.0).sin()
+    });
+    std::fs::write(&prefix, bytes).unwrap();
+    let levels_of = |path: &Path| -> Vec<u32> {
+        read_wav(path)
+            .unwrap()
+            .samples
+            .iter()
+            .map(|&x| Quantisation::MuLaw.encode(x, AUDIO_LEVELS))
+            .collect()
+    };
+    let expected = levels_of(&prefix);
+    let continued = dir.path().join("continued");
+    sample_into(&continued, &["--prefix", prefix.to_str().unwrap()]);
+    for i in 0..2 {
+        let levels = levels_of(&continued.join(format!("sample_00{i}_high.wav")));
+        assert_eq!(levels.len(), 300);
+        assert_eq!(levels[..100], expected[..], "clip {i}: the prefix is not kept");
+    }
+    // A length that does not go past the prefix, and a prefix that is no WAV file.
+    let prefix = prefix.to_str().unwrap();
+    for (bad, message) in [
+        (["--prefix", prefix, "--length", "100"], "does not go past the prefix"),
+        (["--prefix", "Cargo.toml", "--length", "300"], "Cargo.toml"),
+    ] {
+        let output = Command::new(argen)
+            .arg("sample")
+            .arg(&run)
+            .args(bad)
+            .arg("--out")
+            .arg(dir.path().join("refused.wav"))
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{stderr}");
+        assert!(!dir.path().join("refused.wav").exists());
+    }
     // An unknown class and a sound option on other data are refused.
     let output = Command::new(argen)
         .arg("sample")

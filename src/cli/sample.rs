@@ -63,9 +63,14 @@ pub struct SampleArgs {
     /// stdout); the CSV of an AR simulation (default: RUN/sample.csv, with a chart beside it).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Sequences and classical fits: the number of steps, symbols or values to generate.
+    /// Sequences and classical fits: the number of steps, symbols or values to generate
+    /// (with `--prefix`, the prefix included).
     #[arg(long)]
     pub length: Option<usize>,
+    /// Sound runs: continue this WAV file (resampled to the run's rate): every clip starts
+    /// with its samples, and the model draws what follows (one second by default).
+    #[arg(long, value_name = "FILE.wav")]
+    pub prefix: Option<PathBuf>,
     #[command(flatten)]
     pub devices: DeviceArgs,
 }
@@ -98,6 +103,7 @@ impl SampleArgs {
             condition: self.condition.clone(),
             reconstruct: self.reconstruct,
             interpolate: self.interpolate,
+            prefix: self.prefix.clone(),
         })
     }
 }
@@ -123,6 +129,9 @@ pub fn run(args: SampleArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| args.run.join("samples.png"))
     };
+    if args.prefix.is_some() && !matches!(run, Run::Sequence(_)) {
+        bail!("--prefix continues a WAV file and serves sound runs; {} is not one", args.run.display());
+    }
     match run {
         Run::Image(run) => {
             let device = args.devices.device("sample")?;

@@ -155,6 +155,11 @@ pub struct AudioFormat {
 }
 
 impl AudioFormat {
+    /// The levels of a WAV file in this format (its rate and level mapping).
+    pub fn levels_of(&self, path: &Path) -> Result<Vec<f32>, AudioError> {
+        wav_levels(path, self.sample_rate, self.quantisation)
+    }
+
     /// The samples in [−1, 1] of a sequence of levels.
     pub fn decode(&self, levels: &[f32]) -> Vec<f32> {
         levels
@@ -162,6 +167,23 @@ impl AudioFormat {
             .map(|&l| self.quantisation.decode(l as u32, AUDIO_LEVELS))
             .collect()
     }
+}
+
+/// The levels of the WAV file at `path` as a run at `sample_rate` Hz with `quantisation`
+/// sees it: read, mixed down to one channel, resampled, quantised to 256 levels (the path
+/// of every file of `wav:DIR`, and of a prefix to continue).
+pub fn wav_levels(
+    path: &Path,
+    sample_rate: u32,
+    quantisation: Quantisation,
+) -> Result<Vec<f32>, AudioError> {
+    let sound = read_wav(path)?;
+    let samples =
+        resample(&sound.samples, sound.sample_rate, sample_rate).map_err(|m| file_error(path, m))?;
+    Ok(samples
+        .iter()
+        .map(|&x| quantisation.encode(x, AUDIO_LEVELS) as f32)
+        .collect())
 }
 
 /// Everything that can go wrong while reading sound.
@@ -380,13 +402,11 @@ pub fn load_wav_folder(
     let mut clips = Vec::with_capacity(files.len());
     let mut total = 0usize;
     for path in &files {
-        let sound = read_wav(path)?;
-        let samples = resample(&sound.samples, sound.sample_rate, spec.sample_rate)
-            .map_err(|m| file_error(path, m))?;
-        if samples.len() < 2 {
+        let levels = wav_levels(path, spec.sample_rate, spec.quantisation)?;
+        if levels.len() < 2 {
             return Err(file_error(path, "fewer than 2 samples").into());
         }
-        total += samples.len();
+        total += levels.len();
         if total > MAX_TOTAL_SAMPLES {
             return Err(AudioError::Folder {
                 path: dir.to_path_buf(),
@@ -405,10 +425,6 @@ pub fn load_wav_folder(
                 .ok_or_else(|| file_error(path, format!("no row for {file_name} in labels.csv")))?,
             None => label_from_name(path),
         };
-        let levels = samples
-            .iter()
-            .map(|&x| spec.quantisation.encode(x, AUDIO_LEVELS) as f32)
-            .collect();
         clips.push(Clip { levels, label });
     }
     let mut class_names: Vec<String> = clips.iter().map(|c| c.label.clone()).collect();
