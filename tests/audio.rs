@@ -409,3 +409,66 @@ fn a_cli_run_trains_on_wav_files_and_writes_wav_samples() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("wav:DIR"));
     assert!(!dir.path().join("refused").exists());
 }
+
+/// The frequency (Hz, on a 10 Hz grid from 50 Hz to half the rate) where the magnitude of
+/// the discrete Fourier transform of `x` (its mean removed) peaks.
+fn peak_frequency(x: &[f32], rate: u32) -> f64 {
+    let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / x.len() as f64;
+    let magnitude = |f: f64| {
+        let (mut re, mut im) = (0.0, 0.0);
+        for (t, &v) in x.iter().enumerate() {
+            let phase = 2.0 * PI * f * t as f64 / f64::from(rate);
+            re += (f64::from(v) - mean) * phase.cos();
+            im -= (f64::from(v) - mean) * phase.sin();
+        }
+        re.hypot(im)
+    };
+    (5..rate as usize / 20)
+        .map(|k| k as f64 * 10.0)
+        .max_by(|a, b| magnitude(*a).total_cmp(&magnitude(*b)))
+        .unwrap()
+}
+
+#[test]
+fn a_wavenet_that_overfits_a_tone_sings_it_back_at_its_frequency() {
+    let dir = tempfile::tempdir().unwrap();
+    let wavs = dir.path().join("tone");
+    std::fs::create_dir(&wavs).unwrap();
+    // Half a second of a 500 Hz tone (16 samples a period at 8 kHz), three phases.
+    for k in 0..3 {
+        let bytes = wav_bytes(1, 8000, 16, false, 4000, |t, _| {
+            0.6 * (2.0 * PI * 500.0 * t as f64 / 8000.0 + k as f64).sin()
+        });
+        std::fs::write(wavs.join(format!("tone_{k}.wav")), bytes).unwrap();
+    }
+    let run = dir.path().join("run");
+    let argen = env!("CARGO_BIN_EXE_argen");
+    let status = Command::new(argen)
+        .args(["train", "--model", "wavenet", "--data"])
+        .arg(format!("wav:{}", wavs.display()))
+        .args(["--sample-rate", "8000", "--audio-window", "64"])
+        .args(["--batch-size", "8", "--hidden", "16", "--depth", "5"])
+        .args(["--epochs", "80", "--lr", "3e-3", "--quiet", "--out"])
+        .arg(&run)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = dir.path().join("samples");
+    let status = Command::new(argen)
+        .arg("sample")
+        .arg(&run)
+        .args(["--n", "3", "--length", "2000", "--last", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for i in 0..3 {
+        let sound = read_wav(&out.join(format!("sample_00{i}.wav"))).unwrap();
+        // After the first 200 samples (the model finds its phase), the tone's frequency.
+        let peak = peak_frequency(&sound.samples[200..], 8000);
+        assert!(
+            (peak - 500.0).abs() <= 20.0,
+            "sample {i} peaks at {peak} Hz, not at the tone's 500 Hz"
+        );
+    }
+}
