@@ -325,6 +325,9 @@ fn a_cli_run_trains_on_wav_files_and_writes_wav_samples() {
     };
     let out = dir.path().join("samples");
     sample_into(&out, &[]);
+    // Their spectrograms, under a test clip's: three stacked 129-row pictures.
+    let picture = image::open(out.join("spectrograms.png")).unwrap();
+    assert_eq!(picture.height(), 3 * 129 + 2 * 3);
     for i in 0..2 {
         let sound = read_wav(&out.join(format!("sample_00{i}_high.wav"))).unwrap();
         assert_eq!(sound.sample_rate, 8000);
@@ -361,12 +364,19 @@ fn a_cli_run_trains_on_wav_files_and_writes_wav_samples() {
     for i in 0..2 {
         let levels = levels_of(&continued.join(format!("sample_00{i}_high.wav")));
         assert_eq!(levels.len(), 300);
-        assert_eq!(levels[..100], expected[..], "clip {i}: the prefix is not kept");
+        assert_eq!(
+            levels[..100],
+            expected[..],
+            "clip {i}: the prefix is not kept"
+        );
     }
     // A length that does not go past the prefix, and a prefix that is no WAV file.
     let prefix = prefix.to_str().unwrap();
     for (bad, message) in [
-        (["--prefix", prefix, "--length", "100"], "does not go past the prefix"),
+        (
+            ["--prefix", prefix, "--length", "100"],
+            "does not go past the prefix",
+        ),
         (["--prefix", "Cargo.toml", "--length", "300"], "Cargo.toml"),
     ] {
         let output = Command::new(argen)
@@ -471,4 +481,30 @@ fn a_wavenet_that_overfits_a_tone_sings_it_back_at_its_frequency() {
             "sample {i} peaks at {peak} Hz, not at the tone's 500 Hz"
         );
     }
+}
+
+#[test]
+fn a_full_scale_sine_is_0_db_at_its_frequency_in_the_spectrogram() {
+    use argen::viz::spectrogram::{FRAME, HOP, decibels};
+    // Bin 32 of a 256-sample frame at 8 kHz is 1000 Hz.
+    let samples: Vec<f32> = (0..4000)
+        .map(|t| (2.0 * PI * 1000.0 * t as f64 / 8000.0).sin() as f32)
+        .collect();
+    let frames = decibels(&samples);
+    assert_eq!(frames.len(), (4000 - FRAME) / HOP + 1);
+    for frame in &frames {
+        assert_eq!(frame.len(), FRAME / 2 + 1);
+        assert!(frame[32].abs() < 0.01, "{} dB at 1000 Hz", frame[32]);
+        // The Hann window leaks into the two neighbours only (−6 dB); beyond, nothing.
+        assert!((frame[31] + 6.02).abs() < 0.05 && (frame[33] + 6.02).abs() < 0.05);
+        for (k, &db) in frame.iter().enumerate() {
+            if !(31..=33).contains(&k) {
+                assert!(db < -60.0, "{db} dB at bin {k}");
+            }
+        }
+    }
+    // Silence is the floor; half the amplitude is 6 dB lower.
+    assert!(decibels(&[0.0; 300])[0].iter().all(|&db| db < -200.0));
+    let half: Vec<f32> = samples.iter().map(|x| x / 2.0).collect();
+    assert!((decibels(&half)[0][32] + 6.02).abs() < 0.01);
 }

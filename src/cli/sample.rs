@@ -130,7 +130,10 @@ pub fn run(args: SampleArgs) -> Result<()> {
             .unwrap_or_else(|| args.run.join("samples.png"))
     };
     if args.prefix.is_some() && !matches!(run, Run::Sequence(_)) {
-        bail!("--prefix continues a WAV file and serves sound runs; {} is not one", args.run.display());
+        bail!(
+            "--prefix continues a WAV file and serves sound runs; {} is not one",
+            args.run.display()
+        );
     }
     match run {
         Run::Image(run) => {
@@ -165,6 +168,28 @@ pub fn run(args: SampleArgs) -> Result<()> {
                         clips.len(),
                         clips.first().map_or(0, Vec::len),
                         written.join(", ")
+                    );
+                    let picture = if out
+                        .extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+                    {
+                        out.with_extension("png")
+                    } else {
+                        out.join("spectrograms.png")
+                    };
+                    let reference = reference_clip(&data, options.class, clips[0].len());
+                    let mut shown = Vec::with_capacity(clips.len() + 1);
+                    shown.extend(reference);
+                    shown.extend(clips);
+                    save_png(&viz::spectrogram::spectrograms(&shown), &picture)?;
+                    println!(
+                        "wrote their spectrograms to {}{}",
+                        picture.display(),
+                        if shown.len() > labels.len() {
+                            " (top: a test clip of the data, for comparison)"
+                        } else {
+                            ""
+                        }
                     );
                 }
                 SequenceSamples::Digits(images) => {
@@ -247,6 +272,21 @@ fn write_clips(
         written.push(path.display().to_string());
     }
     Ok(written)
+}
+
+/// A test clip of a sound run's data as samples in [−1, 1], of class `class` when given and
+/// present, cut to `length` samples; `None` without test clips.
+fn reference_clip(
+    data: &argen::data::sequences::SequenceData,
+    class: Option<usize>,
+    length: usize,
+) -> Option<Vec<f32>> {
+    let audio = data.audio.as_ref()?;
+    let clip = class
+        .and_then(|k| data.test.iter().find(|e| e.label == k))
+        .or(data.test.first())?;
+    let levels = &clip.targets[..clip.targets.len().min(length)];
+    Some(audio.decode(levels))
 }
 
 /// The longest continuation of a classical fit one call draws.

@@ -178,8 +178,8 @@ pub fn wav_levels(
     quantisation: Quantisation,
 ) -> Result<Vec<f32>, AudioError> {
     let sound = read_wav(path)?;
-    let samples =
-        resample(&sound.samples, sound.sample_rate, sample_rate).map_err(|m| file_error(path, m))?;
+    let samples = resample(&sound.samples, sound.sample_rate, sample_rate)
+        .map_err(|m| file_error(path, m))?;
     Ok(samples
         .iter()
         .map(|&x| quantisation.encode(x, AUDIO_LEVELS) as f32)

@@ -1,7 +1,8 @@
-//! Pictures: PNG grids of images, receptive-field maps; charts of series and forecasts
-//! ([`chart`]).
+//! Pictures: PNG grids of images, receptive-field maps, piano rolls; charts of series and
+//! forecasts ([`chart`]); spectrograms of sound ([`spectrogram`]).
 
 pub mod chart;
+pub mod spectrogram;
 
 use std::path::Path;
 
