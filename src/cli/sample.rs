@@ -8,6 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use argen::classic::{Alphabet, ClassicModel, ClassicRun};
+use argen::data::midi::{DEFAULT_BPM, DEFAULT_STEPS_PER_BEAT, write_midi};
+use argen::data::sequences::KEYS;
+use argen::distributions::OutputDistribution;
 use argen::run::{Run, SampleOptions, SequenceSamples};
 use argen::viz::chart::{Chart, Line};
 use argen::viz::{self, save_png};
@@ -58,7 +61,9 @@ pub struct SampleArgs {
     /// samples for the same seed.
     #[arg(long)]
     pub naive: bool,
-    /// Output file: the PNG of images, digits or piano rolls (default: RUN/samples.png); the
+    /// Output file: the PNG of images, digits or piano rolls (default: RUN/samples.png; the
+    /// MIDI files of piano rolls go to RUN/samples/sample_000.mid, ..., or beside a given
+    /// PNG as NAME_000.mid, ...); the
     /// text or values of other sequences (default: stdout only); a chain's text (default:
     /// stdout); the CSV of an AR simulation (default: RUN/sample.csv, with a chart beside it).
     #[arg(long)]
@@ -66,6 +71,14 @@ pub struct SampleArgs {
     /// Sequences and classical fits: the number of steps, symbols or values to generate.
     #[arg(long)]
     pub length: Option<usize>,
+    /// Piano-roll runs: steps per beat (a quarter note) of the written MIDI files (default:
+    /// the run's `--steps-per-beat` for midi:DIR data, else 2).
+    #[arg(long, value_name = "N")]
+    pub steps_per_beat: Option<u32>,
+    /// Piano-roll runs: the tempo of the written MIDI files, in beats per minute (default
+    /// 120).
+    #[arg(long)]
+    pub bpm: Option<f64>,
     #[command(flatten)]
     pub devices: DeviceArgs,
 }
@@ -118,6 +131,10 @@ fn parse_pair(s: &str) -> std::result::Result<(usize, usize), String> {
 /// Runs `argen sample`.
 pub fn run(args: SampleArgs) -> Result<()> {
     let run = Run::open(&args.run)?;
+    let is_music = matches!(&run, Run::Sequence(r) if matches!(r.config.model.output, OutputDistribution::Bernoulli { dims } if dims == KEYS));
+    if !is_music && (args.steps_per_beat.is_some() || args.bpm.is_some()) {
+        bail!("--steps-per-beat and --bpm apply to runs on piano rolls (pianoroll:FILE, midi:DIR)");
+    }
     let out_png = || {
         args.out
             .clone()
@@ -175,6 +192,19 @@ pub fn run(args: SampleArgs) -> Result<()> {
                         values.len() / (length * keys).max(1),
                         out.display()
                     );
+                    if keys == KEYS {
+                        let steps_per_beat = args
+                            .steps_per_beat
+                            .or(run.config.midi.map(|m| m.steps_per_beat))
+                            .unwrap_or(DEFAULT_STEPS_PER_BEAT);
+                        let bpm = args.bpm.unwrap_or(DEFAULT_BPM);
+                        let written = write_rolls(&args, &values, length, steps_per_beat, bpm)?;
+                        println!(
+                            "wrote {} MIDI files ({steps_per_beat} steps per beat, {bpm} bpm): {}",
+                            written.len(),
+                            written.join(", ")
+                        );
+                    }
                 }
                 SequenceSamples::Text(lines) => print_lines(&args, lines)?,
                 SequenceSamples::Values(rows) => {
@@ -235,6 +265,38 @@ fn write_clips(
             out.join(format!("sample_{i:03}{label}.wav"))
         };
         argen::data::audio::write_wav(&path, clip, sample_rate)?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
+}
+
+/// Writes piano rolls (`length` steps of [`KEYS`] keys each) as MIDI files: into
+/// RUN/samples/ as `sample_000.mid`, ..., or, with `--out NAME.png`, beside it as
+/// `NAME_000.mid`, ...; returns the paths.
+fn write_rolls(
+    args: &SampleArgs,
+    values: &[f32],
+    length: usize,
+    steps_per_beat: u32,
+    bpm: f64,
+) -> Result<Vec<String>> {
+    let (folder, stem) = match &args.out {
+        None => (args.run.join("samples"), "sample".to_string()),
+        Some(out) => (
+            out.parent().map(PathBuf::from).unwrap_or_default(),
+            out.file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("sample")
+                .to_string(),
+        ),
+    };
+    if !folder.as_os_str().is_empty() {
+        std::fs::create_dir_all(&folder)?;
+    }
+    let mut written = Vec::new();
+    for (i, roll) in values.chunks(length * KEYS).enumerate() {
+        let path = folder.join(format!("{stem}_{i:03}.mid"));
+        write_midi(&path, roll, steps_per_beat, bpm)?;
         written.push(path.display().to_string());
     }
     Ok(written)
