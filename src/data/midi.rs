@@ -228,7 +228,7 @@ fn check_chunks(bytes: &[u8]) -> Result<(), String> {
     }
     match declared {
         Some(n) if tracks < n => Err(format!(
-            "truncated: the header declares {n} tracks, the file holds {tracks}"
+            "truncated: track chunks declared in the header {n}, in the file {tracks}"
         )),
         _ => Ok(()),
     }
@@ -497,8 +497,7 @@ pub fn load_midi_folder(
         rolls.push(roll.roll);
     }
     let dropped = format!(
-        "{out_of_range} notes outside 21..=108 (A0..C8) and {drums} on the drum channel 10 \
-         dropped"
+        "notes dropped: {out_of_range} outside 21..=108 (A0..C8), {drums} on the drum channel 10"
     );
     if rolls.is_empty() {
         return Err(folder_error(
@@ -512,7 +511,7 @@ pub fn load_midi_folder(
     }
     if out_of_range + drums + silent > 0 {
         eprintln!(
-            "warning: {}: {dropped}; {silent} of {} files left without a note and skipped",
+            "warning: {}: {dropped}; files without a note, skipped: {silent} of {}",
             dir.display(),
             files.len()
         );
