@@ -120,7 +120,7 @@ fn random_roll(seed: u64, steps: usize, rest_first: bool) -> Vec<f32> {
         state = state
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        if (state >> 33) % 11 == 0 && !(rest_first && i < KEYS) {
+        if (state >> 33).is_multiple_of(11) && !(rest_first && i < KEYS) {
             *v = 1.0;
         }
     }
@@ -444,6 +444,9 @@ fn a_cli_run_trains_on_midi_files_and_writes_midi_samples() {
             .iter()
             .any(|e| e.kind == TrackEventKind::Meta(MetaMessage::Tempo(u24::new(1_000_000))))
     );
+    // A tempo a MIDI file cannot hold is refused before drawing.
+    let out = argen_in(&["sample", "run", "--bpm", "0"], cwd);
+    assert_clean_failure(&out, "--bpm 0 is outside");
     // The grid applies to MIDI data only.
     let out = argen_in(
         &[

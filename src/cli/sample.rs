@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use argen::classic::{Alphabet, ClassicModel, ClassicRun};
-use argen::data::midi::{DEFAULT_BPM, DEFAULT_STEPS_PER_BEAT, write_midi};
+use argen::data::midi::{
+    DEFAULT_BPM, DEFAULT_STEPS_PER_BEAT, check_bpm, check_steps_per_beat, write_midi,
+};
 use argen::data::sequences::KEYS;
 use argen::distributions::OutputDistribution;
 use argen::run::{Run, SampleOptions, SequenceSamples};
@@ -131,9 +133,18 @@ fn parse_pair(s: &str) -> std::result::Result<(usize, usize), String> {
 /// Runs `argen sample`.
 pub fn run(args: SampleArgs) -> Result<()> {
     let run = Run::open(&args.run)?;
-    let is_music = matches!(&run, Run::Sequence(r) if matches!(r.config.model.output, OutputDistribution::Bernoulli { dims } if dims == KEYS));
+    let is_music = match &run {
+        Run::Sequence(r) => r.config.model.output == OutputDistribution::Bernoulli { dims: KEYS },
+        _ => false,
+    };
     if !is_music && (args.steps_per_beat.is_some() || args.bpm.is_some()) {
         bail!("--steps-per-beat and --bpm apply to runs on piano rolls (pianoroll:FILE, midi:DIR)");
+    }
+    if let Some(n) = args.steps_per_beat {
+        check_steps_per_beat(n).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(bpm) = args.bpm {
+        check_bpm(bpm).map_err(anyhow::Error::msg)?;
     }
     let out_png = || {
         args.out

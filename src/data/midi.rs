@@ -88,6 +88,16 @@ pub fn check_steps_per_beat(steps_per_beat: u32) -> Result<(), String> {
     }
 }
 
+/// Checks a tempo in beats per minute is in 4..=1000 (a MIDI tempo event holds 3.6 bpm
+/// at the slowest).
+pub fn check_bpm(bpm: f64) -> Result<(), String> {
+    if (4.0..=1000.0).contains(&bpm) {
+        Ok(())
+    } else {
+        Err(format!("--bpm {bpm} is outside 4..=1000"))
+    }
+}
+
 /// Everything that can go wrong while reading or writing MIDI files.
 #[derive(Debug, thiserror::Error)]
 pub enum MidiError {
@@ -336,10 +346,19 @@ impl Notes {
             ));
         }
         let steps = steps as usize;
-        let mut roll = vec![0f32; steps * KEYS];
+        // How many notes start minus how many end at each step and key, summed over time
+        // (notes × steps work would be too much for long notes by the thousand).
+        let mut change = vec![0i32; (steps + 1) * KEYS];
         for (key, range) in &placed {
-            for s in range.clone() {
-                roll[s as usize * KEYS + key] = 1.0;
+            change[range.start as usize * KEYS + key] += 1;
+            change[range.end as usize * KEYS + key] -= 1;
+        }
+        let mut sounding = [0i32; KEYS];
+        let mut roll = vec![0f32; steps * KEYS];
+        for (s, cells) in roll.chunks_mut(KEYS).enumerate() {
+            for (k, cell) in cells.iter_mut().enumerate() {
+                sounding[k] += change[s * KEYS + k];
+                *cell = f32::from(u8::from(sounding[k] > 0));
             }
         }
         Ok(MidiRoll {
@@ -363,9 +382,7 @@ pub fn encode_midi(roll: &[f32], steps_per_beat: u32, bpm: f64) -> Result<Vec<u8
             roll.len()
         ));
     }
-    if !(4.0..=1000.0).contains(&bpm) {
-        return Err(format!("--bpm {bpm} is outside 4..=1000"));
-    }
+    check_bpm(bpm)?;
     let steps = roll.len() / KEYS;
     let ticks_per_step = u64::from(TICKS_PER_STEP);
     // Every delta time must fit in 28 bits.
