@@ -402,8 +402,13 @@ fn a_cli_run_trains_on_midi_files_and_writes_midi_samples() {
     );
     let config = std::fs::read_to_string(cwd.join("run/config.json")).unwrap();
     assert!(config.contains("\"steps_per_beat\": 4"), "{config}");
-    // The run reopens its data with its grid.
+    // The run reopens its data with its grid, to evaluate and to train on.
     argen_ok(&["eval", "run"], cwd);
+    argen_ok(
+        &["train", "--resume", "run", "--epochs", "2", "--quiet"],
+        cwd,
+    );
+    assert!(cwd.join("run/epoch-00002").exists());
     // Samples: the PNG and one MIDI file per roll, on the run's grid.
     argen_ok(&["sample", "run", "--n", "2", "--length", "12"], cwd);
     assert!(cwd.join("run/samples.png").exists());

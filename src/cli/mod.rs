@@ -46,8 +46,8 @@ pub enum Command {
     Train(Box<train::TrainArgs>),
     /// Print the exact negative log-likelihood of a run (any family) on a data split.
     Eval(eval::EvalArgs),
-    /// Draw from a run: images as a PNG grid, sequences as text, values, digits or piano
-    /// rolls, a classical fit's continuation.
+    /// Draw from a run: images as a PNG grid, sequences as text, values, digits, piano
+    /// rolls (a PNG and MIDI files) or sound (WAV files), a classical fit's continuation.
     Sample(sample::SampleArgs),
     /// Keep the top rows of test images (or PNG files) and let an image run draw the rest.
     Complete(complete::CompleteArgs),

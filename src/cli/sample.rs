@@ -1,6 +1,7 @@
 //! `argen sample RUN`: draw from a run of any family. Images go to a PNG grid; sequences
-//! are printed (text, values) or drawn (digits, piano rolls); a classical fit writes its
-//! continuation (a chain's text, an AR simulation as CSV with a chart).
+//! are printed (text, values) or drawn (digits, piano rolls), piano rolls also written as
+//! MIDI files and sound as WAV files; a classical fit writes its continuation (a chain's
+//! text, an AR simulation as CSV with a chart).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
