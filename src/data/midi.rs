@@ -15,7 +15,11 @@
 //! middle (shorter than a step) sounds on the step where it starts. Notes outside 21..=108
 //! are dropped and counted (a warning line names the count); a file with no note left is
 //! skipped with a warning. A roll ends with its last sounding step (trailing rests are not
-//! kept; leading ones are). Files are split as the WAV folder's are: the 9th and 10th of
+//! kept; leading ones are). A file is refused, by name, when it is not a MIDI file, when
+//! it is truncated (a chunk shorter than its declared length, fewer tracks than the header
+//! declares) or a track stops before its End of Track event (a corrupt event), and when it is
+//! larger than [`MAX_FILE_BYTES`] or longer than [`MAX_FILE_STEPS`]; a folder, when it
+//! gives more than [`MAX_TOTAL_STEPS`]. Files are split as the WAV folder's are: the 9th and 10th of
 //! every ten are held out for validation and test, and a folder of fewer than 3 files is cut
 //! in time into 10 pieces per file first; with fewer than 10 pieces in all the last two are
 //! the validation and test parts.
