@@ -10,7 +10,7 @@ seconds=${1:-30}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(idx cifar png_folder csv_series text piano_roll run_folder)
+    targets=(idx cifar png_folder csv_series text piano_roll run_folder midi)
 fi
 cargo +nightly fuzz build -O -s none
 for t in "${targets[@]}"; do

@@ -43,11 +43,11 @@ pub enum Command {
     /// Train a neural model (an image model on the embedded 8x8 digits by default, or a
     /// sequence model with --model mlp|gru|lstm|wavenet|tcn), then evaluate it on the test
     /// split (and, for images, write a grid of samples).
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Print the exact negative log-likelihood of a run (any family) on a data split.
     Eval(eval::EvalArgs),
-    /// Draw from a run: images as a PNG grid, sequences as text, values, digits or piano
-    /// rolls, a classical fit's continuation.
+    /// Draw from a run: images as a PNG grid, sequences as text, values, digits, piano
+    /// rolls (a PNG and MIDI files) or sound (WAV files), a classical fit's continuation.
     Sample(sample::SampleArgs),
     /// Keep the top rows of test images (or PNG files) and let an image run draw the rest.
     Complete(complete::CompleteArgs),
@@ -68,7 +68,7 @@ pub enum Command {
 pub fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     let given = args::Given(matches.subcommand().map(|(_, m)| m));
     match cli.command {
-        Command::Train(args) => train::run(args, &given),
+        Command::Train(args) => train::run(*args, &given),
         Command::Eval(args) => eval::run(args),
         Command::Sample(args) => sample::run(args),
         Command::Complete(args) => complete::run(args),

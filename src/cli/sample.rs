@@ -1,6 +1,7 @@
 //! `argen sample RUN`: draw from a run of any family. Images go to a PNG grid; sequences
-//! are printed (text, values) or drawn (digits, piano rolls); a classical fit writes its
-//! continuation (a chain's text, an AR simulation as CSV with a chart).
+//! are printed (text, values) or drawn (digits, piano rolls), piano rolls also written as
+//! MIDI files and sound as WAV files; a classical fit writes its continuation (a chain's
+//! text, an AR simulation as CSV with a chart).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -8,6 +9,11 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use argen::classic::{Alphabet, ClassicModel, ClassicRun};
+use argen::data::midi::{
+    DEFAULT_BPM, DEFAULT_STEPS_PER_BEAT, check_bpm, check_steps_per_beat, write_midi,
+};
+use argen::data::sequences::KEYS;
+use argen::distributions::OutputDistribution;
 use argen::run::{Run, SampleOptions, SequenceSamples};
 use argen::viz::chart::{Chart, Line};
 use argen::viz::{self, save_png};
@@ -58,7 +64,9 @@ pub struct SampleArgs {
     /// samples for the same seed.
     #[arg(long)]
     pub naive: bool,
-    /// Output file: the PNG of images, digits or piano rolls (default: RUN/samples.png); the
+    /// Output file: the PNG of images, digits or piano rolls (default: RUN/samples.png; the
+    /// MIDI files of piano rolls go to RUN/samples/sample_000.mid, ..., or beside a given
+    /// PNG as NAME_000.mid, ...); the
     /// text or values of other sequences (default: stdout only); a chain's text (default:
     /// stdout); the CSV of an AR simulation (default: RUN/sample.csv, with a chart beside it).
     #[arg(long)]
@@ -71,6 +79,14 @@ pub struct SampleArgs {
     /// with its samples, and the model draws what follows (one second by default).
     #[arg(long, value_name = "FILE.wav")]
     pub prefix: Option<PathBuf>,
+    /// Piano-roll runs: steps per beat (a quarter note) of the written MIDI files (default:
+    /// the run's `--steps-per-beat` for midi:DIR data, else 2).
+    #[arg(long, value_name = "N")]
+    pub steps_per_beat: Option<u32>,
+    /// Piano-roll runs: the tempo of the written MIDI files, in beats per minute (default
+    /// 120).
+    #[arg(long)]
+    pub bpm: Option<f64>,
     #[command(flatten)]
     pub devices: DeviceArgs,
 }
@@ -124,6 +140,19 @@ fn parse_pair(s: &str) -> std::result::Result<(usize, usize), String> {
 /// Runs `argen sample`.
 pub fn run(args: SampleArgs) -> Result<()> {
     let run = Run::open(&args.run)?;
+    let is_music = match &run {
+        Run::Sequence(r) => r.config.model.output == OutputDistribution::Bernoulli { dims: KEYS },
+        _ => false,
+    };
+    if !is_music && (args.steps_per_beat.is_some() || args.bpm.is_some()) {
+        bail!("--steps-per-beat and --bpm apply to runs on piano rolls (pianoroll:FILE, midi:DIR)");
+    }
+    if let Some(n) = args.steps_per_beat {
+        check_steps_per_beat(n).map_err(anyhow::Error::msg)?;
+    }
+    if let Some(bpm) = args.bpm {
+        check_bpm(bpm).map_err(anyhow::Error::msg)?;
+    }
     let out_png = || {
         args.out
             .clone()
@@ -209,6 +238,19 @@ pub fn run(args: SampleArgs) -> Result<()> {
                         values.len() / (length * keys).max(1),
                         out.display()
                     );
+                    if keys == KEYS {
+                        let steps_per_beat = args
+                            .steps_per_beat
+                            .or(run.config.midi.map(|m| m.steps_per_beat))
+                            .unwrap_or(DEFAULT_STEPS_PER_BEAT);
+                        let bpm = args.bpm.unwrap_or(DEFAULT_BPM);
+                        let written = write_rolls(&args, &values, length, steps_per_beat, bpm)?;
+                        println!(
+                            "wrote {} MIDI files ({steps_per_beat} steps per beat, {bpm} bpm): {}",
+                            written.len(),
+                            written.join(", ")
+                        );
+                    }
                 }
                 SequenceSamples::Text(lines) => print_lines(&args, lines)?,
                 SequenceSamples::Values(rows) => {
@@ -287,6 +329,38 @@ fn reference_clip(
         .or(data.test.first())?;
     let levels = &clip.targets[..clip.targets.len().min(length)];
     Some(audio.decode(levels))
+}
+
+/// Writes piano rolls (`length` steps of [`KEYS`] keys each) as MIDI files: into
+/// RUN/samples/ as `sample_000.mid`, ..., or, with `--out NAME.png`, beside it as
+/// `NAME_000.mid`, ...; returns the paths.
+fn write_rolls(
+    args: &SampleArgs,
+    values: &[f32],
+    length: usize,
+    steps_per_beat: u32,
+    bpm: f64,
+) -> Result<Vec<String>> {
+    let (folder, stem) = match &args.out {
+        None => (args.run.join("samples"), "sample".to_string()),
+        Some(out) => (
+            out.parent().map(PathBuf::from).unwrap_or_default(),
+            out.file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("sample")
+                .to_string(),
+        ),
+    };
+    if !folder.as_os_str().is_empty() {
+        std::fs::create_dir_all(&folder)?;
+    }
+    let mut written = Vec::new();
+    for (i, roll) in values.chunks(length * KEYS).enumerate() {
+        let path = folder.join(format!("{stem}_{i:03}.mid"));
+        write_midi(&path, roll, steps_per_beat, bpm)?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
 }
 
 /// The longest continuation of a classical fit one call draws.

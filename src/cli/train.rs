@@ -34,7 +34,8 @@ pub struct TrainArgs {
     /// `colour:SOURCE` (a grey source coloured by a seeded rule, e.g. `colour:fashion-mnist`,
     /// 32x32 RGB). Sequences:
     /// `digits` (as 64-step sequences), `sine`, `sunspots`, `stocks:SYMBOL`, `csv:FILE:COLUMN`,
-    /// `text:FILE`, `pianoroll:FILE`, `wav:DIR` (a folder of WAV files), `adding:T`, `copy:T`.
+    /// `text:FILE`, `pianoroll:FILE`, `midi:DIR` (a folder of MIDI files), `wav:DIR` (a
+    /// folder of WAV files), `adding:T`, `copy:T`.
     #[arg(long, default_value = "digits")]
     pub data: String,
     /// Run folder to create (default: runs/<model>-<data>-N, the first unused N).
@@ -79,6 +80,10 @@ pub struct TrainArgs {
     /// `linear`.
     #[arg(long)]
     pub quantisation: Option<argen::data::audio::Quantisation>,
+    /// Music (`--data midi:DIR`): the grid notes are quantised to, in steps per beat (a
+    /// quarter note; default 2, eighth notes). Saved with the run.
+    #[arg(long, value_name = "N")]
+    pub steps_per_beat: Option<u32>,
     /// Do not draw the progress bar or the per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
@@ -161,6 +166,20 @@ impl TrainArgs {
     }
 }
 
+impl TrainArgs {
+    /// How MIDI files are read: the defaults with `--steps-per-beat`, for `midi:DIR` data;
+    /// `Some` as well when the flag is given for other data, which loading then refuses.
+    fn midi_spec(&self) -> Option<argen::data::midi::MidiSpec> {
+        if !self.data.starts_with("midi:") && self.steps_per_beat.is_none() {
+            return None;
+        }
+        let defaults = argen::data::midi::MidiSpec::default();
+        Some(argen::data::midi::MidiSpec {
+            steps_per_beat: self.steps_per_beat.unwrap_or(defaults.steps_per_beat),
+        })
+    }
+}
+
 /// A new run folder: `--out`, or the first unused runs/<model>-<data>-N.
 fn new_folder(out: &Option<PathBuf>, model: &str, data: &str) -> Result<RunFolder> {
     Ok(RunFolder(match out {
@@ -208,7 +227,7 @@ const IMAGE_OPTIONS: [&str; 9] = [
     "samples",
 ];
 /// The options of the sequence models only.
-const SEQUENCE_OPTIONS: [&str; 12] = [
+const SEQUENCE_OPTIONS: [&str; 13] = [
     "covariates",
     "covariates_known_ahead",
     "hidden",
@@ -221,6 +240,7 @@ const SEQUENCE_OPTIONS: [&str; 12] = [
     "mixture",
     "fixed_variance",
     "weight_norm",
+    "steps_per_beat",
 ];
 /// The settings a resumed run keeps from its config.json.
 const RUN_SETTINGS: [&str; 10] = [
@@ -351,9 +371,10 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
                 known_ahead: args.covariates_known_ahead,
             });
             let audio = args.audio_spec();
+            let midi = args.midi_spec();
             let mut data = match &covariates {
                 Some(spec) => sequence::load_with_covariates(&args.data, spec)?,
-                None => load_sequences_with(&args.data, audio.as_ref())?,
+                None => load_sequences_with(&args.data, audio.as_ref(), midi.as_ref())?,
             };
             if let Some(spec) = &args.condition {
                 if data.train.iter().any(|e| e.inputs.is_some()) {
@@ -395,6 +416,7 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
             )
             .with_tbptt(args.sequence.tbptt)
             .with_audio(audio)
+            .with_midi(midi)
             .with_covariates(covariates)
             .with_vectors(
                 args.condition.as_deref().map(absolute_condition),

@@ -13,6 +13,7 @@ mod cifar;
 pub mod colour;
 mod digits;
 mod idx;
+pub mod midi;
 mod png_folder;
 pub mod sequences;
 pub mod series;

@@ -8,6 +8,7 @@
 //! | `pianoroll:FILE` | polyphonic music as in `jsb_chorales.json`: `{"train": [piece, ...], "valid": ..., "test": ...}`, a piece a list of steps, a step the list of sounding MIDI notes 21..108 | 88 Bernoullis |
 //! | `sine`, `sunspots`, `stocks:SYM`, `csv:FILE:COL` | a real series ([`crate::data::series`]), standardised with the training part's mean and deviation | Gaussian |
 //! | `text:FILE` | a text read as characters ([`crate::data::series`]) | categorical over the alphabet |
+//! | `midi:DIR` | a folder of MIDI files, all tracks merged and quantised to a grid of `--steps-per-beat` steps ([`crate::data::midi`]) | 88 Bernoullis |
 //! | `wav:DIR` | a folder of WAV files, resampled and quantised to 256 levels ([`crate::data::audio`]) | categorical over 256 |
 //!
 //! A single series is split in time: the first 80% trains (the first 600 of the 1,000 `sine`
@@ -373,7 +374,7 @@ pub enum SequenceDataError {
     /// The `--data` value is none of the accepted forms.
     #[error(
         "unknown sequence data '{0}': expected `digits`, `adding:T`, `copy:T`, \
-         `pianoroll:FILE`, `wav:DIR`, `sine`, `sunspots`, `stocks:SYM`, `csv:FILE:COL` or `text:FILE`"
+         `pianoroll:FILE`, `midi:DIR`, `wav:DIR`, `sine`, `sunspots`, `stocks:SYM`, `csv:FILE:COL` or `text:FILE`"
     )]
     UnknownSource(String),
     /// A parameter of a synthetic task is out of range.
@@ -399,27 +400,48 @@ pub enum SequenceDataError {
     /// Reading sound failed.
     #[error(transparent)]
     Audio(#[from] super::audio::AudioError),
+    /// Reading MIDI files failed.
+    #[error(transparent)]
+    Midi(#[from] super::midi::MidiError),
 }
 
-/// Loads the sequence data set named `name` (see the module documentation); sound with
-/// the default [`AudioSpec`](super::audio::AudioSpec).
+/// Loads the sequence data set named `name` (see the module documentation); sound and
+/// MIDI files with the default [`AudioSpec`](super::audio::AudioSpec) and
+/// [`MidiSpec`](super::midi::MidiSpec).
 pub fn load_sequences(name: &str) -> Result<SequenceData, SequenceDataError> {
-    load_sequences_with(name, None)
+    load_sequences_with(name, None, None)
 }
 
-/// [`load_sequences`] reading sound (`wav:DIR`) with `audio` (the defaults when `None`).
+/// [`load_sequences`] reading sound (`wav:DIR`) with `audio` and MIDI files (`midi:DIR`)
+/// with `midi` (the defaults when `None`); either given for other data is an error.
 pub fn load_sequences_with(
     name: &str,
     audio: Option<&super::audio::AudioSpec>,
+    midi: Option<&super::midi::MidiSpec>,
 ) -> Result<SequenceData, SequenceDataError> {
+    let audio_flags = "--sample-rate, --audio-window and --quantisation apply to wav:DIR data";
+    let midi_flags = "--steps-per-beat applies to midi:DIR data";
+    let refuse = |flags: &str| {
+        Err(SequenceDataError::BadParameter(format!(
+            "{flags}, not to {name}"
+        )))
+    };
     if let Some(dir) = name.strip_prefix("wav:") {
+        if midi.is_some() {
+            return refuse(midi_flags);
+        }
         let spec = audio.cloned().unwrap_or_default();
         return super::audio::load_wav_folder(name, Path::new(dir), &spec);
     }
     if audio.is_some() {
-        return Err(SequenceDataError::BadParameter(format!(
-            "--sample-rate, --audio-window and --quantisation apply to wav:DIR data, not to {name}"
-        )));
+        return refuse(audio_flags);
+    }
+    if let Some(dir) = name.strip_prefix("midi:") {
+        let spec = midi.copied().unwrap_or_default();
+        return super::midi::load_midi_folder(name, Path::new(dir), &spec);
+    }
+    if midi.is_some() {
+        return refuse(midi_flags);
     }
     if name == "digits" {
         return digits_as_sequences();

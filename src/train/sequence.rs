@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::folder::RunKind;
 use super::{Epoch, Progress, RunFolder, Task, TrainOptions, Trained};
 use crate::data::audio::AudioSpec;
+use crate::data::midi::MidiSpec;
 use crate::data::sequences::{SeqExample, SequenceData, load_sequences_with};
 use crate::distributions::{OutputDistribution, Target};
 use crate::models::rnn::{RnnState, shift_right};
@@ -44,6 +45,9 @@ pub struct SequenceTrainingConfig {
     /// Sound (`wav:DIR`): the sample rate, training window and level mapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<AudioSpec>,
+    /// MIDI files (`midi:DIR`): the grid the notes are quantised to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub midi: Option<MidiSpec>,
     /// The training loop's settings.
     #[serde(flatten)]
     pub training: TrainOptions,
@@ -97,6 +101,7 @@ impl SequenceTrainingConfig {
             condition: None,
             covariates: None,
             audio: None,
+            midi: None,
             training,
         }
     }
@@ -104,6 +109,12 @@ impl SequenceTrainingConfig {
     /// The same run reading sound with `spec` (for `wav:DIR` data).
     pub fn with_audio(mut self, spec: Option<AudioSpec>) -> Self {
         self.audio = spec;
+        self
+    }
+
+    /// The same run reading MIDI files with `spec` (for `midi:DIR` data).
+    pub fn with_midi(mut self, spec: Option<MidiSpec>) -> Self {
+        self.midi = spec;
         self
     }
 
@@ -447,7 +458,7 @@ fn count_recalls(
 pub fn load_data(config: &SequenceTrainingConfig) -> Result<SequenceData> {
     let mut data = match &config.covariates {
         Some(spec) => load_with_covariates(&config.data, spec)?,
-        None => load_sequences_with(&config.data, config.audio.as_ref())?,
+        None => load_sequences_with(&config.data, config.audio.as_ref(), config.midi.as_ref())?,
     };
     if let Some(spec) = &config.condition {
         data = data.with_vectors(&super::image::read_vectors(spec)?)?;
