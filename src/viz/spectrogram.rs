@@ -19,6 +19,9 @@ pub const HOP: usize = 64;
 /// The level shown black, in decibels below a full-scale sine.
 pub const FLOOR_DB: f32 = -90.0;
 
+/// Pictures of fewer frames than this are widened (each frame several pixels wide).
+pub const MIN_WIDTH: u32 = 400;
+
 /// Rows of grey between two spectrograms of a stack.
 const GAP: u32 = 3;
 
@@ -70,21 +73,26 @@ fn colour(db: f32) -> Rgb<u8> {
 }
 
 /// The spectrograms of `clips` stacked top to bottom, a few grey rows between two, each
-/// [`decibels`] drawn one pixel per frame (width) and per frequency (height, low at the
-/// bottom); shorter clips leave grey to their right.
+/// [`decibels`] drawn one pixel per frequency (height, low at the bottom) and, over time,
+/// as many pixels per frame as make the picture about [`MIN_WIDTH`] wide (one for long
+/// clips); shorter clips leave grey to their right.
 pub fn spectrograms(clips: &[Vec<f32>]) -> RgbImage {
     let grids: Vec<Vec<Vec<f32>>> = clips.iter().map(|c| decibels(c)).collect();
-    let width = grids.iter().map(Vec::len).max().unwrap_or(1) as u32;
+    let frames = grids.iter().map(Vec::len).max().unwrap_or(1) as u32;
+    let scale = (MIN_WIDTH / frames).max(1);
     let rows = (FRAME / 2 + 1) as u32;
     let height = (grids.len() as u32 * (rows + GAP))
         .saturating_sub(GAP)
         .max(1);
-    let mut image = RgbImage::from_pixel(width, height, Rgb([128, 128, 128]));
+    let mut image = RgbImage::from_pixel(frames * scale, height, Rgb([128, 128, 128]));
     for (i, grid) in grids.iter().enumerate() {
         let top = i as u32 * (rows + GAP);
         for (x, frame) in grid.iter().enumerate() {
             for (k, &db) in frame.iter().enumerate() {
-                image.put_pixel(x as u32, top + rows - 1 - k as u32, colour(db));
+                for dx in 0..scale {
+                    let y = top + rows - 1 - k as u32;
+                    image.put_pixel(x as u32 * scale + dx, y, colour(db));
+                }
             }
         }
     }
