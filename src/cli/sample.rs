@@ -246,7 +246,7 @@ pub fn run(args: SampleArgs) -> Result<()> {
                         let bpm = args.bpm.unwrap_or(DEFAULT_BPM);
                         let written = write_rolls(&args, &values, length, steps_per_beat, bpm)?;
                         println!(
-                            "wrote {} MIDI files ({steps_per_beat} steps per beat, {bpm} bpm): {}",
+                            "wrote {} MIDI files (steps per beat: {steps_per_beat}, {bpm} bpm): {}",
                             written.len(),
                             written.join(", ")
                         );
