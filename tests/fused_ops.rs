@@ -245,3 +245,101 @@ fn argen_conv2d_matches_burns_in_values_and_all_three_gradients() {
     check_conv([5, 1, 1, 1, 1], [1, 1], [(0, 0), (0, 0)], 7, true);
     check_conv([2, 3, 5, 3, 4], [3, 2], [(0, 0), (0, 0)], 8, false);
 }
+
+/// Every weight and bias of an LSTM layer, gate by gate (i, f, g, o; input then hidden).
+fn lstm_params(lstm: &burn::nn::Lstm) -> Vec<(String, burn::module::Param<Tensor<2>>)> {
+    let gates = [
+        ("i", &lstm.input_gate),
+        ("f", lstm.forget_gate.as_ref().unwrap()),
+        ("g", &lstm.cell_gate),
+        ("o", &lstm.output_gate),
+    ];
+    gates
+        .iter()
+        .flat_map(|(name, g)| {
+            [
+                (format!("{name} input weight"), g.input_transform.weight.clone()),
+                (format!("{name} hidden weight"), g.hidden_transform.weight.clone()),
+            ]
+        })
+        .collect()
+}
+
+#[test]
+fn the_fused_lstm_matches_burns_lstm_in_values_and_gradients() {
+    use argen::fused::lstm::lstm_sequence;
+    use burn::nn::{LstmConfig, LstmState};
+    let device = Device::flex().autodiff();
+    for (case, (batch, time, inputs, hidden, with_state)) in [
+        (3, 7, 4, 5, false),
+        (2, 11, 6, 9, true),
+        (1, 1, 3, 2, true),
+        (4, 5, 88, 17, false),
+        // Products of over 2^20 multiply-adds: the gemm path.
+        (70, 3, 5, 64, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seed = 40 + case as u64 * 10;
+        burn::prelude::Device::flex().seed(seed);
+        let lstm = LstmConfig::new(inputs, hidden, true).init(&device);
+        let x = Tensor::<3>::from_data(
+            TensorData::new(random(batch * time * inputs, seed, 2.0), [batch, time, inputs]),
+            &device,
+        );
+        let state = || {
+            with_state.then(|| {
+                let s = |k| {
+                    Tensor::<2>::from_data(
+                        TensorData::new(random(batch * hidden, seed + k, 1.0), [batch, hidden]),
+                        &device,
+                    )
+                };
+                LstmState::new(s(1), s(2))
+            })
+        };
+        let upstream = |k, shape: [usize; 3]| {
+            Tensor::<3>::from_data(
+                TensorData::new(random(shape.iter().product(), seed + k, 1.0), shape),
+                &device,
+            )
+        };
+        let w_out = upstream(3, [batch, time, hidden]);
+        let w_state = upstream(4, [2, batch, hidden]);
+        let run = |fused: bool| {
+            let x = x.clone().require_grad();
+            let (out, s) = if fused {
+                lstm_sequence(&lstm, x.clone(), state())
+            } else {
+                lstm.forward(x.clone(), state())
+            };
+            let last = Tensor::stack::<3>(vec![s.hidden.clone(), s.cell.clone()], 0);
+            let loss = (out.clone() * w_out.clone()).sum() + (last.clone() * w_state.clone()).sum();
+            (out, last, x, loss.backward())
+        };
+        let (out_f, last_f, x_f, g_f) = run(true);
+        let (out_p, last_p, x_p, g_p) = run(false);
+        let err = relative_error(out_f, out_p);
+        assert!(err < 1e-5, "case {case}: hidden states differ by {err}");
+        let err = relative_error(last_f, last_p);
+        assert!(err < 1e-5, "case {case}: final state differs by {err}");
+        let err = relative_error(x_f.grad(&g_f).unwrap(), x_p.grad(&g_p).unwrap());
+        assert!(err < 1e-5, "case {case}: input gradients differ by {err}");
+        for (name, param) in lstm_params(&lstm) {
+            let (a, b) = (param.grad(&g_f).unwrap(), param.grad(&g_p).unwrap());
+            let err = relative_error(a, b);
+            assert!(err < 1e-5, "case {case}: {name} gradients differ by {err}");
+        }
+        let biases = [&lstm.input_gate, &lstm.cell_gate, &lstm.output_gate]
+            .into_iter()
+            .chain(lstm.forget_gate.as_ref());
+        for g in biases {
+            for l in [&g.input_transform, &g.hidden_transform] {
+                let b = l.bias.as_ref().unwrap();
+                let err = relative_error(b.grad(&g_f).unwrap(), b.grad(&g_p).unwrap());
+                assert!(err < 1e-5, "case {case}: bias gradients differ by {err}");
+            }
+        }
+    }
+}

@@ -121,6 +121,14 @@ pub trait FusedOps: burn::backend::Backend {
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
+    /// See [`lstm::lstm_sequence`]: [h_t | c_t] for every step from the input projections
+    /// `xp` [B, T, 4H], the recurrent weight `w` [H, 4H] and the start state `h0`, `c0`.
+    fn lstm(
+        xp: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 }
 
 impl FusedOps for Flex {
@@ -139,6 +147,10 @@ impl FusedOps for Flex {
         options: ConvOptions<2>,
     ) -> FlexTensor {
         conv::forward(&x, &weight, &bias, &options)
+    }
+
+    fn lstm(xp: FlexTensor, w: FlexTensor, h0: FlexTensor, c0: FlexTensor) -> FlexTensor {
+        lstm::forward(&xp, &w, &h0, &c0, false).0
     }
 }
 
@@ -195,6 +207,29 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
             OpsKind::UnTracked(prep) => prep.finish(conv::forward(&xp, &wp, &bp, &options)),
         }
     }
+
+    fn lstm(
+        xp: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let (xpp, wp) = (xp.primitive().clone(), w.primitive().clone());
+        let (h0p, c0p) = (h0.primitive().clone(), c0.primitive().clone());
+        match lstm::LstmBackward
+            .prepare::<C>([xp.node(), w.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (y, saved) = lstm::forward(&xpp, &wp, &h0p, &c0p, true);
+                prep.finish(saved.expect("kept"), y)
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(lstm::forward(&xpp, &wp, &h0p, &c0p, false).0)
+            }
+        }
+    }
 }
 
 /// A contiguous f32 tensor of the given shape.
@@ -235,6 +270,7 @@ macro_rules! with_wide_simd {
     }};
 }
 
+pub mod lstm;
 pub mod step;
 
 /// y = tanh(a)·σ(b), element by element.

@@ -19,7 +19,50 @@ pub fn accumulate(x: &[f32], w: &[f32], outputs: usize, y: &mut [f32]) {
         y.len() / outputs * inputs,
         "x has a row per row of y"
     );
-    with_wide_simd!(accumulate_rows(x, w, inputs, outputs, y))
+    if y.len() / outputs <= FEW_ROWS {
+        with_wide_simd!(accumulate_blocked(x, w, inputs, outputs, y))
+    } else {
+        with_wide_simd!(accumulate_rows(x, w, inputs, outputs, y))
+    }
+}
+
+/// Up to this many rows, [`accumulate`] keeps blocks of each row of y in registers.
+const FEW_ROWS: usize = 4;
+
+/// Outputs per register block (eight AVX2 registers).
+const BLOCK: usize = 64;
+
+/// [`accumulate_rows`] for a few rows: each block of [`BLOCK`] outputs of a row is summed
+/// in registers over all inputs, then stored once. The same sums in the same order (input
+/// channel by input channel), so the same values.
+#[inline(always)]
+fn accumulate_blocked(x: &[f32], w: &[f32], inputs: usize, outputs: usize, y: &mut [f32]) {
+    for (x_row, y_row) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(outputs)) {
+        let blocks = outputs / BLOCK;
+        for b in 0..blocks {
+            let at = b * BLOCK;
+            let mut sums = [0f32; BLOCK];
+            sums.copy_from_slice(&y_row[at..at + BLOCK]);
+            for (c, &a) in x_row.iter().enumerate() {
+                if a != 0.0 {
+                    let row = &w[c * outputs + at..c * outputs + at + BLOCK];
+                    for (s, &w) in sums.iter_mut().zip(row) {
+                        *s += a * w;
+                    }
+                }
+            }
+            y_row[at..at + BLOCK].copy_from_slice(&sums);
+        }
+        let tail = blocks * BLOCK;
+        for (c, &a) in x_row.iter().enumerate() {
+            if a != 0.0 {
+                let row = &w[c * outputs + tail..(c + 1) * outputs];
+                for (y, &w) in y_row[tail..].iter_mut().zip(row) {
+                    *y += a * w;
+                }
+            }
+        }
+    }
 }
 
 #[inline(always)]
@@ -70,3 +113,44 @@ pub fn relu(y: &mut [f32]) {
         *y = y.max(0.0);
     }
 }
+
+/// [`accumulate`] for products of any size: y [n, C_out] += x [n, C_in] · w [C_in, C_out]
+/// (row-major); products of more than [`LARGE_PRODUCT`] multiply-adds go to the `gemm`
+/// crate on all cores, smaller ones to [`accumulate`].
+pub fn multiply_add(x: &[f32], w: &[f32], outputs: usize, y: &mut [f32]) {
+    let inputs = w.len() / outputs.max(1);
+    let rows = y.len() / outputs.max(1);
+    if rows * inputs * outputs <= LARGE_PRODUCT {
+        return accumulate(x, w, outputs, y);
+    }
+    assert_eq!(x.len(), rows * inputs, "x has a row per row of y");
+    assert_eq!(w.len(), inputs * outputs, "w holds whole rows");
+    // SAFETY: each pointer spans the row-major matrix its strides describe (checked above),
+    // and y does not overlap x or w (a &mut borrow).
+    unsafe {
+        gemm::gemm(
+            rows,
+            outputs,
+            inputs,
+            y.as_mut_ptr(),
+            1,
+            outputs as isize,
+            true,
+            x.as_ptr(),
+            1,
+            inputs as isize,
+            w.as_ptr(),
+            1,
+            outputs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}
+
+/// Multiply-adds above which [`multiply_add`] hands a product to `gemm` on all cores.
+pub const LARGE_PRODUCT: usize = 1 << 20;

@@ -173,7 +173,7 @@ impl Rnn {
                         let c = c.unwrap_or_else(|| h.zeros_like());
                         LstmState::new(c, h)
                     });
-                    let (out, s) = lstm.forward(input, start);
+                    let (out, s) = crate::fused::lstm::lstm_sequence(lstm, input, start);
                     (out, (s.hidden, Some(s.cell)))
                 }
             };

@@ -1,0 +1,305 @@
+//! The LSTM over a whole sequence as one operation with its own backward pass, instead of
+//! some 25 tensor operations per step (burn's `Lstm`, whose fixed cost per operation set the
+//! pace of argen's recurrent models).
+//!
+//! The input projections of all steps are one matrix product before the recurrence
+//! (x_t W_ih + b, computed by burn, [`lstm_sequence`]); the operation here takes them, the
+//! recurrent weight W [H, 4H] and the start state, and runs, for every step t,
+//!
+//! ```text
+//! a_t = xp_t + h_{t−1} W                      (gates in the order i, f, g, o)
+//! i = σ(a_i), f = σ(a_f), g = tanh(a_g), o = σ(a_o)
+//! c_t = f ⊙ c_{t−1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
+//! ```
+//!
+//! returning [h_t | c_t] for every step ([B, T, 2H]). Backward is backpropagation through
+//! time: from the last step to the first, with dh and dc carried from t + 1,
+//!
+//! ```text
+//! dc   = ∂c_t + dc_{t+1} ⊙ f_{t+1} + dh ⊙ o ⊙ (1 − tanh²(c_t))
+//! da_o = dh ⊙ tanh(c_t) ⊙ o(1 − o),  da_i = dc ⊙ g ⊙ i(1 − i)
+//! da_g = dc ⊙ i ⊙ (1 − g²),          da_f = dc ⊙ c_{t−1} ⊙ f(1 − f)
+//! dh_{t−1} += da_t Wᵀ,               dW = Σ_t h_{t−1}ᵀ da_t,   dxp_t = da_t
+//! ```
+//!
+//! The start state is an input without gradient (the boundary of truncated backpropagation
+//! through time, or zeros); [`lstm_sequence`] takes burn's path when it needs one.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Dispatch, Flex, TensorMetadata};
+use burn::nn::activation::Activation;
+use burn::nn::{Lstm, LstmState};
+use burn::prelude::*;
+
+use super::step::multiply_add;
+use super::{FusedOps, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32};
+
+/// Runs `lstm` (burn's module, its weights as they are) over `input` [B, T, I] from `state`
+/// (zeros when `None`); returns the hidden states [B, T, H] and the final state. On burn-flex,
+/// for the standard LSTM (σ gates, tanh cell and output, no cell clipping, not coupled, batch
+/// first, forwards) started from a state without gradient, computed by the fused operation of
+/// this module; else by burn's `Lstm::forward`. Both give the same values and gradients
+/// (`tests/fused_ops.rs`).
+pub fn lstm_sequence(
+    lstm: &Lstm,
+    input: Tensor<3>,
+    state: Option<LstmState<2>>,
+) -> (Tensor<3>, LstmState<2>) {
+    let standard = matches!(lstm.gate_activation, Activation::Sigmoid(_))
+        && matches!(lstm.cell_activation, Activation::Tanh(_))
+        && matches!(lstm.hidden_activation, Activation::Tanh(_))
+        && lstm.clip.is_none()
+        && !lstm.input_forget
+        && lstm.batch_first
+        && !lstm.reverse;
+    let untracked = state
+        .as_ref()
+        .is_none_or(|s| !s.cell.is_require_grad() && !s.hidden.is_require_grad());
+    let Some(forget) = lstm.forget_gate.as_ref().filter(|_| standard && untracked) else {
+        return lstm.forward(input, state);
+    };
+    if !enabled() || !on_flex(&input) {
+        return lstm.forward(input, state);
+    }
+    let [batch, time, inputs] = input.dims();
+    let hidden = lstm.d_hidden;
+    let gates = [&lstm.input_gate, forget, &lstm.cell_gate, &lstm.output_gate];
+    let cat = |part: fn(&burn::nn::GateController) -> &burn::nn::Linear| {
+        let weights = gates.iter().map(|g| part(g).weight.val()).collect();
+        Tensor::cat(weights, 1)
+    };
+    let w_ih = cat(|g| &g.input_transform);
+    let w_hh = cat(|g| &g.hidden_transform);
+    let biases: Vec<Tensor<1>> = gates
+        .iter()
+        .map(|g| {
+            let zero = || Tensor::zeros([hidden], &input.device());
+            let b = |l: &burn::nn::Linear| l.bias.as_ref().map_or_else(zero, |b| b.val());
+            b(&g.input_transform) + b(&g.hidden_transform)
+        })
+        .collect();
+    let bias = Tensor::cat(biases, 0).reshape([1, 4 * hidden]);
+    let projected = (input.reshape([batch * time, inputs]).matmul(w_ih) + bias)
+        .reshape([batch, time, 4 * hidden]);
+    let (h0, c0) = match state {
+        Some(s) => (s.hidden, s.cell),
+        None => {
+            let zeros = Tensor::<2>::zeros([batch, hidden], &projected.device());
+            (zeros.clone(), zeros)
+        }
+    };
+    let out = Tensor::<3>::from_dispatch(<Dispatch as FusedOps>::lstm(
+        projected.into_dispatch(),
+        w_hh.into_dispatch(),
+        h0.into_dispatch(),
+        c0.into_dispatch(),
+    ));
+    let hiddens = out.clone().narrow(2, 0, hidden);
+    let last = out.narrow(1, time - 1, 1).reshape([batch, 2 * hidden]);
+    let state = LstmState::new(
+        last.clone().narrow(1, hidden, hidden),
+        last.narrow(1, 0, hidden),
+    );
+    (hiddens, state)
+}
+
+/// What the backward pass reads, time-major ([t][b][...]): the activated gates (i, f, g, o),
+/// the states h_{t−1} and c_{t−1} each step started from, the cell states c_t, and W.
+#[derive(Debug, Clone)]
+pub(super) struct Saved {
+    gates: Vec<f32>,
+    hidden_in: Vec<f32>,
+    cell_in: Vec<f32>,
+    cells: Vec<f32>,
+    weight: Vec<f32>,
+    batch: usize,
+    time: usize,
+    hidden: usize,
+}
+
+/// The forward pass: [h_t | c_t] as [B, T, 2H] for `xp` [B, T, 4H], `w` [H, 4H] and the start
+/// state `h0`, `c0` [B, H]; with `keep`, what the backward pass reads.
+pub(super) fn forward(
+    xp: &FlexTensor,
+    w: &FlexTensor,
+    h0: &FlexTensor,
+    c0: &FlexTensor,
+    keep: bool,
+) -> (FlexTensor, Option<Saved>) {
+    let (xp, w, h0, c0) = (values_f32(xp), values_f32(w), values_f32(h0), values_f32(c0));
+    let dims = xp.shape().to_vec();
+    let (batch, time, hidden) = (dims[0], dims[1], dims[2] / 4);
+    let xs: &[f32] = xp.as_slice().expect("contiguous");
+    let ws: &[f32] = w.as_slice().expect("contiguous");
+    let width = 4 * hidden;
+    let mut h: Vec<f32> = h0.as_slice::<f32>().expect("contiguous").to_vec();
+    let mut c: Vec<f32> = c0.as_slice::<f32>().expect("contiguous").to_vec();
+    let mut out = vec![0f32; batch * time * 2 * hidden];
+    let mut gates = vec![0f32; time * batch * width];
+    let (mut hidden_in, mut cell_in, mut cells) = if keep {
+        let states = vec![0f32; time * batch * hidden];
+        (states.clone(), states.clone(), states)
+    } else {
+        (Vec::new(), Vec::new(), Vec::new())
+    };
+    for t in 0..time {
+        let a = &mut gates[t * batch * width..(t + 1) * batch * width];
+        for (b, a) in a.chunks_exact_mut(width).enumerate() {
+            a.copy_from_slice(&xs[(b * time + t) * width..(b * time + t + 1) * width]);
+        }
+        multiply_add(&h, ws, width, a);
+        if keep {
+            let at = t * batch * hidden..(t + 1) * batch * hidden;
+            hidden_in[at.clone()].copy_from_slice(&h);
+            cell_in[at].copy_from_slice(&c);
+        }
+        for (b, a) in a.chunks_exact_mut(width).enumerate() {
+            let (h, c) = (
+                &mut h[b * hidden..(b + 1) * hidden],
+                &mut c[b * hidden..(b + 1) * hidden],
+            );
+            with_wide_simd!(cell_step(a, h, c, hidden));
+            let row = (b * time + t) * 2 * hidden;
+            out[row..row + hidden].copy_from_slice(h);
+            out[row + hidden..row + 2 * hidden].copy_from_slice(c);
+        }
+        if keep {
+            cells[t * batch * hidden..(t + 1) * batch * hidden].copy_from_slice(&c);
+        }
+    }
+    let saved = keep.then(|| Saved {
+        gates,
+        hidden_in,
+        cell_in,
+        cells,
+        weight: ws.to_vec(),
+        batch,
+        time,
+        hidden,
+    });
+    (flex_f32(out, vec![batch, time, 2 * hidden]), saved)
+}
+
+/// One step of one sequence: the gates' pre-activations `a` [4H] become i, f, g, o in place,
+/// and the state (h, c) moves to the step's.
+#[inline(always)]
+fn cell_step(a: &mut [f32], h: &mut [f32], c: &mut [f32], hidden: usize) {
+    let (i, rest) = a.split_at_mut(hidden);
+    let (f, rest) = rest.split_at_mut(hidden);
+    let (g, o) = rest.split_at_mut(hidden);
+    for ((((i, f), g), o), (h, c)) in i
+        .iter_mut()
+        .zip(f.iter_mut())
+        .zip(g.iter_mut())
+        .zip(o.iter_mut())
+        .zip(h.iter_mut().zip(c.iter_mut()))
+    {
+        *i = logistic(*i);
+        *f = logistic(*f);
+        *g = tanh_approx(*g);
+        *o = logistic(*o);
+        *c = *f * *c + *i * *g;
+        *h = *o * tanh_approx(*c);
+    }
+}
+
+/// The gradients of the gates' pre-activations at one step of one sequence from the
+/// incoming dh (already including dh_{t+1}) and dc (including ∂c_t and dc_{t+1} ⊙ f_{t+1});
+/// leaves dc ⊙ f in `dc` for the step before.
+#[inline(always)]
+fn gate_gradient(da: &mut [f32], gates: &[f32], c: &[f32], c_in: &[f32], dh: &[f32], dc: &mut [f32]) {
+    let hidden = dh.len();
+    let (dai, rest) = da.split_at_mut(hidden);
+    let (daf, rest) = rest.split_at_mut(hidden);
+    let (dag, dao) = rest.split_at_mut(hidden);
+    let (i, rest) = gates.split_at(hidden);
+    let (f, rest) = rest.split_at(hidden);
+    let (g, o) = rest.split_at(hidden);
+    for j in 0..hidden {
+        let th = tanh_approx(c[j]);
+        let d = dc[j] + dh[j] * o[j] * (1.0 - th * th);
+        dao[j] = dh[j] * th * o[j] * (1.0 - o[j]);
+        dai[j] = d * g[j] * i[j] * (1.0 - i[j]);
+        dag[j] = d * i[j] * (1.0 - g[j] * g[j]);
+        daf[j] = d * c_in[j] * f[j] * (1.0 - f[j]);
+        dc[j] = d * f[j];
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct LstmBackward;
+
+impl Backward<Flex, 2> for LstmBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = values_f32(&grads.consume::<Flex>(&ops.node));
+        let gs: &[f32] = grad.as_slice().expect("contiguous");
+        let [xp_node, w_node] = ops.parents;
+        let s = ops.state;
+        let (batch, time, hidden) = (s.batch, s.time, s.hidden);
+        let width = 4 * hidden;
+        // Wᵀ [4H, H], for dh_{t−1} = da_t Wᵀ.
+        let mut wt = vec![0f32; width * hidden];
+        for r in 0..hidden {
+            for k in 0..width {
+                wt[k * hidden + r] = s.weight[r * width + k];
+            }
+        }
+        let mut da = vec![0f32; time * batch * width];
+        let mut dh = vec![0f32; batch * hidden];
+        let mut dc = vec![0f32; batch * hidden];
+        for t in (0..time).rev() {
+            let block = t * batch * hidden..(t + 1) * batch * hidden;
+            for b in 0..batch {
+                let row = (b * time + t) * 2 * hidden;
+                let at = b * hidden..(b + 1) * hidden;
+                for (j, (dh, dc)) in dh[at.clone()].iter_mut().zip(&mut dc[at.clone()]).enumerate()
+                {
+                    *dh += gs[row + j];
+                    *dc += gs[row + hidden + j];
+                }
+                let base = block.start + b * hidden;
+                let gate_at = (t * batch + b) * width;
+                with_wide_simd!(gate_gradient(
+                    &mut da[gate_at..gate_at + width],
+                    &s.gates[gate_at..gate_at + width],
+                    &s.cells[base..base + hidden],
+                    &s.cell_in[base..base + hidden],
+                    &dh[at.clone()],
+                    &mut dc[at]
+                ));
+            }
+            dh.fill(0.0);
+            multiply_add(&da[t * batch * width..(t + 1) * batch * width], &wt, hidden, &mut dh);
+        }
+        if let Some(node) = w_node {
+            // dW = Σ_t h_{t−1}ᵀ da_t = Hᵀ dA over the (t, b) rows.
+            let rows = time * batch;
+            let mut ht = vec![0f32; hidden * rows];
+            for r in 0..rows {
+                for j in 0..hidden {
+                    ht[j * rows + r] = s.hidden_in[r * hidden + j];
+                }
+            }
+            let mut dw = vec![0f32; hidden * width];
+            multiply_add(&ht, &da, width, &mut dw);
+            grads.register::<Flex>(node.id, flex_f32(dw, vec![hidden, width]));
+        }
+        if let Some(node) = xp_node {
+            // Time-major rows back to [B, T, 4H].
+            let mut dxp = vec![0f32; batch * time * width];
+            for t in 0..time {
+                for b in 0..batch {
+                    let from = (t * batch + b) * width;
+                    let to = (b * time + t) * width;
+                    dxp[to..to + width].copy_from_slice(&da[from..from + width]);
+                }
+            }
+            grads.register::<Flex>(node.id, flex_f32(dxp, vec![batch, time, width]));
+        }
+    }
+}
