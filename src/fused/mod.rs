@@ -8,6 +8,9 @@
 //!   log p(x) = z_x − log Σ_l exp(z_l). Backward is ∂/∂z_l = g·([l = x] − p_l).
 //! - [`conv2d`]: 2-D convolution, forward and both gradients, as one well-shaped matrix
 //!   product per example ([`conv`]).
+//! - [`lstm::lstm_sequence`]: an LSTM layer over a whole sequence, forward and
+//!   backpropagation through time, as one operation ([`lstm`]).
+//! - [`step`]: the per-step loops of cached sequence generation (no backward pass).
 //!
 //! Each matches the composition of standard burn operations it replaces (tested, values and
 //! gradients), which stays available: [`set_enabled`]`(false)` (the `--plain-ops` option)
