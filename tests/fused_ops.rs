@@ -258,8 +258,14 @@ fn lstm_params(lstm: &burn::nn::Lstm) -> Vec<(String, burn::module::Param<Tensor
         .iter()
         .flat_map(|(name, g)| {
             [
-                (format!("{name} input weight"), g.input_transform.weight.clone()),
-                (format!("{name} hidden weight"), g.hidden_transform.weight.clone()),
+                (
+                    format!("{name} input weight"),
+                    g.input_transform.weight.clone(),
+                ),
+                (
+                    format!("{name} hidden weight"),
+                    g.hidden_transform.weight.clone(),
+                ),
             ]
         })
         .collect()
@@ -285,7 +291,10 @@ fn the_fused_lstm_matches_burns_lstm_in_values_and_gradients() {
         burn::prelude::Device::flex().seed(seed);
         let lstm = LstmConfig::new(inputs, hidden, true).init(&device);
         let x = Tensor::<3>::from_data(
-            TensorData::new(random(batch * time * inputs, seed, 2.0), [batch, time, inputs]),
+            TensorData::new(
+                random(batch * time * inputs, seed, 2.0),
+                [batch, time, inputs],
+            ),
             &device,
         );
         let state = || {

@@ -82,8 +82,11 @@ pub fn lstm_sequence(
         })
         .collect();
     let bias = Tensor::cat(biases, 0).reshape([1, 4 * hidden]);
-    let projected = (input.reshape([batch * time, inputs]).matmul(w_ih) + bias)
-        .reshape([batch, time, 4 * hidden]);
+    let projected = (input.reshape([batch * time, inputs]).matmul(w_ih) + bias).reshape([
+        batch,
+        time,
+        4 * hidden,
+    ]);
     let (h0, c0) = match state {
         Some(s) => (s.hidden, s.cell),
         None => {
@@ -129,7 +132,12 @@ pub(super) fn forward(
     c0: &FlexTensor,
     keep: bool,
 ) -> (FlexTensor, Option<Saved>) {
-    let (xp, w, h0, c0) = (values_f32(xp), values_f32(w), values_f32(h0), values_f32(c0));
+    let (xp, w, h0, c0) = (
+        values_f32(xp),
+        values_f32(w),
+        values_f32(h0),
+        values_f32(c0),
+    );
     let dims = xp.shape().to_vec();
     let (batch, time, hidden) = (dims[0], dims[1], dims[2] / 4);
     let xs: &[f32] = xp.as_slice().expect("contiguous");
@@ -210,7 +218,14 @@ fn cell_step(a: &mut [f32], h: &mut [f32], c: &mut [f32], hidden: usize) {
 /// incoming dh (already including dh_{t+1}) and dc (including ∂c_t and dc_{t+1} ⊙ f_{t+1});
 /// leaves dc ⊙ f in `dc` for the step before.
 #[inline(always)]
-fn gate_gradient(da: &mut [f32], gates: &[f32], c: &[f32], c_in: &[f32], dh: &[f32], dc: &mut [f32]) {
+fn gate_gradient(
+    da: &mut [f32],
+    gates: &[f32],
+    c: &[f32],
+    c_in: &[f32],
+    dh: &[f32],
+    dc: &mut [f32],
+) {
     let hidden = dh.len();
     let (dai, rest) = da.split_at_mut(hidden);
     let (daf, rest) = rest.split_at_mut(hidden);
@@ -257,7 +272,10 @@ impl Backward<Flex, 2> for LstmBackward {
             for b in 0..batch {
                 let row = (b * time + t) * 2 * hidden;
                 let at = b * hidden..(b + 1) * hidden;
-                for (j, (dh, dc)) in dh[at.clone()].iter_mut().zip(&mut dc[at.clone()]).enumerate()
+                for (j, (dh, dc)) in dh[at.clone()]
+                    .iter_mut()
+                    .zip(&mut dc[at.clone()])
+                    .enumerate()
                 {
                     *dh += gs[row + j];
                     *dc += gs[row + hidden + j];
@@ -274,7 +292,12 @@ impl Backward<Flex, 2> for LstmBackward {
                 ));
             }
             dh.fill(0.0);
-            multiply_add(&da[t * batch * width..(t + 1) * batch * width], &wt, hidden, &mut dh);
+            multiply_add(
+                &da[t * batch * width..(t + 1) * batch * width],
+                &wt,
+                hidden,
+                &mut dh,
+            );
         }
         if let Some(node) = w_node {
             // dW = Σ_t h_{t−1}ᵀ da_t = Hᵀ dA over the (t, b) rows.

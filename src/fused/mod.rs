@@ -228,9 +228,7 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
                 let (y, saved) = lstm::forward(&xpp, &wp, &h0p, &c0p, true);
                 prep.finish(saved.expect("kept"), y)
             }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(lstm::forward(&xpp, &wp, &h0p, &c0p, false).0)
-            }
+            OpsKind::UnTracked(prep) => prep.finish(lstm::forward(&xpp, &wp, &h0p, &c0p, false).0),
         }
     }
 }
