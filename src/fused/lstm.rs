@@ -109,18 +109,36 @@ pub fn lstm_sequence(
     (hiddens, state)
 }
 
-/// What the backward pass reads, time-major ([t][b][...]): the activated gates (i, f, g, o),
-/// the states h_{t−1} and c_{t−1} each step started from, the cell states c_t, and W.
+/// What the backward pass reads: the activated gates (i, f, g, o) time-major ([t][b][4H]),
+/// the forward pass's output [B, T, 2H] (h_t | c_t after every step) and start state
+/// ([b][h | c]), and W.
 #[derive(Debug, Clone)]
 pub(super) struct Saved {
     gates: Vec<f32>,
-    hidden_in: Vec<f32>,
-    cell_in: Vec<f32>,
-    cells: Vec<f32>,
+    states: Vec<f32>,
+    start: Vec<f32>,
     weight: Vec<f32>,
     batch: usize,
     time: usize,
     hidden: usize,
+}
+
+impl Saved {
+    /// (h, c) of sequence `b` after step `t`.
+    fn after(&self, b: usize, t: usize) -> (&[f32], &[f32]) {
+        let row = (b * self.time + t) * 2 * self.hidden;
+        self.states[row..row + 2 * self.hidden].split_at(self.hidden)
+    }
+
+    /// (h, c) of sequence `b` before step `t`: the start state at t = 0.
+    fn before(&self, b: usize, t: usize) -> (&[f32], &[f32]) {
+        match t.checked_sub(1) {
+            Some(t) => self.after(b, t),
+            None => {
+                self.start[b * 2 * self.hidden..(b + 1) * 2 * self.hidden].split_at(self.hidden)
+            }
+        }
+    }
 }
 
 /// The forward pass: [h_t | c_t] as [B, T, 2H] for `xp` [B, T, 4H], `w` [H, 4H] and the start
@@ -147,23 +165,12 @@ pub(super) fn forward(
     let mut c: Vec<f32> = c0.as_slice::<f32>().expect("contiguous").to_vec();
     let mut out = vec![0f32; batch * time * 2 * hidden];
     let mut gates = vec![0f32; time * batch * width];
-    let (mut hidden_in, mut cell_in, mut cells) = if keep {
-        let states = vec![0f32; time * batch * hidden];
-        (states.clone(), states.clone(), states)
-    } else {
-        (Vec::new(), Vec::new(), Vec::new())
-    };
     for t in 0..time {
         let a = &mut gates[t * batch * width..(t + 1) * batch * width];
         for (b, a) in a.chunks_exact_mut(width).enumerate() {
             a.copy_from_slice(&xs[(b * time + t) * width..(b * time + t + 1) * width]);
         }
         multiply_add(&h, ws, width, a);
-        if keep {
-            let at = t * batch * hidden..(t + 1) * batch * hidden;
-            hidden_in[at.clone()].copy_from_slice(&h);
-            cell_in[at].copy_from_slice(&c);
-        }
         for (b, a) in a.chunks_exact_mut(width).enumerate() {
             let (h, c) = (
                 &mut h[b * hidden..(b + 1) * hidden],
@@ -174,15 +181,14 @@ pub(super) fn forward(
             out[row..row + hidden].copy_from_slice(h);
             out[row + hidden..row + 2 * hidden].copy_from_slice(c);
         }
-        if keep {
-            cells[t * batch * hidden..(t + 1) * batch * hidden].copy_from_slice(&c);
-        }
     }
     let saved = keep.then(|| Saved {
         gates,
-        hidden_in,
-        cell_in,
-        cells,
+        states: out.clone(),
+        start: (h0.as_slice::<f32>().expect("contiguous").chunks(hidden))
+            .zip(c0.as_slice::<f32>().expect("contiguous").chunks(hidden))
+            .flat_map(|(h, c)| h.iter().chain(c).copied())
+            .collect(),
         weight: ws.to_vec(),
         batch,
         time,
@@ -268,7 +274,6 @@ impl Backward<Flex, 2> for LstmBackward {
         let mut dh = vec![0f32; batch * hidden];
         let mut dc = vec![0f32; batch * hidden];
         for t in (0..time).rev() {
-            let block = t * batch * hidden..(t + 1) * batch * hidden;
             for b in 0..batch {
                 let row = (b * time + t) * 2 * hidden;
                 let at = b * hidden..(b + 1) * hidden;
@@ -280,13 +285,12 @@ impl Backward<Flex, 2> for LstmBackward {
                     *dh += gs[row + j];
                     *dc += gs[row + hidden + j];
                 }
-                let base = block.start + b * hidden;
                 let gate_at = (t * batch + b) * width;
                 with_wide_simd!(gate_gradient(
                     &mut da[gate_at..gate_at + width],
                     &s.gates[gate_at..gate_at + width],
-                    &s.cells[base..base + hidden],
-                    &s.cell_in[base..base + hidden],
+                    s.after(b, t).1,
+                    s.before(b, t).1,
                     &dh[at.clone()],
                     &mut dc[at]
                 ));
@@ -303,9 +307,12 @@ impl Backward<Flex, 2> for LstmBackward {
             // dW = Σ_t h_{t−1}ᵀ da_t = Hᵀ dA over the (t, b) rows.
             let rows = time * batch;
             let mut ht = vec![0f32; hidden * rows];
-            for r in 0..rows {
-                for j in 0..hidden {
-                    ht[j * rows + r] = s.hidden_in[r * hidden + j];
+            for t in 0..time {
+                for b in 0..batch {
+                    let r = t * batch + b;
+                    for (j, &h) in s.before(b, t).0.iter().enumerate() {
+                        ht[j * rows + r] = h;
+                    }
                 }
             }
             let mut dw = vec![0f32; hidden * width];
