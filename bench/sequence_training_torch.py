@@ -326,20 +326,27 @@ def main():
             torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
         opt_step()
 
-    objective.train()
-    start = time.perf_counter()
-    train_step()
-    warm = time.perf_counter() - start
-    if a.compile:
-        print(f"{label} train compile (first step): {warm:.2f} s")
-    for _ in range(a.warmup - 1):
-        train_step()
-    train_rates = []
-    for _ in range(a.runs):
+    def measure(what, step, steps):
+        """Times `step`: its first call apart (the compilation, under --compile), then
+        --warmup − 1 more calls, then --runs runs of `steps` calls. Returns the first call's
+        result and the steps/s of each run."""
         start = time.perf_counter()
-        for _ in range(a.steps):
-            train_step()
-        train_rates.append(a.steps / (time.perf_counter() - start))
+        first = step()
+        warm = time.perf_counter() - start
+        if a.compile:
+            print(f"{label} {what} compile (first step): {warm:.2f} s")
+        for _ in range(a.warmup - 1):
+            step()
+        rates = []
+        for _ in range(a.runs):
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            rates.append(steps / (time.perf_counter() - start))
+        return first, rates
+
+    objective.train()
+    _, train_rates = measure("train", train_step, a.steps)
 
     objective.eval()
     ex, ey, em = pick(0, a.eval_batch)
@@ -349,21 +356,9 @@ def main():
             total, scored = run(ex, ey, em)
             return total.item() / scored.item()
 
-    start = time.perf_counter()
-    value = eval_step()
-    warm = time.perf_counter() - start
+    value, eval_rates = measure("eval", eval_step, eval_steps)
     if not math.isfinite(value):
         raise SystemExit(f"the evaluation loss is {value}")
-    if a.compile:
-        print(f"{label} eval compile (first step): {warm:.2f} s")
-    for _ in range(a.warmup - 1):
-        eval_step()
-    eval_rates = []
-    for _ in range(a.runs):
-        start = time.perf_counter()
-        for _ in range(eval_steps):
-            eval_step()
-        eval_rates.append(eval_steps / (time.perf_counter() - start))
 
     def show(what, rates, size):
         m = statistics.median(rates)
