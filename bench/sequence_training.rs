@@ -147,15 +147,7 @@ fn random_rolls(n: usize, length: usize, notes: usize, seed: u64) -> Vec<SeqExam
                     }
                 }
             }
-            SeqExample {
-                inputs: None,
-                targets,
-                mask: None,
-                label: 0,
-                covariates: None,
-                index,
-                vector: None,
-            }
+            SeqExample::of_targets(targets, index)
         })
         .collect()
 }
@@ -166,20 +158,13 @@ fn task_data(task: &str, length: usize) -> anyhow::Result<SequenceData> {
     Ok(match task {
         "jsb" => {
             let output = OutputDistribution::Bernoulli { dims: KEYS };
-            SequenceData {
-                name: "jsb-synthetic".into(),
+            SequenceData::of_examples(
+                "jsb-synthetic",
                 output,
-                input_encoding: output,
-                num_classes: 1,
-                train: random_rolls(229, length, 4, 1),
-                valid: random_rolls(76, length, 4, 2),
-                test: Vec::new(),
-                scale: None,
-                recall_last: 0,
-                alphabet: None,
-                covariates: None,
-                audio: None,
-            }
+                random_rolls(229, length, 4, 1),
+                random_rolls(76, length, 4, 2),
+                Vec::new(),
+            )
         }
         "digits" => {
             let mut rng = argen::rng::seeded(1);

@@ -161,15 +161,7 @@ impl PySequenceModel {
         }
         let examples: Vec<SeqExample> = rows
             .into_iter()
-            .map(|targets| SeqExample {
-                inputs: None,
-                targets,
-                mask: None,
-                label: 0,
-                covariates: None,
-                index: 0,
-                vector: None,
-            })
+            .map(|targets| SeqExample::of_targets(targets, 0))
             .collect();
         let jacobian = self.data.scale.map_or(0.0, |(_, std)| std.ln());
         let device = Device::flex();

@@ -25,7 +25,10 @@ use std::path::{Path, PathBuf};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use super::sequences::{SeqExample, SequenceData, SequenceDataError};
+use super::sequences::{
+    FolderPart, SeqExample, SequenceData, SequenceDataError, files_with_extension, folder_part,
+    tenths,
+};
 use crate::distributions::OutputDistribution;
 
 /// Levels of a quantised sample (8-bit audio).
@@ -363,25 +366,10 @@ fn read_labels_csv(dir: &Path) -> Result<Option<BTreeMap<String, String>>, Audio
 
 /// The WAV files of a folder, sorted by name.
 pub fn wav_files(dir: &Path) -> Result<Vec<PathBuf>, AudioError> {
-    let folder = |m: String| AudioError::Folder {
+    files_with_extension(dir, &["wav"]).map_err(|message| AudioError::Folder {
         path: dir.to_path_buf(),
-        message: m,
-    };
-    let entries = std::fs::read_dir(dir).map_err(|e| folder(format!("cannot read it ({e})")))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
-        })
-        .collect();
-    if files.is_empty() {
-        return Err(folder("no .wav file in this folder".into()));
-    }
-    files.sort();
-    Ok(files)
+        message,
+    })
 }
 
 /// One file's sound at the run's rate, as levels, with its label.
@@ -443,10 +431,9 @@ pub fn load_wav_folder(
             if !cut_in_time {
                 return vec![(i, c.levels, label)];
             }
-            let len = c.levels.len().div_ceil(10).max(1);
-            c.levels
-                .chunks(len)
-                .map(|p| (i, p.to_vec(), label))
+            tenths(&c.levels, 1)
+                .into_iter()
+                .map(|p| (i, p, label))
                 .collect()
         })
         .collect();
@@ -456,26 +443,15 @@ pub fn load_wav_folder(
     let count = pieces.len();
     for (p, (index, levels, label)) in pieces.into_iter().enumerate() {
         let whole = |levels: Vec<f32>| SeqExample {
-            inputs: None,
-            targets: levels,
-            mask: None,
             label,
-            covariates: None,
-            index,
-            vector: None,
+            ..SeqExample::of_targets(levels, index)
         };
         let k = seen[label];
         seen[label] += 1;
-        // The last two of every ten, and for tiny folders the last two pieces.
-        let role = if count < 10 {
-            count - 1 - p.min(count - 1)
-        } else {
-            9 - k % 10
-        };
-        match role {
-            0 => test.push(whole(levels)),
-            1 => valid.push(whole(levels)),
-            _ => {
+        match folder_part(p, k, count) {
+            FolderPart::Test => test.push(whole(levels)),
+            FolderPart::Valid => valid.push(whole(levels)),
+            FolderPart::Train => {
                 let len = levels.len();
                 if len <= spec.window {
                     train.push(whole(levels));
@@ -498,21 +474,12 @@ pub fn load_wav_folder(
         levels: AUDIO_LEVELS,
     };
     Ok(SequenceData {
-        name: name.to_string(),
-        output,
-        input_encoding: output,
         num_classes: class_names.len(),
-        train,
-        valid,
-        test,
-        scale: None,
-        recall_last: 0,
-        alphabet: None,
-        covariates: None,
         audio: Some(AudioFormat {
             sample_rate: spec.sample_rate,
             quantisation: spec.quantisation,
             class_names,
         }),
+        ..SequenceData::of_examples(name, output, train, valid, test)
     })
 }

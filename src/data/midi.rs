@@ -35,7 +35,10 @@ use midly::num::{u4, u7, u15, u24, u28};
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
 use serde::{Deserialize, Serialize};
 
-use super::sequences::{KEYS, LOWEST_NOTE, SeqExample, SequenceData, SequenceDataError};
+use super::sequences::{
+    FolderPart, KEYS, LOWEST_NOTE, SeqExample, SequenceData, SequenceDataError,
+    files_with_extension, folder_part, tenths,
+};
 use crate::distributions::OutputDistribution;
 
 /// The default grid: two steps per beat (eighth notes in 4/4).
@@ -465,22 +468,7 @@ pub fn write_midi(path: &Path, roll: &[f32], steps_per_beat: u32, bpm: f64) -> a
 
 /// The MIDI files (`*.mid`, `*.midi`) of a folder, sorted by name.
 pub fn midi_files(dir: &Path) -> Result<Vec<PathBuf>, MidiError> {
-    let entries =
-        std::fs::read_dir(dir).map_err(|e| folder_error(dir, format!("cannot read it ({e})")))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                    e.eq_ignore_ascii_case("mid") || e.eq_ignore_ascii_case("midi")
-                })
-        })
-        .collect();
-    if files.is_empty() {
-        return Err(folder_error(dir, "no .mid or .midi file in this folder"));
-    }
-    files.sort();
-    Ok(files)
+    files_with_extension(dir, &["mid", "midi"]).map_err(|m| folder_error(dir, m))
 }
 
 /// Loads `midi:DIR` with `spec` (see the module documentation): 88-key piano rolls, the
@@ -545,20 +533,7 @@ pub fn load_midi_folder(
         )));
     }
     let output = OutputDistribution::Bernoulli { dims: KEYS };
-    Ok(SequenceData {
-        name: name.to_string(),
-        output,
-        input_encoding: output,
-        num_classes: 1,
-        train,
-        valid,
-        test,
-        scale: None,
-        recall_last: 0,
-        alphabet: None,
-        covariates: None,
-        audio: None,
-    })
+    Ok(SequenceData::of_examples(name, output, train, valid, test))
 }
 
 /// Splits the rolls of a folder's files (in name order) into training, validation and test
@@ -572,32 +547,18 @@ fn split_rolls(rolls: Vec<Vec<f32>>) -> (Vec<SeqExample>, Vec<SeqExample>, Vec<S
             if !cut_in_time {
                 return vec![(i, roll)];
             }
-            let steps = (roll.len() / KEYS).div_ceil(10).max(1);
-            roll.chunks(steps * KEYS).map(|p| (i, p.to_vec())).collect()
+            tenths(&roll, KEYS).into_iter().map(|p| (i, p)).collect()
         })
         .collect();
     let count = pieces.len();
     let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
     for (p, (index, targets)) in pieces.into_iter().enumerate() {
-        let example = SeqExample {
-            inputs: None,
-            targets,
-            mask: None,
-            label: 0,
-            covariates: None,
-            index,
-            vector: None,
-        };
-        // The last two of every ten, and for fewer than ten pieces the last two.
-        let role = if count < 10 {
-            count - 1 - p
-        } else {
-            9 - p % 10
-        };
-        match role {
-            0 => test.push(example),
-            1 => valid.push(example),
-            _ => train.push(example),
+        let example = SeqExample::of_targets(targets, index);
+        // One label: each piece is the p-th of its label.
+        match folder_part(p, p, count) {
+            FolderPart::Test => test.push(example),
+            FolderPart::Valid => valid.push(example),
+            FolderPart::Train => train.push(example),
         }
     }
     (train, valid, test)

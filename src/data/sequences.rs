@@ -72,10 +72,80 @@ pub struct SeqExample {
 }
 
 impl SeqExample {
+    /// A generative example: the network reads the `targets` themselves, every step is
+    /// scored, no class, covariates or vector; `index` is its position in its source.
+    pub fn of_targets(targets: Vec<f32>, index: usize) -> Self {
+        Self {
+            inputs: None,
+            targets,
+            mask: None,
+            label: 0,
+            covariates: None,
+            index,
+            vector: None,
+        }
+    }
+
     /// Number of steps.
     pub fn len(&self, dims: usize) -> usize {
         self.targets.len() / dims
     }
+}
+
+/// The part of a data set a piece of a folder (`wav:DIR`, `midi:DIR`) goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FolderPart {
+    Train,
+    Valid,
+    Test,
+}
+
+/// The rule that splits a folder's pieces: of `count` pieces in name order, piece `p`, the
+/// `k`-th of its label, is held out when it is the 9th (validation) or 10th (test) of every
+/// ten of its label; with fewer than ten pieces in all, the last two are.
+pub(crate) fn folder_part(p: usize, k: usize, count: usize) -> FolderPart {
+    let from_end = if count < 10 {
+        count - 1 - p.min(count - 1)
+    } else {
+        9 - k % 10
+    };
+    match from_end {
+        0 => FolderPart::Test,
+        1 => FolderPart::Valid,
+        _ => FolderPart::Train,
+    }
+}
+
+/// `values` ([time][width]) cut in time into (at most) ten pieces of equal length, the last
+/// shorter: how a folder of fewer than three files still gives a training, validation and
+/// test part.
+pub(crate) fn tenths(values: &[f32], width: usize) -> Vec<Vec<f32>> {
+    let steps = (values.len() / width).div_ceil(10).max(1);
+    values.chunks(steps * width).map(<[f32]>::to_vec).collect()
+}
+
+/// The files of `dir` whose extension is one of `extensions` (any case), sorted by name;
+/// an error message when the folder cannot be read or holds none.
+pub(crate) fn files_with_extension(
+    dir: &Path,
+    extensions: &[&str],
+) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read it ({e})"))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| extensions.iter().any(|x| e.eq_ignore_ascii_case(x)))
+        })
+        .collect();
+    if files.is_empty() {
+        let names: Vec<String> = extensions.iter().map(|e| format!(".{e}")).collect();
+        return Err(format!("no {} file in this folder", names.join(" or ")));
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// A sequence data set.
@@ -168,6 +238,32 @@ impl CovariateLayout {
 }
 
 impl SequenceData {
+    /// A generative data set of `output` steps (the network reads what it predicts) with
+    /// its three parts, and nothing else: no classes, scale, alphabet, covariates or sound.
+    /// The form the data sources start from.
+    pub fn of_examples(
+        name: impl Into<String>,
+        output: OutputDistribution,
+        train: Vec<SeqExample>,
+        valid: Vec<SeqExample>,
+        test: Vec<SeqExample>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            output,
+            input_encoding: output,
+            num_classes: 1,
+            train,
+            valid,
+            test,
+            scale: None,
+            recall_last: 0,
+            alphabet: None,
+            covariates: None,
+            audio: None,
+        }
+    }
+
     /// A real series `target` with per-step `covariates` ([row][K], one row per step of the
     /// target and then the future rows), cut as a single series is (see
     /// [`SequenceData::from_values`]); each example carries the covariates its steps read.
@@ -331,35 +427,21 @@ impl SequenceData {
                 ));
             }
         }
-        let example = |(index, row): (usize, &Vec<u32>)| SeqExample {
-            inputs: None,
-            targets: row.iter().map(|&v| v as f32).collect(),
-            mask: None,
-            label: 0,
-            covariates: None,
-            index,
-            vector: None,
+        let example = |(index, row): (usize, &Vec<u32>)| {
+            SeqExample::of_targets(row.iter().map(|&v| v as f32).collect(), index)
         };
         let split = rows.len() - n_valid;
-        let output = OutputDistribution::Categorical { levels };
-        Ok(SequenceData {
-            name: name.to_string(),
-            output,
-            input_encoding: output,
-            num_classes: 1,
-            train: rows[..split].iter().enumerate().map(example).collect(),
-            valid: rows[split..]
+        Ok(SequenceData::of_examples(
+            name,
+            OutputDistribution::Categorical { levels },
+            rows[..split].iter().enumerate().map(example).collect(),
+            rows[split..]
                 .iter()
                 .enumerate()
                 .map(|(i, r)| example((split + i, r)))
                 .collect(),
-            test: Vec::new(),
-            scale: None,
-            recall_last: 0,
-            alphabet: None,
-            covariates: None,
-            audio: None,
-        })
+            Vec::new(),
+        ))
     }
 
     /// Channels of the encoded network input at each step.
@@ -493,13 +575,11 @@ pub fn digits_as_sequences() -> Result<SequenceData, SequenceDataError> {
     let convert = |set: &super::ImageSet| -> Vec<SeqExample> {
         (0..set.len())
             .map(|i| SeqExample {
-                inputs: None,
-                targets: set.image(i).iter().map(|&v| f32::from(v)).collect(),
-                mask: None,
                 label: usize::from(set.labels[i]),
-                covariates: None,
-                index: set.index[i],
-                vector: None,
+                ..SeqExample::of_targets(
+                    set.image(i).iter().map(|&v| f32::from(v)).collect(),
+                    set.index[i],
+                )
             })
             .collect()
     };
@@ -507,18 +587,14 @@ pub fn digits_as_sequences() -> Result<SequenceData, SequenceDataError> {
         levels: images.levels,
     };
     Ok(SequenceData {
-        name: "digits".into(),
-        output,
-        input_encoding: output,
         num_classes: images.num_classes,
-        train: convert(&images.train),
-        valid: convert(&images.valid),
-        test: convert(&images.test),
-        scale: None,
-        recall_last: 0,
-        alphabet: None,
-        covariates: None,
-        audio: None,
+        ..SequenceData::of_examples(
+            "digits",
+            output,
+            convert(&images.train),
+            convert(&images.valid),
+            convert(&images.test),
+        )
     })
 }
 
@@ -557,25 +633,16 @@ pub fn adding_problem(t: usize, seed: u64) -> SequenceData {
     let train = make(SYNTHETIC_TRAIN);
     let valid = make(SYNTHETIC_HELD_OUT);
     let test = make(SYNTHETIC_HELD_OUT);
+    let output = OutputDistribution::Gaussian {
+        dims: 1,
+        fixed_variance: true,
+    };
     SequenceData {
-        name: format!("adding:{t}"),
-        output: OutputDistribution::Gaussian {
-            dims: 1,
-            fixed_variance: true,
-        },
         input_encoding: OutputDistribution::Gaussian {
             dims: 2,
             fixed_variance: true,
         },
-        num_classes: 1,
-        train,
-        valid,
-        test,
-        scale: None,
-        recall_last: 0,
-        alphabet: None,
-        covariates: None,
-        audio: None,
+        ..SequenceData::of_examples(format!("adding:{t}"), output, train, valid, test)
     }
 }
 
@@ -614,18 +681,8 @@ pub fn copy_memory(t: usize, seed: u64) -> SequenceData {
     let test = make(SYNTHETIC_HELD_OUT);
     let output = OutputDistribution::Categorical { levels: 10 };
     SequenceData {
-        name: format!("copy:{t}"),
-        output,
-        input_encoding: output,
-        num_classes: 1,
-        train,
-        valid,
-        test,
-        scale: None,
         recall_last: 10,
-        alphabet: None,
-        covariates: None,
-        audio: None,
+        ..SequenceData::of_examples(format!("copy:{t}"), output, train, valid, test)
     }
 }
 
@@ -673,15 +730,8 @@ pub fn piano_roll(text: &str, path: &Path, name: &str) -> Result<SequenceData, S
                     targets[s * KEYS + (key - LOWEST_NOTE) as usize] = 1.0;
                 }
             }
-            examples.push(SeqExample {
-                inputs: None,
-                targets,
-                mask: None,
-                label: 0,
-                covariates: None,
-                index: parts.iter().map(Vec::len).sum::<usize>() + p,
-                vector: None,
-            });
+            let index = parts.iter().map(Vec::len).sum::<usize>() + p;
+            examples.push(SeqExample::of_targets(targets, index));
         }
         parts.push(examples);
     }
@@ -689,20 +739,7 @@ pub fn piano_roll(text: &str, path: &Path, name: &str) -> Result<SequenceData, S
     let valid = parts.pop().expect("three parts");
     let train = parts.pop().expect("three parts");
     let output = OutputDistribution::Bernoulli { dims: KEYS };
-    Ok(SequenceData {
-        name: name.to_string(),
-        output,
-        input_encoding: output,
-        num_classes: 1,
-        train,
-        valid,
-        test,
-        scale: None,
-        recall_last: 0,
-        alphabet: None,
-        covariates: None,
-        audio: None,
-    })
+    Ok(SequenceData::of_examples(name, output, train, valid, test))
 }
 
 /// The mean and the (biased) standard deviation of `values`, the deviation at least 1e-12
@@ -782,18 +819,10 @@ pub fn single_series(name: &str, data: SeriesData) -> SequenceData {
             }
         })
         .collect();
+    let (valid, test) = (vec![whole(valid_from, split)], vec![whole(split, n)]);
     SequenceData {
-        name: name.to_string(),
-        output,
-        input_encoding: output,
-        num_classes: 1,
-        train,
-        valid: vec![whole(valid_from, split)],
-        test: vec![whole(split, n)],
         scale,
-        recall_last: 0,
         alphabet,
-        covariates: None,
-        audio: None,
+        ..SequenceData::of_examples(name, output, train, valid, test)
     }
 }
