@@ -123,6 +123,8 @@ fn main() -> anyhow::Result<()> {
             batch: sample_images,
             given: None,
             given_positions: 0,
+            given_mask: None,
+            on_step: None,
         };
         let start = Instant::now();
         let naive = sample_naive(&model, &request, &plain);

@@ -34,5 +34,6 @@ pub mod models;
 pub mod receptive_field;
 pub mod rng;
 pub mod run;
+pub mod serve;
 pub mod train;
 pub mod viz;

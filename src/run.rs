@@ -639,19 +639,17 @@ impl ImageRun {
 
     /// Draws images. A conditional run without `class` draws one row per class.
     pub fn sample(&self, options: &SampleOptions, device: &Device) -> Result<ImageSamples> {
-        options.validate()?;
-        let model = self.model(options.weights, device)?;
-        if model.is_auto_encoder() {
-            return self.sample_auto_encoder(&model, options, device);
-        }
-        if options.reconstruct.is_some() || options.interpolate.is_some() {
-            bail!("--reconstruct and --interpolate apply to an auto-encoder run (--latent)");
-        }
-        let config = &self.config;
-        let classes = config.model.num_classes();
+        self.sample_watched(options, None, device)
+    }
+
+    /// The class of each image [`ImageRun::sample`] draws for `options` (`None` for an
+    /// unconditional run) and the images per row of their grid: one row per class when a
+    /// conditional run is given no class.
+    pub fn sample_labels(&self, options: &SampleOptions) -> Result<(Vec<Option<usize>>, usize)> {
+        let classes = self.config.model.num_classes();
         check_class(options.class, classes)?;
         let square = (options.n as f64).sqrt().ceil() as usize;
-        let (labels, columns) = match (classes, options.class) {
+        Ok(match (classes, options.class) {
             (Some(k), None) => {
                 // One row per class: n / k images each (at least one).
                 let per_class = (options.n / k).max(1);
@@ -661,7 +659,26 @@ impl ImageRun {
                 (labels, per_class)
             }
             _ => (options.labels(classes)?, square),
-        };
+        })
+    }
+
+    /// [`ImageRun::sample`], calling `on_step` after every generation step (the same images).
+    pub fn sample_watched(
+        &self,
+        options: &SampleOptions,
+        on_step: Option<crate::generate::StepObserver>,
+        device: &Device,
+    ) -> Result<ImageSamples> {
+        options.validate()?;
+        let model = self.model(options.weights, device)?;
+        if model.is_auto_encoder() {
+            return self.sample_auto_encoder(&model, options, device);
+        }
+        if options.reconstruct.is_some() || options.interpolate.is_some() {
+            bail!("--reconstruct and --interpolate apply to an auto-encoder run (--latent)");
+        }
+        let config = &self.config;
+        let (labels, columns) = self.sample_labels(options)?;
         let vectors = self.sample_vectors(options, labels.len())?;
         let request = SampleRequest {
             height: config.height,
@@ -674,6 +691,8 @@ impl ImageRun {
             batch: options.batch,
             given: None,
             given_positions: 0,
+            given_mask: None,
+            on_step,
         };
         let levels = if options.naive {
             sample_naive(&model, &request, device)
@@ -689,6 +708,154 @@ impl ImageRun {
                 levels: config.model.levels(),
             },
             columns,
+        })
+    }
+}
+
+/// The most completions drawn per image.
+pub const MAX_COMPLETIONS: usize = 100;
+
+/// What a completion keeps of the images it starts from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kept {
+    /// The top rows: an exact draw from p(rest | top rows), since they come first in raster
+    /// order.
+    Rows(usize),
+    /// Any set of values (one flag per value of an image, [colour][row][column]): each other
+    /// value is drawn from p(x_i | x_<i) with the kept values in place; kept values after an
+    /// erased one are not looked ahead at ([`SampleRequest::given_mask`]).
+    Mask(Vec<bool>),
+}
+
+/// Images to complete, and how.
+#[derive(Debug, Clone)]
+pub struct CompletionRequest {
+    /// Levels, image after image, each [colour][row][column].
+    pub images: Vec<u8>,
+    /// A class-conditional run: each image's class (used unless `class` is given).
+    pub labels: Vec<usize>,
+    /// A vector-conditioned run: each image's vector h, one row after the other.
+    pub vectors: Option<Vec<f32>>,
+    /// What is kept.
+    pub kept: Kept,
+    /// Completions per image.
+    pub samples: usize,
+    /// A class-conditional run: complete every image as this class.
+    pub class: Option<usize>,
+    /// Seed of the draws.
+    pub seed: u64,
+    /// Softmax temperature (finite, >= 0).
+    pub temperature: f64,
+    /// Rerun the whole network per value instead of the cached path (same images).
+    pub naive: bool,
+}
+
+impl ImageRun {
+    /// Completes images with `model` (the run's, [`ImageRun::model`]): `samples` draws per
+    /// image, image after image, each [colour][row][column].
+    pub fn complete(
+        &self,
+        model: &ImageModel,
+        request: &CompletionRequest,
+        device: &Device,
+    ) -> Result<Vec<u8>> {
+        let config = &self.config;
+        let (colours, height, width, levels) = (
+            config.model.colours(),
+            config.height,
+            config.width,
+            config.model.levels(),
+        );
+        if model.is_auto_encoder() {
+            bail!(
+                "an auto-encoder run draws given codes: use sample --reconstruct, not completion"
+            );
+        }
+        let size = colours * height * width;
+        let count = request.images.len() / size;
+        if count == 0 || request.images.len() % size != 0 {
+            bail!(
+                "{} values are not a whole number of {colours}x{height}x{width} images (at least one)",
+                request.images.len()
+            );
+        }
+        if let Some(&v) = request.images.iter().find(|&&v| usize::from(v) >= levels) {
+            bail!(
+                "an image holds level {v}, but the run has levels 0..{}",
+                levels - 1
+            );
+        }
+        match &request.kept {
+            Kept::Rows(rows) if *rows > height => {
+                bail!("{rows} rows kept, but the image height is {height}")
+            }
+            Kept::Mask(mask) if mask.len() != size => bail!(
+                "the mask of kept values has {} entries; an image has {size} values",
+                mask.len()
+            ),
+            _ => {}
+        }
+        if request.samples == 0 || request.samples > MAX_COMPLETIONS {
+            bail!(
+                "completions per image must be in 1..={MAX_COMPLETIONS}, got {}",
+                request.samples
+            );
+        }
+        if !(request.temperature >= 0.0 && request.temperature.is_finite()) {
+            bail!(
+                "the temperature must be a finite number >= 0, got {}",
+                request.temperature
+            );
+        }
+        let classes = config.model.num_classes();
+        check_class(request.class, classes)?;
+        if let Some(k) = classes {
+            if request.class.is_none() && request.labels.len() != count {
+                bail!("{count} images but {} classes given", request.labels.len());
+            }
+            if request.class.is_none()
+                && let Some(&label) = request.labels.iter().find(|&&l| l >= k)
+            {
+                bail!(
+                    "an image has class {label}, but the run has classes 0..{}",
+                    k - 1
+                );
+            }
+        }
+        let dim = match (&request.vectors, model.reads_vectors_when_sampling()) {
+            (Some(v), true) if !v.is_empty() && v.len() % count == 0 => v.len() / count,
+            (Some(v), true) => bail!("{} vector values for {count} images", v.len()),
+            (None, true) if config.model.condition().is_some() && classes.is_none() => {
+                bail!("the run is conditioned on vectors: give one per image")
+            }
+            _ => 0,
+        };
+        // Each image repeated `samples` times.
+        let mut given = Vec::with_capacity(count * request.samples * size);
+        let mut labels = Vec::new();
+        let mut vectors = Vec::new();
+        for (i, image) in request.images.chunks(size).enumerate() {
+            for _ in 0..request.samples {
+                given.extend_from_slice(image);
+                labels.push(classes.map(|_| request.class.unwrap_or(request.labels[i])));
+                if let Some(v) = &request.vectors {
+                    vectors.extend_from_slice(&v[i * dim..(i + 1) * dim]);
+                }
+            }
+        }
+        let mut sample = SampleRequest::new(height, width, labels, request.seed);
+        sample.vectors = (dim > 0).then_some(vectors);
+        sample.colours = colours;
+        sample.temperature = request.temperature;
+        sample.given = Some(given);
+        match &request.kept {
+            Kept::Rows(rows) => sample.given_positions = rows * width * colours,
+            Kept::Mask(mask) => sample.given_mask = Some(mask.clone()),
+        }
+        Ok(if request.naive {
+            sample_naive(model, &sample, device)
+        } else {
+            sample_cached(model, &sample, device)
         })
     }
 }

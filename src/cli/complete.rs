@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use argen::generate::{SampleRequest, sample_cached, sample_naive};
-use argen::run::{Run, Weights, check_class};
+use argen::run::{CompletionRequest, Kept, Run, Weights};
 use argen::viz;
 
 use crate::cli::args::DeviceArgs;
@@ -93,9 +92,6 @@ fn read_png(
     Ok(out)
 }
 
-/// The most completions drawn per image.
-const MAX_COMPLETIONS: usize = 100;
-
 /// Runs `argen complete`.
 pub fn run(args: CompleteArgs) -> Result<()> {
     let device = args.devices.device("complete")?;
@@ -142,62 +138,20 @@ pub fn run(args: CompleteArgs) -> Result<()> {
             let vectors = run.sample_vectors(&options, args.png.len())?;
             (images, vec![0; args.png.len()], vectors)
         };
-    let dim = vectors
-        .as_ref()
-        .map_or(0, |v| v.len() / labels.len().max(1));
     let count = originals.len() / size;
     let rows = args.rows.unwrap_or(height / 2);
-    if rows > height {
-        bail!("--rows {rows} is more than the image height {height}");
-    }
-    if args.samples == 0 || args.samples > MAX_COMPLETIONS {
-        bail!(
-            "--samples must be in 1..={MAX_COMPLETIONS}, got {}",
-            args.samples
-        );
-    }
-    let classes = config.model.num_classes();
-    check_class(args.class, classes)?;
-    if !(args.temperature >= 0.0 && args.temperature.is_finite()) {
-        bail!(
-            "--temperature must be a finite number >= 0, got {}",
-            args.temperature
-        );
-    }
-    if let Some(k) = classes
-        && args.class.is_none()
-        && let Some(&label) = labels.iter().find(|&&l| l >= k)
-    {
-        bail!(
-            "a test image has class {label}, but the run has classes 0..{}",
-            k - 1
-        );
-    }
-
-    // Each image repeated `samples` times, its top rows given.
-    let mut given = Vec::with_capacity(count * args.samples * size);
-    let mut request_labels = Vec::new();
-    let mut request_vectors = Vec::new();
-    for (i, image) in originals.chunks(size).enumerate() {
-        for _ in 0..args.samples {
-            given.extend_from_slice(image);
-            request_labels.push(classes.map(|_| args.class.unwrap_or(labels[i])));
-            if let Some(v) = &vectors {
-                request_vectors.extend_from_slice(&v[i * dim..(i + 1) * dim]);
-            }
-        }
-    }
-    let mut request = SampleRequest::new(height, width, request_labels, args.seed);
-    request.vectors = vectors.map(|_| request_vectors);
-    request.colours = colours;
-    request.temperature = args.temperature;
-    request.given = Some(given);
-    request.given_positions = rows * width * colours;
-    let completions = if args.naive {
-        sample_naive(&model, &request, &device)
-    } else {
-        sample_cached(&model, &request, &device)
+    let request = CompletionRequest {
+        images: originals.clone(),
+        labels,
+        vectors,
+        kept: Kept::Rows(rows),
+        samples: args.samples,
+        class: args.class,
+        seed: args.seed,
+        temperature: args.temperature,
+        naive: args.naive,
     };
+    let completions = run.complete(&model, &request, &device)?;
 
     // One row per image: original, occluded, completions.
     let mut grid = Vec::new();

@@ -10,6 +10,7 @@ pub mod fit;
 pub mod forecast;
 pub mod receptive_field;
 pub mod sample;
+pub mod serve;
 pub mod train;
 
 use clap::{Parser, Subcommand};
@@ -62,6 +63,9 @@ pub enum Command {
     /// Host this machine's devices for other machines' `--device remote:ws://HOST:PORT`
     /// (burn's remote backend over WebSocket; an argen built with `--features remote`).
     DeviceServer(device_server::DeviceServerArgs),
+    /// Serve a local page over the runs of a folder: live training curves, samples drawn
+    /// value by value, completion of a drawing, receptive fields, sequences and forecasts.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the parsed command line (`matches` tells which options were given).
@@ -76,5 +80,6 @@ pub fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
         Command::Fit(args) => fit::run(args),
         Command::Forecast(args) => forecast::run(args),
         Command::DeviceServer(args) => device_server::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

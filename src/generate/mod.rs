@@ -55,6 +55,39 @@ pub struct SampleRequest {
     /// Number of leading positions taken from `given`: `rows · width · colours` keeps the
     /// top `rows` rows.
     pub given_positions: usize,
+    /// Completion with any set of kept values: `given_mask[i]` (one entry per value of an
+    /// image, [colour][row][column]) says that value i of every image is copied from `given`
+    /// instead of sampled, wherever it lies. A value after a kept one in raster order reads it;
+    /// a value before it does not (the model conditions on the past only), so a kept value
+    /// below an erased region is kept, not looked ahead at: the draws are from
+    /// p(x_i | x_<i), not from p(erased | all kept).
+    pub given_mask: Option<Vec<bool>>,
+    /// Called after every generation step with the levels chosen for the batch (to watch
+    /// the images appear).
+    pub on_step: Option<StepObserver>,
+}
+
+/// One generation step of a batch of images: the levels chosen for images
+/// `first_image..first_image + levels.len()` at step `position` (raster order, colour by
+/// colour within a pixel; [`SampleRequest::index`] says where it is stored).
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    /// The request's index of the batch's first image.
+    pub first_image: usize,
+    /// The generation step.
+    pub position: usize,
+    /// The level of each image of the batch at that step.
+    pub levels: &'a [u8],
+}
+
+/// A function called after every generation step ([`SampleRequest::on_step`]).
+#[derive(Clone)]
+pub struct StepObserver(pub std::sync::Arc<dyn Fn(Step<'_>) + Send + Sync>);
+
+impl std::fmt::Debug for StepObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StepObserver")
+    }
 }
 
 impl SampleRequest {
@@ -71,6 +104,8 @@ impl SampleRequest {
             batch: 64,
             given: None,
             given_positions: 0,
+            given_mask: None,
+            on_step: None,
         }
     }
 
@@ -99,12 +134,17 @@ impl SampleRequest {
     /// The level of step `position` of image `image` when it is given, `None` when it is to
     /// be sampled.
     fn given_level(&self, image: usize, position: usize) -> Option<u8> {
-        (position < self.given_positions)
-            .then(|| {
-                let at = image * self.image_size() + self.index(position);
-                self.given.as_ref().and_then(|g| g.get(at).copied())
-            })
-            .flatten()
+        let index = self.index(position);
+        let kept = position < self.given_positions
+            || self
+                .given_mask
+                .as_ref()
+                .is_some_and(|mask| mask.get(index).copied().unwrap_or(false));
+        kept.then(|| {
+            let at = image * self.image_size() + index;
+            self.given.as_ref().and_then(|g| g.get(at).copied())
+        })
+        .flatten()
     }
 }
 
@@ -185,7 +225,7 @@ fn choose_levels(
 ) -> Vec<u8> {
     let logits = logits.convert::<f32>();
     let logits = logits.as_slice::<f32>().expect("f32 logits");
-    logits
+    let chosen: Vec<u8> = logits
         .chunks(levels)
         .enumerate()
         .zip(rngs.iter_mut())
@@ -195,5 +235,13 @@ fn choose_levels(
                 None => categorical::sample_row(row, request.temperature, rng) as u8,
             },
         )
-        .collect()
+        .collect();
+    if let Some(observer) = &request.on_step {
+        (observer.0)(Step {
+            first_image,
+            position,
+            levels: &chosen,
+        });
+    }
+    chosen
 }
