@@ -149,3 +149,72 @@ fn completion_is_the_same_through_both_paths_and_keeps_the_given_positions() {
         );
     }
 }
+
+#[test]
+fn completion_with_a_mask_keeps_the_kept_values_and_never_looks_ahead() {
+    let device = Device::flex();
+    let model = model(4, 3, 5, 3, None, 5);
+    let (h, w, n) = (6, 6, 3);
+    let size = h * w;
+    let given: Vec<u8> = (0..n * size).map(|i| (i * 7 % 4) as u8).collect();
+    // Erase a block in the middle (rows 1..4, columns 1..5); keep everything else, including
+    // the pixels after the block in raster order.
+    let mask: Vec<bool> = (0..size)
+        .map(|p| !((1..4).contains(&(p / w)) && (1..5).contains(&(p % w))))
+        .collect();
+    let mut req = request(h, w, n, None, 21);
+    req.given = Some(given.clone());
+    req.given_mask = Some(mask.clone());
+    // Watch every step: each position once, the same levels as the result.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    req.on_step = Some(argen::generate::StepObserver(std::sync::Arc::new(
+        move |step: argen::generate::Step<'_>| {
+            sink.lock()
+                .unwrap()
+                .push((step.first_image, step.position, step.levels.to_vec()))
+        },
+    )));
+    let naive = sample_naive(&model, &req, &device);
+    let cached = sample_cached(&model, &req, &device);
+    assert_eq!(naive, cached);
+    let seen = seen.lock().unwrap().clone();
+    // Both paths reported every step: 2 × 36 steps of one batch of 3 images.
+    assert_eq!(seen.len(), 2 * size);
+    for (first, position, levels) in &seen[size..] {
+        assert_eq!(*first, 0);
+        for (i, level) in levels.iter().enumerate() {
+            assert_eq!(*level, cached[i * size + position]);
+        }
+    }
+    for i in 0..n {
+        for p in 0..size {
+            if mask[p] {
+                assert_eq!(cached[i * size + p], given[i * size + p], "kept value {p}");
+            }
+        }
+    }
+    assert!(
+        (0..n).any(|i| (0..size).any(|p| !mask[p] && cached[i * size + p] != given[i * size + p])),
+        "the erased values were drawn"
+    );
+    // Changing kept values after the last erased pixel changes no draw: the model reads
+    // only the past.
+    let mut later = given.clone();
+    for i in 0..n {
+        for p in (4 * w)..size {
+            later[i * size + p] = 3 - later[i * size + p];
+        }
+    }
+    let mut req_later = request(h, w, n, None, 21);
+    req_later.given = Some(later);
+    req_later.given_mask = Some(mask.clone());
+    let cached_later = sample_cached(&model, &req_later, &device);
+    for i in 0..n {
+        for p in 0..size {
+            if !mask[p] {
+                assert_eq!(cached_later[i * size + p], cached[i * size + p], "draw {p}");
+            }
+        }
+    }
+}

@@ -183,9 +183,21 @@ fn query<T: DeserializeOwned>(raw: Option<String>) -> ApiResult<T> {
         .map_err(|e| ApiError::bad(format!("bad query: {e}")))
 }
 
-/// Parses a JSON body as `T` (a 400 naming the problem otherwise).
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> ApiResult<T> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad(format!("bad JSON body: {e}")))
+/// A request body as read, or the reason it was not (413 past [`MAX_BODY`]).
+type RawBody = Result<Bytes, axum::extract::rejection::BytesRejection>;
+
+/// Parses a JSON body as `T` (a 4xx naming the problem otherwise).
+fn body<T: DeserializeOwned>(raw: RawBody) -> ApiResult<T> {
+    let bytes = raw.map_err(|r| {
+        ApiError::new(
+            r.status(),
+            format!(
+                "the request body cannot be read ({}; at most {MAX_BODY} bytes)",
+                r.body_text()
+            ),
+        )
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad(format!("bad JSON body: {e}")))
 }
 
 /// The folder of run `name`, or 404.
@@ -501,9 +513,9 @@ fn default_completions() -> usize {
 
 async fn complete(
     State(state): State<Arc<AppState>>,
-    bytes: Bytes,
+    raw: RawBody,
 ) -> ApiResult<axum::Json<Value>> {
-    let b: CompleteBody = body(&bytes)?;
+    let b: CompleteBody = body(raw)?;
     bounded("samples", b.samples, MAX_COMPLETIONS)?;
     let folder = folder_of(&state, &b.run)?;
     let kept = match (b.kept, b.rows) {
@@ -593,9 +605,9 @@ fn default_field_images() -> usize {
 
 async fn receptive_field(
     State(state): State<Arc<AppState>>,
-    bytes: Bytes,
+    raw: RawBody,
 ) -> ApiResult<axum::Json<Value>> {
-    let b: FieldBody = body(&bytes)?;
+    let b: FieldBody = body(raw)?;
     bounded("images", b.images, MAX_FIELD_IMAGES)?;
     let folder = folder_of(&state, &b.run)?;
     let permit = permit(&state)?;
