@@ -151,7 +151,10 @@ pub fn writer(folder: &Path) -> Option<u32> {
 /// The summary of the run `name` in `folder`.
 pub fn summarise(name: &str, folder: &Path) -> anyhow::Result<RunSummary> {
     let run = Run::open(folder)?;
-    let state = RunFolder(folder.to_path_buf()).read_state().ok();
+    let state = match run {
+        Run::Classic(_) => None,
+        _ => RunFolder(folder.to_path_buf()).read_state().ok(),
+    };
     let mut summary = RunSummary {
         name: name.to_string(),
         kind: run.kind(),
