@@ -773,7 +773,7 @@ impl ImageRun {
         }
         let size = colours * height * width;
         let count = request.images.len() / size;
-        if count == 0 || request.images.len() % size != 0 {
+        if count == 0 || !request.images.len().is_multiple_of(size) {
             bail!(
                 "{} values are not a whole number of {colours}x{height}x{width} images (at least one)",
                 request.images.len()

@@ -35,6 +35,7 @@ let runs = process.env.ARGEN_RUNS;
 if (!runs) {
   runs = mkdtempSync(path.join(tmpdir(), "argen-page-"));
   train(["train", "--out", path.join(runs, "digits"), "--epochs", "3", "--channels", "16", "--layers", "3", "--head", "32"]);
+  train(["train", "--model", "pixelcnn", "--first-kernel", "3", "--out", path.join(runs, "pixelcnn"), "--epochs", "1", "--channels", "16", "--head", "32"]);
   train(["fit", "ar", "--data", "sunspots", "--max-order", "12", "--out", path.join(runs, "sunspots-ar")]);
 }
 check(existsSync(runs), `${runs} exists`);
@@ -109,6 +110,17 @@ try {
   await page.locator("#field-card").screenshot({ path: path.join(shots, "receptive-field.png") });
   await page.screenshot({ path: path.join(shots, "page.png"), fullPage: true });
 
+  // The PixelCNN's blind spot, shown in red: one row up and two columns right is out of reach.
+  await page.click('.run-item[data-name="pixelcnn"]');
+  await page.waitForFunction(() => document.getElementById("run-title").textContent === "pixelcnn");
+  await page.evaluate(() => { document.getElementById("field").dataset.measured = "false"; });
+  const pbox = await field.boundingBox();
+  await field.click({ position: { x: pbox.width * (2.5 / 8), y: pbox.height * (5.5 / 8) } });
+  await page.waitForSelector('#field[data-measured="true"]');
+  const blindStatus = await page.textContent("#field-status");
+  check(/pixel 5,2 depends on [0-9]+ pixels; blind spot: [1-9][0-9]* pixels; leaks: none/.test(blindStatus), `PixelCNN field status: ${blindStatus}`);
+  await page.locator("#field-card").screenshot({ path: path.join(shots, "blind-spot.png") });
+
   // ------------------------------------------------------------ a forecast
   await page.click('.run-item[data-name="sunspots-ar"]');
   await page.waitForSelector("#forecast-card:not([hidden])");
@@ -120,10 +132,12 @@ try {
 
   // ------------------------------------------------------------ a run that starts now
   const liveName = "live-" + process.pid;
-  live = spawn(argen, ["train", "--out", path.join(runs, liveName), "--epochs", "6", "--channels", "8", "--layers", "2", "--head", "16"], { stdio: "ignore" });
+  // Default-sized model, 20 epochs (about a second each): still training while the page watches.
+  live = spawn(argen, ["train", "--out", path.join(runs, liveName), "--epochs", "20"], { stdio: "ignore" });
   const item = `.run-item[data-name="${liveName}"]`;
   await page.waitForSelector(item, { timeout: 60000 });
   await page.click(item);
+  await page.waitForFunction((name) => document.getElementById("run-title").textContent === name, liveName);
   await page.waitForFunction(() => Number(document.getElementById("curves").dataset.points) >= 1);
   const first = Number(await page.getAttribute("#curves", "data-points"));
   await page.waitForFunction((n) => Number(document.getElementById("curves").dataset.points) > n, first, { timeout: 120000 });

@@ -183,7 +183,9 @@ async function selectRun(name) {
   $("run-title").textContent = current.name;
   const params = details.parameters ? `${details.parameters.toLocaleString("en")} parameters · ` : "";
   $("run-facts").textContent = `${current.describe} · data ${current.data} · ${params}test NLL: computing…`;
-  api("/api/eval?" + query({ run: name })).then(
+  const trained = current.kind === "classic" || current.epochs_done > 0;
+  if (!trained) $("run-facts").textContent = `${current.describe} · data ${current.data} · ${params}test NLL: after the first epoch`;
+  else api("/api/eval?" + query({ run: name })).then(
     (report) => { if (current && current.name === name) $("run-facts").textContent = `${current.describe} · data ${current.data} · ${params}test NLL ${report.nats_per_dim.toFixed(4)} nats/dim = ${report.bits_per_dim.toFixed(4)} bits/dim (${report.examples} ${report.kind === "image" ? "images" : "examples"})`; },
     (e) => { if (current && current.name === name) $("run-facts").textContent = `${current.describe} · data ${current.data} · ${params}test NLL: ${e.message}`; });
   const views = new Set(current.views);
@@ -204,6 +206,9 @@ async function selectRun(name) {
 // ---------------------------------------------------------------- training curves
 function watchMetrics(name) {
   if (metricsStream) metricsStream.close();
+  $("curves").dataset.points = "0";
+  $("curves-status").textContent = "";
+  lineChart($("curves"), [], [], "epoch");
   if (current.kind === "classic") return;
   metricsStream = new EventSource("/api/metrics/stream?" + query({ run: name }));
   metricsStream.addEventListener("metrics", (e) => {
