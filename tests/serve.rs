@@ -48,6 +48,47 @@ fn runs() -> &'static Path {
         ];
         args.extend(small);
         argen_ok(&args, &dir);
+        let text = dir.join("text.txt");
+        std::fs::write(
+            &text,
+            "the cat sat on the mat. the dog sat on the log.\n".repeat(40),
+        )
+        .unwrap();
+        let data = format!("text:{}", text.display());
+        let lstm = dir.join("seq/text-lstm");
+        argen_ok(
+            &[
+                "train",
+                "--model",
+                "lstm",
+                "--hidden",
+                "16",
+                "--data",
+                &data,
+                "--epochs",
+                "1",
+                "--out",
+                lstm.to_str().unwrap(),
+            ],
+            &dir,
+        );
+        let wavenet = dir.join("seq/sine-wavenet");
+        argen_ok(
+            &[
+                "train",
+                "--model",
+                "wavenet",
+                "--hidden",
+                "8",
+                "--data",
+                "sine",
+                "--epochs",
+                "1",
+                "--out",
+                wavenet.to_str().unwrap(),
+            ],
+            &dir,
+        );
         let ar = dir.join("fits/sunspots");
         argen_ok(
             &[
@@ -203,7 +244,16 @@ fn every_call_answers_about_the_runs_of_the_folder() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["digits", "fits/sunspots", "pixelcnn"]);
+    assert_eq!(
+        names,
+        [
+            "digits",
+            "fits/sunspots",
+            "pixelcnn",
+            "seq/sine-wavenet",
+            "seq/text-lstm"
+        ]
+    );
     let digits = &list["runs"][0];
     assert_eq!(digits["kind"], "image");
     assert_eq!(digits["model"], "gated-pixelcnn");
@@ -621,4 +671,66 @@ fn a_run_started_while_serving_appears_and_its_curve_grows() {
         .read_to_string(&mut body)
         .unwrap();
     assert!(body.contains("gated"));
+}
+
+#[test]
+fn sequence_runs_draw_text_and_values_and_forecast_with_intervals() {
+    let server = Server::start(runs(), None);
+    let (status, text) = get(
+        &server,
+        "/api/sequence/sample?run=seq/text-lstm&n=3&length=30",
+    );
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(text["form"], "text");
+    let texts = text["texts"].as_array().unwrap();
+    assert_eq!(texts.len(), 3);
+    for t in texts {
+        let t = t.as_str().unwrap();
+        assert_eq!(t.chars().count(), 30);
+        assert!(
+            t.chars()
+                .all(|c| "the cat sat on the mat. the dog sat on the log.\n".contains(c)),
+            "{t:?} holds characters outside the alphabet"
+        );
+    }
+    let (status, values) = get(
+        &server,
+        "/api/sequence/sample?run=seq/sine-wavenet&n=2&length=16",
+    );
+    assert_eq!(status, 200, "{values}");
+    assert_eq!(values["form"], "values");
+    assert_eq!(values["rows"][1].as_array().unwrap().len(), 16);
+
+    // A neural forecast: the quantiles of sampled paths bracket their mean, the same seed
+    // gives the same forecast, and the held-out series is there to compare.
+    let path = "/api/forecast?run=seq/sine-wavenet&horizon=20&paths=50&seed=4";
+    let (status, forecast) = get(&server, path);
+    assert_eq!(status, 200, "{forecast}");
+    let series = |k: &str| -> Vec<f64> {
+        forecast[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let (mean, lo, hi) = (series("mean"), series("lo"), series("hi"));
+    assert_eq!(mean.len(), 20);
+    for t in 0..20 {
+        assert!(
+            lo[t] <= mean[t] && mean[t] <= hi[t] && lo[t] < hi[t],
+            "step {t}"
+        );
+    }
+    assert_eq!(forecast["origin"], 600);
+    assert_eq!(series("observed").len(), 1000);
+    let (_, again) = get(&server, path);
+    assert_eq!(again, forecast);
+    // The text run has no real values to forecast.
+    let (status, error) = get(&server, "/api/forecast?run=seq/text-lstm");
+    assert_eq!(status, 400);
+    assert!(
+        error["error"].as_str().unwrap().contains("real-valued"),
+        "{error}"
+    );
 }

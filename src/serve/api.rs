@@ -430,15 +430,23 @@ async fn sample_stream(
         let started = Instant::now();
         let steps = sender.clone();
         let observer = StepObserver(Arc::new(move |step: crate::generate::Step<'_>| {
+            // Written by hand: one event per value, so the cheapest form counts.
             let pixel = step.position / colours;
-            let data = json!({
-                "first": step.first_image,
-                "row": pixel / width,
-                "col": pixel % width,
-                "colour": step.position % colours,
-                "levels": step.levels,
-            });
-            let _ = steps.send(event("step", &data));
+            let mut data = format!(
+                "{{\"first\":{},\"row\":{},\"col\":{},\"colour\":{},\"levels\":[",
+                step.first_image,
+                pixel / width,
+                pixel % width,
+                step.position % colours
+            );
+            for (i, level) in step.levels.iter().enumerate() {
+                if i > 0 {
+                    data.push(',');
+                }
+                data.push_str(&level.to_string());
+            }
+            data.push_str("]}");
+            let _ = steps.send(Event::default().event("step").data(data));
         }));
         let answer = match run.sample_watched(&options, Some(observer), &device) {
             Ok(samples) => event(
