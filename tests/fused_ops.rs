@@ -283,6 +283,8 @@ fn the_fused_lstm_matches_burns_lstm_in_values_and_gradients() {
         (4, 5, 88, 17, false),
         // Products of over 2^20 multiply-adds: the gemm path.
         (70, 3, 5, 64, true),
+        // 16,640 cells per step: they run on all cores.
+        (130, 2, 3, 128, false),
     ]
     .into_iter()
     .enumerate()
@@ -348,6 +350,91 @@ fn the_fused_lstm_matches_burns_lstm_in_values_and_gradients() {
                 let b = l.bias.as_ref().unwrap();
                 let err = relative_error(b.grad(&g_f).unwrap(), b.grad(&g_p).unwrap());
                 assert!(err < 1e-5, "case {case}: bias gradients differ by {err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_fused_gru_matches_burns_gru_in_values_and_gradients() {
+    use argen::fused::gru::gru_sequence;
+    use burn::nn::GruConfig;
+    let device = Device::flex().autodiff();
+    for (case, (batch, time, inputs, hidden, with_state)) in [
+        (3, 7, 4, 5, false),
+        (2, 11, 6, 9, true),
+        (1, 1, 3, 2, true),
+        (4, 5, 88, 17, false),
+        // Products of over 2^20 multiply-adds: the gemm path.
+        (70, 3, 5, 64, true),
+        // 16,640 cells per step: they run on all cores.
+        (130, 2, 3, 128, false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seed = 90 + case as u64 * 10;
+        burn::prelude::Device::flex().seed(seed);
+        let gru = GruConfig::new(inputs, hidden, true).init(&device);
+        let x = Tensor::<3>::from_data(
+            TensorData::new(
+                random(batch * time * inputs, seed, 2.0),
+                [batch, time, inputs],
+            ),
+            &device,
+        );
+        let state = || {
+            with_state.then(|| {
+                Tensor::<2>::from_data(
+                    TensorData::new(random(batch * hidden, seed + 1, 1.0), [batch, hidden]),
+                    &device,
+                )
+            })
+        };
+        let w_out = Tensor::<3>::from_data(
+            TensorData::new(
+                random(batch * time * hidden, seed + 3, 1.0),
+                [batch, time, hidden],
+            ),
+            &device,
+        );
+        let run = |fused: bool| {
+            let x = x.clone().require_grad();
+            let out = if fused {
+                gru_sequence(&gru, x.clone(), state())
+            } else {
+                gru.forward(x.clone(), state())
+            };
+            let loss = (out.clone() * w_out.clone()).sum();
+            (out, x, loss.backward())
+        };
+        let (out_f, x_f, g_f) = run(true);
+        let (out_p, x_p, g_p) = run(false);
+        let err = relative_error(out_f, out_p);
+        assert!(err < 1e-5, "case {case}: hidden states differ by {err}");
+        let err = relative_error(x_f.grad(&g_f).unwrap(), x_p.grad(&g_p).unwrap());
+        assert!(err < 1e-5, "case {case}: input gradients differ by {err}");
+        for (name, g) in [
+            ("z", &gru.update_gate),
+            ("r", &gru.reset_gate),
+            ("n", &gru.new_gate),
+        ] {
+            for (part, l) in [
+                ("input", &g.input_transform),
+                ("hidden", &g.hidden_transform),
+            ] {
+                let err =
+                    relative_error(l.weight.grad(&g_f).unwrap(), l.weight.grad(&g_p).unwrap());
+                assert!(
+                    err < 1e-5,
+                    "case {case}: {name} {part} weight gradients differ by {err}"
+                );
+                let b = l.bias.as_ref().unwrap();
+                let err = relative_error(b.grad(&g_f).unwrap(), b.grad(&g_p).unwrap());
+                assert!(
+                    err < 1e-5,
+                    "case {case}: {name} {part} bias gradients differ by {err}"
+                );
             }
         }
     }

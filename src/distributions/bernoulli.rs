@@ -5,7 +5,8 @@
 //! log p(x) = x ln σ(z) + (1 − x) ln σ(−z)
 //! ```
 //!
-//! computed with `log_sigmoid`, which is exact for large |z|.
+//! computed as x z + ln σ(−z) (since ln σ(z) = z + ln σ(−z)): one `log_sigmoid`, which is exact
+//! for large |z|, instead of two.
 
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
@@ -15,9 +16,7 @@ use crate::rng::SeededRng;
 
 /// Element-wise log p(x) for `x` in {0, 1} and `logits` of the same shape.
 pub fn log_prob<const D: usize>(logits: Tensor<D>, x: Tensor<D>) -> Tensor<D> {
-    let on = log_sigmoid(logits.clone());
-    let off = log_sigmoid(logits.neg());
-    on * x.clone() + off * x.neg().add_scalar(1.0)
+    logits.clone() * x + log_sigmoid(logits.neg())
 }
 
 /// p(x = 1) = σ(z / T) at temperature T (T = 0: 1 when z > 0).

@@ -35,7 +35,9 @@ use burn::nn::{Lstm, LstmState};
 use burn::prelude::*;
 
 use super::step::multiply_add;
-use super::{FusedOps, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32};
+use super::{
+    FusedOps, PARALLEL_CELLS, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
+};
 
 /// Runs `lstm` (burn's module, its weights as they are) over `input` [B, T, I] from `state`
 /// (zeros when `None`); returns the hidden states [B, T, H] and the final state. On burn-flex,
@@ -171,15 +173,26 @@ pub(super) fn forward(
             a.copy_from_slice(&xs[(b * time + t) * width..(b * time + t + 1) * width]);
         }
         multiply_add(&h, ws, width, a);
-        for (b, a) in a.chunks_exact_mut(width).enumerate() {
-            let (h, c) = (
-                &mut h[b * hidden..(b + 1) * hidden],
-                &mut c[b * hidden..(b + 1) * hidden],
-            );
+        // The sequences' cells are independent: split over the cores when there are many.
+        let cell = |((a, h), c): ((&mut [f32], &mut [f32]), &mut [f32])| {
             with_wide_simd!(cell_step(a, h, c, hidden));
+        };
+        if batch * hidden >= PARALLEL_CELLS {
+            use rayon::prelude::*;
+            a.par_chunks_exact_mut(width)
+                .zip(h.par_chunks_exact_mut(hidden))
+                .zip(c.par_chunks_exact_mut(hidden))
+                .for_each(cell);
+        } else {
+            a.chunks_exact_mut(width)
+                .zip(h.chunks_exact_mut(hidden))
+                .zip(c.chunks_exact_mut(hidden))
+                .for_each(cell);
+        }
+        for b in 0..batch {
             let row = (b * time + t) * 2 * hidden;
-            out[row..row + hidden].copy_from_slice(h);
-            out[row + hidden..row + 2 * hidden].copy_from_slice(c);
+            out[row..row + hidden].copy_from_slice(&h[b * hidden..(b + 1) * hidden]);
+            out[row + hidden..row + 2 * hidden].copy_from_slice(&c[b * hidden..(b + 1) * hidden]);
         }
     }
     let saved = keep.then(|| Saved {

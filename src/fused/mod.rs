@@ -9,7 +9,8 @@
 //! - [`conv2d`]: 2-D convolution, forward and both gradients, as one well-shaped matrix
 //!   product per example ([`conv`]).
 //! - [`lstm::lstm_sequence`]: an LSTM layer over a whole sequence, forward and
-//!   backpropagation through time, as one operation ([`lstm`]).
+//!   backpropagation through time, as one operation ([`lstm`]);
+//! - [`gru::gru_sequence`]: the same for a GRU layer ([`gru`]).
 //! - [`step`]: the per-step loops of cached sequence generation (no backward pass).
 //!
 //! Each matches the composition of standard burn operations it replaces (tested, values and
@@ -132,6 +133,15 @@ pub trait FusedOps: burn::backend::Backend {
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+    /// See [`gru::gru_sequence`]: h_t for every step from the input projections `xp`
+    /// [B, T, 3H], the recurrent weight `w` [H, 3H], the new gate's recurrent bias `bn` [H]
+    /// and the start state `h0`.
+    fn gru(
+        xp: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        bn: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 }
 
 impl FusedOps for Flex {
@@ -154,6 +164,10 @@ impl FusedOps for Flex {
 
     fn lstm(xp: FlexTensor, w: FlexTensor, h0: FlexTensor, c0: FlexTensor) -> FlexTensor {
         lstm::forward(&xp, &w, &h0, &c0, false).0
+    }
+
+    fn gru(xp: FlexTensor, w: FlexTensor, bn: FlexTensor, h0: FlexTensor) -> FlexTensor {
+        gru::forward(&xp, &w, &bn, &h0, false).0
     }
 }
 
@@ -231,6 +245,31 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
             OpsKind::UnTracked(prep) => prep.finish(lstm::forward(&xpp, &wp, &h0p, &c0p, false).0),
         }
     }
+
+    fn gru(
+        xp: FloatTensor<Self>,
+        w: FloatTensor<Self>,
+        bn: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let (xpp, wp, bnp) = (
+            xp.primitive().clone(),
+            w.primitive().clone(),
+            bn.primitive().clone(),
+        );
+        let h0p = h0.primitive().clone();
+        match gru::GruBackward
+            .prepare::<C>([xp.node(), w.node(), bn.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let (y, saved) = gru::forward(&xpp, &wp, &bnp, &h0p, true);
+                prep.finish(saved.expect("kept"), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(gru::forward(&xpp, &wp, &bnp, &h0p, false).0),
+        }
+    }
 }
 
 /// A contiguous f32 tensor of the given shape.
@@ -271,7 +310,12 @@ macro_rules! with_wide_simd {
     }};
 }
 
+pub mod gru;
 pub mod lstm;
+
+/// Values per step (sequences × hidden units) from which a recurrent layer's cells run on
+/// all cores: below, one step's cells take less time than handing them out.
+const PARALLEL_CELLS: usize = 16_384;
 pub mod step;
 
 /// y = tanh(a)·σ(b), element by element.

@@ -163,7 +163,7 @@ impl Rnn {
             let start = previous.as_mut().and_then(Iterator::next);
             let (out, last) = match cell {
                 RnnCell::Gru(gru) => {
-                    let out = gru.forward(input, start.map(|(h, _)| h));
+                    let out = crate::fused::gru::gru_sequence(gru, input, start.map(|(h, _)| h));
                     let [b, t, h] = out.dims();
                     let last = out.clone().narrow(1, t - 1, 1).reshape([b, h]);
                     (out, (last, None))

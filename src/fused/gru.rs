@@ -1,0 +1,336 @@
+//! The GRU over a whole sequence as one operation with its own backward pass, instead of some
+//! 20 tensor operations per step (burn's `Gru`), the same treatment as [`super::lstm`].
+//!
+//! The input projections of all steps are one matrix product before the recurrence
+//! (x_t W_ih + b, computed by burn, [`gru_sequence`]; the update and reset gates' recurrent
+//! biases are folded in). The operation here takes them, the recurrent weight W [H, 3H], the
+//! new gate's recurrent bias b_n [H] (it sits inside the reset, so it cannot be folded) and
+//! the start state, and runs, for every step t (burn's `reset_after` form, the default):
+//!
+//! ```text
+//! p_t = h_{t−1} W                                   (gates in the order z, r, n)
+//! z = σ(xp_z + p_z),  r = σ(xp_r + p_r),  m = p_n + b_n
+//! n = tanh(xp_n + r ⊙ m)
+//! h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
+//! ```
+//!
+//! returning h_t for every step ([B, T, H]). Backward is backpropagation through time: from
+//! the last step to the first, with dh carried from t + 1,
+//!
+//! ```text
+//! da_n = dh ⊙ (1 − z) ⊙ (1 − n²),     da_z = dh ⊙ (h_{t−1} − n) ⊙ z(1 − z)
+//! da_r = da_n ⊙ m ⊙ r(1 − r),        dm = da_n ⊙ r
+//! dh_{t−1} = dh ⊙ z + [da_z, da_r, dm] Wᵀ
+//! dW = Σ_t h_{t−1}ᵀ [da_z, da_r, dm],  db_n = Σ_t dm,  dxp_t = [da_z, da_r, da_n]
+//! ```
+//!
+//! The start state is an input without gradient (the boundary of truncated backpropagation
+//! through time, or zeros); [`gru_sequence`] takes burn's path when it needs one.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Dispatch, Flex, TensorMetadata};
+use burn::nn::Gru;
+use burn::nn::activation::Activation;
+use burn::prelude::*;
+
+use super::step::multiply_add;
+use super::{
+    FusedOps, PARALLEL_CELLS, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
+};
+
+/// Runs `gru` (burn's module, its weights as they are) over `input` [B, T, I] from `state`
+/// [B, H] (zeros when `None`); returns the hidden states [B, T, H]. On burn-flex, for the
+/// standard GRU (σ gates, tanh candidate, reset after the product, no clipping) started from
+/// a state without gradient, computed by the fused operation of this module; else by burn's
+/// `Gru::forward`. Both give the same values and gradients (`tests/fused_ops.rs`).
+pub fn gru_sequence(gru: &Gru, input: Tensor<3>, state: Option<Tensor<2>>) -> Tensor<3> {
+    let standard = matches!(gru.gate_activation, Activation::Sigmoid(_))
+        && matches!(gru.hidden_activation, Activation::Tanh(_))
+        && gru.clip.is_none()
+        && gru.reset_after;
+    let untracked = state.as_ref().is_none_or(|s| !s.is_require_grad());
+    if !standard || !untracked || !enabled() || !on_flex(&input) {
+        return gru.forward(input, state);
+    }
+    let [batch, time, inputs] = input.dims();
+    let hidden = gru.d_hidden;
+    let device = input.device();
+    let gates = [&gru.update_gate, &gru.reset_gate, &gru.new_gate];
+    let zero = || Tensor::<1>::zeros([hidden], &device);
+    let bias_of = |l: &burn::nn::Linear| l.bias.as_ref().map_or_else(zero, |b| b.val());
+    let w_ih = Tensor::cat(
+        gates
+            .iter()
+            .map(|g| g.input_transform.weight.val())
+            .collect(),
+        1,
+    );
+    let w_hh = Tensor::cat(
+        gates
+            .iter()
+            .map(|g| g.hidden_transform.weight.val())
+            .collect(),
+        1,
+    );
+    // The input biases, with the update and reset gates' recurrent biases folded in.
+    let bias = Tensor::cat(
+        vec![
+            bias_of(&gru.update_gate.input_transform) + bias_of(&gru.update_gate.hidden_transform),
+            bias_of(&gru.reset_gate.input_transform) + bias_of(&gru.reset_gate.hidden_transform),
+            bias_of(&gru.new_gate.input_transform),
+        ],
+        0,
+    )
+    .reshape([1, 3 * hidden]);
+    let new_bias = bias_of(&gru.new_gate.hidden_transform);
+    let projected = (input.reshape([batch * time, inputs]).matmul(w_ih) + bias).reshape([
+        batch,
+        time,
+        3 * hidden,
+    ]);
+    let h0 = state.unwrap_or_else(|| Tensor::zeros([batch, hidden], &device));
+    Tensor::<3>::from_dispatch(<Dispatch as FusedOps>::gru(
+        projected.into_dispatch(),
+        w_hh.into_dispatch(),
+        new_bias.into_dispatch(),
+        h0.into_dispatch(),
+    ))
+}
+
+/// What the backward pass reads: z, r, n and m = p_n + b_n of every step, time-major
+/// ([t][b][4H]); the output h_t [B, T, H] and the start state; W.
+#[derive(Debug, Clone)]
+pub(super) struct Saved {
+    gates: Vec<f32>,
+    states: Vec<f32>,
+    start: Vec<f32>,
+    weight: Vec<f32>,
+    batch: usize,
+    time: usize,
+    hidden: usize,
+}
+
+impl Saved {
+    /// h of sequence `b` before step `t`: the start state at t = 0.
+    fn before(&self, b: usize, t: usize) -> &[f32] {
+        let h = self.hidden;
+        match t.checked_sub(1) {
+            Some(t) => &self.states[(b * self.time + t) * h..(b * self.time + t + 1) * h],
+            None => &self.start[b * h..(b + 1) * h],
+        }
+    }
+}
+
+/// The forward pass: h_t as [B, T, H] for `xp` [B, T, 3H], `w` [H, 3H], `bn` [H] and the start
+/// state `h0` [B, H]; with `keep`, what the backward pass reads.
+pub(super) fn forward(
+    xp: &FlexTensor,
+    w: &FlexTensor,
+    bn: &FlexTensor,
+    h0: &FlexTensor,
+    keep: bool,
+) -> (FlexTensor, Option<Saved>) {
+    let (xp, w, bn, h0) = (
+        values_f32(xp),
+        values_f32(w),
+        values_f32(bn),
+        values_f32(h0),
+    );
+    let dims = xp.shape().to_vec();
+    let (batch, time, hidden) = (dims[0], dims[1], dims[2] / 3);
+    let xs: &[f32] = xp.as_slice().expect("contiguous");
+    let ws: &[f32] = w.as_slice().expect("contiguous");
+    let bns: &[f32] = bn.as_slice().expect("contiguous");
+    let width = 3 * hidden;
+    let start: Vec<f32> = h0.as_slice::<f32>().expect("contiguous").to_vec();
+    let mut h = start.clone();
+    let mut out = vec![0f32; batch * time * hidden];
+    let mut gates = vec![0f32; if keep { time * batch * 4 * hidden } else { 0 }];
+    let mut p = vec![0f32; batch * width];
+    // This step's z, r, n, m of every sequence.
+    let mut kept = vec![0f32; batch * 4 * hidden];
+    for t in 0..time {
+        p.fill(0.0);
+        multiply_add(&h, ws, width, &mut p);
+        // The sequences' cells are independent: split over the cores when there are many.
+        let cell = |(b, ((h, p), kept)): (usize, ((&mut [f32], &[f32]), &mut [f32]))| {
+            let x = &xs[(b * time + t) * width..(b * time + t + 1) * width];
+            with_wide_simd!(cell_step(x, p, bns, h, kept));
+        };
+        if batch * hidden >= PARALLEL_CELLS {
+            use rayon::prelude::*;
+            h.par_chunks_exact_mut(hidden)
+                .zip(p.par_chunks_exact(width))
+                .zip(kept.par_chunks_exact_mut(4 * hidden))
+                .enumerate()
+                .for_each(cell);
+        } else {
+            h.chunks_exact_mut(hidden)
+                .zip(p.chunks_exact(width))
+                .zip(kept.chunks_exact_mut(4 * hidden))
+                .enumerate()
+                .for_each(cell);
+        }
+        for b in 0..batch {
+            let row = (b * time + t) * hidden;
+            out[row..row + hidden].copy_from_slice(&h[b * hidden..(b + 1) * hidden]);
+        }
+        if keep {
+            gates[t * batch * 4 * hidden..(t + 1) * batch * 4 * hidden].copy_from_slice(&kept);
+        }
+    }
+    let saved = keep.then(|| Saved {
+        gates,
+        states: out.clone(),
+        start,
+        weight: ws.to_vec(),
+        batch,
+        time,
+        hidden,
+    });
+    (flex_f32(out, vec![batch, time, hidden]), saved)
+}
+
+/// One step of one sequence: from the input part `x` [3H] and the recurrent product `p` [3H],
+/// the state `h` moves to the step's; `kept` [4H] receives z, r, n, m.
+#[inline(always)]
+fn cell_step(x: &[f32], p: &[f32], bn: &[f32], h: &mut [f32], kept: &mut [f32]) {
+    let hidden = h.len();
+    let (xz, rest) = x.split_at(hidden);
+    let (xr, xn) = rest.split_at(hidden);
+    let (pz, rest) = p.split_at(hidden);
+    let (pr, pn) = rest.split_at(hidden);
+    let (kz, rest) = kept.split_at_mut(hidden);
+    let (kr, rest) = rest.split_at_mut(hidden);
+    let (kn, km) = rest.split_at_mut(hidden);
+    for j in 0..hidden {
+        let z = logistic(xz[j] + pz[j]);
+        let r = logistic(xr[j] + pr[j]);
+        let m = pn[j] + bn[j];
+        let n = tanh_approx(xn[j] + r * m);
+        h[j] = (1.0 - z) * n + z * h[j];
+        kz[j] = z;
+        kr[j] = r;
+        kn[j] = n;
+        km[j] = m;
+    }
+}
+
+/// The gradients at one step of one sequence from the incoming `dh`: `dx` [3H] receives
+/// (da_z, da_r, da_n), `dp` [3H] (da_z, da_r, dm), and `dh` becomes dh ⊙ z (the direct part
+/// of dh_{t−1}).
+#[inline(always)]
+fn gate_gradient(dx: &mut [f32], dp: &mut [f32], kept: &[f32], h_in: &[f32], dh: &mut [f32]) {
+    let hidden = dh.len();
+    let (z, rest) = kept.split_at(hidden);
+    let (r, rest) = rest.split_at(hidden);
+    let (n, m) = rest.split_at(hidden);
+    let (dxz, rest) = dx.split_at_mut(hidden);
+    let (dxr, dxn) = rest.split_at_mut(hidden);
+    let (dpz, rest) = dp.split_at_mut(hidden);
+    let (dpr, dpn) = rest.split_at_mut(hidden);
+    for j in 0..hidden {
+        let g = dh[j];
+        let dan = g * (1.0 - z[j]) * (1.0 - n[j] * n[j]);
+        let daz = g * (h_in[j] - n[j]) * z[j] * (1.0 - z[j]);
+        let dar = dan * m[j] * r[j] * (1.0 - r[j]);
+        dxz[j] = daz;
+        dxr[j] = dar;
+        dxn[j] = dan;
+        dpz[j] = daz;
+        dpr[j] = dar;
+        dpn[j] = dan * r[j];
+        dh[j] = g * z[j];
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct GruBackward;
+
+impl Backward<Flex, 3> for GruBackward {
+    type State = Saved;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = values_f32(&grads.consume::<Flex>(&ops.node));
+        let gs: &[f32] = grad.as_slice().expect("contiguous");
+        let [xp_node, w_node, bn_node] = ops.parents;
+        let s = ops.state;
+        let (batch, time, hidden) = (s.batch, s.time, s.hidden);
+        let width = 3 * hidden;
+        // Wᵀ [3H, H], for dh_{t−1} += dp_t Wᵀ.
+        let mut wt = vec![0f32; width * hidden];
+        for r in 0..hidden {
+            for k in 0..width {
+                wt[k * hidden + r] = s.weight[r * width + k];
+            }
+        }
+        // dxp and dp of every step, time-major.
+        let mut dx = vec![0f32; time * batch * width];
+        let mut dp = vec![0f32; time * batch * width];
+        let mut dh = vec![0f32; batch * hidden];
+        for t in (0..time).rev() {
+            for b in 0..batch {
+                let row = (b * time + t) * hidden;
+                let dh = &mut dh[b * hidden..(b + 1) * hidden];
+                for (d, g) in dh.iter_mut().zip(&gs[row..row + hidden]) {
+                    *d += g;
+                }
+                let at = (t * batch + b) * width;
+                let kept = (t * batch + b) * 4 * hidden;
+                with_wide_simd!(gate_gradient(
+                    &mut dx[at..at + width],
+                    &mut dp[at..at + width],
+                    &s.gates[kept..kept + 4 * hidden],
+                    s.before(b, t),
+                    dh
+                ));
+            }
+            multiply_add(
+                &dp[t * batch * width..(t + 1) * batch * width],
+                &wt,
+                hidden,
+                &mut dh,
+            );
+        }
+        if let Some(node) = w_node {
+            // dW = Σ_t h_{t−1}ᵀ dp_t = Hᵀ dP over the (t, b) rows.
+            let rows = time * batch;
+            let mut ht = vec![0f32; hidden * rows];
+            for t in 0..time {
+                for b in 0..batch {
+                    let r = t * batch + b;
+                    for (j, &h) in s.before(b, t).iter().enumerate() {
+                        ht[j * rows + r] = h;
+                    }
+                }
+            }
+            let mut dw = vec![0f32; hidden * width];
+            multiply_add(&ht, &dp, width, &mut dw);
+            grads.register::<Flex>(node.id, flex_f32(dw, vec![hidden, width]));
+        }
+        if let Some(node) = bn_node {
+            let mut dbn = vec![0f32; hidden];
+            for row in dp.chunks_exact(width) {
+                for (d, g) in dbn.iter_mut().zip(&row[2 * hidden..]) {
+                    *d += g;
+                }
+            }
+            grads.register::<Flex>(node.id, flex_f32(dbn, vec![hidden]));
+        }
+        if let Some(node) = xp_node {
+            // Time-major rows back to [B, T, 3H].
+            let mut dxp = vec![0f32; batch * time * width];
+            for t in 0..time {
+                for b in 0..batch {
+                    let from = (t * batch + b) * width;
+                    let to = (b * time + t) * width;
+                    dxp[to..to + width].copy_from_slice(&dx[from..from + width]);
+                }
+            }
+            grads.register::<Flex>(node.id, flex_f32(dxp, vec![batch, time, width]));
+        }
+    }
+}
