@@ -156,7 +156,8 @@ pub(super) fn forward(
         p.fill(0.0);
         multiply_add(&h, ws, width, &mut p);
         // The sequences' cells are independent: split over the cores when there are many.
-        let cell = |(b, ((h, p), kept)): (usize, ((&mut [f32], &[f32]), &mut [f32]))| {
+        type Row<'a> = (usize, ((&'a mut [f32], &'a [f32]), &'a mut [f32]));
+        let cell = |(b, ((h, p), kept)): Row<'_>| {
             let x = &xs[(b * time + t) * width..(b * time + t + 1) * width];
             with_wide_simd!(cell_step(x, p, bns, h, kept));
         };
