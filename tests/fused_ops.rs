@@ -175,14 +175,34 @@ fn check_conv(
     seed: u64,
     strided: bool,
 ) {
-    let options = ConvOptions::new_with_padding([1, 1], padding, [1, 1], 1);
+    check_dilated_conv(
+        [n, c_in, c_out, height, width],
+        [kh, kw],
+        [1, 1],
+        padding,
+        seed,
+        strided,
+    )
+}
+
+fn check_dilated_conv(
+    [n, c_in, c_out, height, width]: [usize; 5],
+    [kh, kw]: [usize; 2],
+    [dh, dw]: [usize; 2],
+    padding: [(usize, usize); 2],
+    seed: u64,
+    strided: bool,
+) {
+    let options = ConvOptions::new_with_padding([1, 1], padding, [dh, dw], 1);
     let xv = random(n * c_in * height * width, seed, 2.0);
     let wv = random(c_out * c_in * kh * kw, seed + 1, 1.0);
     let bv = random(c_out, seed + 2, 1.0);
-    let out_h = height + padding[0].0 + padding[0].1 + 1 - kh;
-    let out_w = width + padding[1].0 + padding[1].1 + 1 - kw;
+    let out_h = height + padding[0].0 + padding[0].1 - (kh - 1) * dh;
+    let out_w = width + padding[1].0 + padding[1].1 - (kw - 1) * dw;
     let uv = random(n * c_out * out_h * out_w, seed + 3, 1.0);
-    let label = format!("conv {n}x{c_in}->{c_out} {height}x{width}, kernel {kh}x{kw}, {padding:?}");
+    let label = format!(
+        "conv {n}x{c_in}->{c_out} {height}x{width}, kernel {kh}x{kw}, dilation {dh}x{dw}, {padding:?}"
+    );
     for device in [Device::flex(), Device::flex().autodiff()] {
         let make = || {
             let x = Tensor::<4>::from_data(
@@ -244,6 +264,19 @@ fn argen_conv2d_matches_burns_in_values_and_all_three_gradients() {
     check_conv([2, 3, 2, 4, 3], [1, 1], [(1, 0), (0, 1)], 6, false);
     check_conv([5, 1, 1, 1, 1], [1, 1], [(0, 0), (0, 0)], 7, true);
     check_conv([2, 3, 5, 3, 4], [3, 2], [(0, 0), (0, 0)], 8, false);
+    // Dilated: WaveNet's and the TCN's causal 1-D convolutions as 1 x k kernels over 1 x T
+    // images (left padding (k − 1)·d only), and a 2-D dilation with padding on every side.
+    check_dilated_conv([3, 4, 6, 1, 13], [1, 2], [1, 4], [(0, 0), (4, 0)], 9, false);
+    check_dilated_conv(
+        [2, 3, 5, 1, 20],
+        [1, 3],
+        [1, 8],
+        [(0, 0), (16, 0)],
+        10,
+        true,
+    );
+    check_dilated_conv([2, 2, 3, 1, 5], [1, 3], [1, 4], [(0, 0), (8, 0)], 11, false);
+    check_dilated_conv([2, 3, 4, 7, 6], [3, 3], [2, 3], [(2, 1), (3, 2)], 12, false);
 }
 
 /// Every weight and bias of an LSTM layer, gate by gate (i, f, g, o; input then hidden).

@@ -1,7 +1,10 @@
-//! 2-D convolution (stride 1, no dilation, one group) as one well-shaped matrix product per
-//! example, in the forward pass and for both gradients.
+//! 2-D convolution (stride 1, any dilation, one group) as one well-shaped matrix product per
+//! example, in the forward pass and for both gradients. The dilated causal 1-D convolutions
+//! of WaveNet and the TCN run here too, as 1 × k kernels over 1 × T images
+//! ([`super::conv1d`]).
 //!
 //! With cols_n[(c, a, b), p] the input pixel that kernel tap (a, b) of channel c reads for
+//! output pixel p (at rows and columns a·d_h and b·d_w from its corner under dilation d),
 //! output pixel p (im2col; the input itself for a 1x1 kernel without padding), a
 //! (C_in·kh·kw) × (H'·W') matrix per example n:
 //!
@@ -31,7 +34,7 @@ use super::{flex_f32, values_f32};
 
 /// Whether these options are covered (otherwise burn's convolution runs).
 pub(super) fn supported(options: &ConvOptions<2>) -> bool {
-    options.stride == [1, 1] && options.dilation == [1, 1] && options.groups == 1
+    options.stride == [1, 1] && options.groups == 1 && options.dilation.iter().all(|&d| d >= 1)
 }
 
 /// What the backward pass needs: the input, the weights and the options.
@@ -60,7 +63,8 @@ impl Backward<Flex, 3> for ConvBackward {
 }
 
 /// y [N, C_out, H', W'] for `x` [N, C_in, H, W], `weight` [C_out, C_in, kh, kw] and `bias`
-/// [C_out] (stride 1, no dilation, one group; H' = H + top + bottom − kh + 1, W' likewise):
+/// [C_out] (stride 1, dilation d, one group; H' = H + top + bottom − (kh − 1)·d_h, W'
+/// likewise):
 /// per example, y[n] = bias + W · cols_n (C_out × (C_in·kh·kw) × (H'·W')), written in place
 /// in the output's layout (for a 1x1 kernel without padding, cols_n is x[n] itself).
 pub(super) fn forward(
@@ -74,11 +78,12 @@ pub(super) fn forward(
     let bias = values_f32(bias);
     let xd = x.shape().to_vec();
     let [(top, bottom), (left, right)] = options.padding;
-    let out_height = (xd[2] + top + bottom + 1)
-        .checked_sub(weight.shape()[2])
+    let [dh, dw] = options.dilation;
+    let out_height = (xd[2] + top + bottom)
+        .checked_sub((weight.shape()[2] - 1) * dh)
         .expect("kernel taller than the padded input");
-    let out_width = (xd[3] + left + right + 1)
-        .checked_sub(weight.shape()[3])
+    let out_width = (xd[3] + left + right)
+        .checked_sub((weight.shape()[3] - 1) * dw)
         .expect("kernel wider than the padded input");
     let g = Geometry::new(&x, &weight, [out_height, out_width], options);
     let Geometry {
@@ -178,7 +183,7 @@ fn row_sum(row: &[f32]) -> f32 {
 }
 
 /// ∂L/∂W [C_out, C_in, kh, kw] (the shape of `weight`) from the input `x` [N, C_in, H, W] and
-/// the output gradient `dy` [N, C_out, H', W'] (stride 1, no dilation, one group).
+/// the output gradient `dy` [N, C_out, H', W'] (stride 1, dilation d, one group).
 pub(super) fn weight_gradient(
     x: &FlexTensor,
     weight: &FlexTensor,
@@ -373,8 +378,8 @@ fn col2im(cols: &[f32], x: &mut [f32], g: &Geometry) {
     });
 }
 
-/// The sizes of one convolution (stride 1, no dilation, one group): input [N, C_in, H, W],
-/// weights [C_out, C_in, kh, kw], padding before the first row and column, and output
+/// The sizes of one convolution (stride 1, one group): input [N, C_in, H, W], weights
+/// [C_out, C_in, kh, kw], the dilation, padding before the first row and column, and output
 /// [N, C_out, H', W'].
 #[derive(Debug, Clone, Copy)]
 struct Geometry {
@@ -385,6 +390,8 @@ struct Geometry {
     c_out: usize,
     kh: usize,
     kw: usize,
+    /// Rows and columns between the kernel's taps (1: adjacent).
+    dilation: [usize; 2],
     top: usize,
     left: usize,
     out_height: usize,
@@ -410,6 +417,7 @@ impl Geometry {
             c_out: wd[0],
             kh: wd[2],
             kw: wd[3],
+            dilation: options.dilation,
             top,
             left,
             out_height,
@@ -468,7 +476,7 @@ impl Columns {
     }
 }
 
-/// cols[(c, a, b), (i, j)] = x[c, i + a − top, j + b − left] (0 outside the image), for
+/// cols[(c, a, b), (i, j)] = x[c, i + a·d_h − top, j + b·d_w − left] (0 outside the image), for
 /// output pixels (i, j) of an out_height × out_width grid.
 fn im2col(x: &[f32], cols: &mut [f32], g: &Geometry) {
     tap_rows(g, |start, span| {
@@ -493,17 +501,25 @@ fn im2col(x: &[f32], cols: &mut [f32], g: &Geometry) {
 fn tap_rows(g: &Geometry, mut visit: impl FnMut(usize, Option<(usize, usize, usize)>)) {
     let (height, width, out_width) = (g.height, g.width, g.out_width);
     let pixels = g.pixels();
+    let [dh, dw] = g.dilation;
     for c in 0..g.c_in {
         for a in 0..g.kh {
             for b in 0..g.kw {
                 let row = ((c * g.kh + a) * g.kw + b) * pixels;
+                // The tap's offset from the window's corner.
+                let (down, right) = (a * dh, b * dw);
                 for i in 0..g.out_height {
-                    let r = (i + a).wrapping_sub(g.top);
-                    // Columns j with 0 <= j + b − left < width read the image.
-                    let first = g.left.saturating_sub(b).min(out_width);
-                    let last = (width + g.left).saturating_sub(b).min(out_width);
-                    let span = (r < height && first < last)
-                        .then(|| ((c * height + r) * width + first + b - g.left, first, last));
+                    let r = (i + down).wrapping_sub(g.top);
+                    // Columns j with 0 <= j + right − left < width read the image.
+                    let first = g.left.saturating_sub(right).min(out_width);
+                    let last = (width + g.left).saturating_sub(right).min(out_width);
+                    let span = (r < height && first < last).then(|| {
+                        (
+                            (c * height + r) * width + first + right - g.left,
+                            first,
+                            last,
+                        )
+                    });
                     visit(row + i * out_width, span);
                 }
             }

@@ -90,7 +90,7 @@ pub fn level_log_prob_plain(logits: Tensor<3>, x: Tensor<2, Int>) -> Tensor<2> {
 }
 
 /// 2-D convolution of `x` [batch, C_in, H, W] with `weight` [C_out, C_in, kh, kw] and `bias`
-/// [C_out], as [`burn::tensor::module::conv2d`]; on burn-flex, with stride 1, no dilation and
+/// [C_out], as [`burn::tensor::module::conv2d`]; on burn-flex, with stride 1 and
 /// one group, computed by argen's kernels (see [`conv`]), else by burn's.
 pub fn conv2d(
     x: Tensor<4>,
@@ -109,6 +109,37 @@ pub fn conv2d(
         }
         bias => burn::tensor::module::conv2d(x, weight, bias, options),
     }
+}
+
+/// 1-D convolution of `x` [batch, C_in, T] with `weight` [C_out, C_in, k] and `bias` [C_out],
+/// as [`burn::tensor::module::conv1d`]: the same as [`conv2d`] of a 1 × T image with a 1 × k
+/// kernel, which is how it runs on burn-flex (stride 1, one group, any dilation: WaveNet's and
+/// the TCN's causal convolutions), else by burn's.
+pub fn conv1d(
+    x: Tensor<3>,
+    weight: Tensor<3>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<1>,
+) -> Tensor<3> {
+    let plane = ConvOptions::new_with_padding(
+        [1, options.stride[0]],
+        [(0, 0), options.padding[0]],
+        [1, options.dilation[0]],
+        options.groups,
+    );
+    if bias.is_none() || !enabled() || !on_flex(&x) || !conv::supported(&plane) {
+        return burn::tensor::module::conv1d(x, weight, bias, options);
+    }
+    let [batch, c_in, time] = x.dims();
+    let [c_out, _, kernel] = weight.dims();
+    let y = conv2d(
+        x.reshape([batch, c_in, 1, time]),
+        weight.reshape([c_out, c_in, 1, kernel]),
+        bias,
+        plane,
+    );
+    let [_, _, _, out] = y.dims();
+    y.reshape([batch, c_out, out])
 }
 
 /// The fused operations as a backend extension of burn-flex, with and without autodiff.

@@ -39,7 +39,6 @@ use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Dropout, DropoutConfig, PaddingConfig1d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
-use burn::tensor::module::conv1d;
 use burn::tensor::ops::ConvOptions;
 
 use serde::{Deserialize, Serialize};
@@ -174,16 +173,27 @@ pub fn effective_weight(conv: &Conv1d, gain: Option<&Param<Tensor<1>>>) -> Tenso
     }
 }
 
+/// `conv.forward(x)`, computed through [`crate::fused::conv1d`] (argen's convolution kernels
+/// on the CPU) for explicit or no padding; burn's path for `Same`.
+fn forward_conv(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
+    let padding = match conv.padding {
+        PaddingConfig1d::Explicit(left, right) => (left, right),
+        PaddingConfig1d::Valid => (0, 0),
+        PaddingConfig1d::Same => return conv.forward(x),
+    };
+    let options =
+        ConvOptions::new_with_padding([conv.stride], [padding], [conv.dilation], conv.groups);
+    let bias = conv.bias.as_ref().map(|b| b.val());
+    crate::fused::conv1d(x, conv.weight.val(), bias, options)
+}
+
 /// A causal convolution ([`causal_conv1d`]) applied with its [`effective_weight`].
 fn apply_causal(conv: &Conv1d, gain: Option<&Param<Tensor<1>>>, x: Tensor<3>) -> Tensor<3> {
-    if gain.is_none() {
-        return conv.forward(x);
-    }
     let left = (conv.kernel_size - 1) * conv.dilation;
     let options =
         ConvOptions::new_with_padding([conv.stride], [(left, 0)], [conv.dilation], conv.groups);
     let bias = conv.bias.as_ref().map(|b| b.val());
-    conv1d(x, effective_weight(conv, gain), bias, options)
+    crate::fused::conv1d(x, effective_weight(conv, gain), bias, options)
 }
 
 /// One gated residual block of WaveNet.
@@ -310,7 +320,7 @@ impl CausalConv {
     ) -> Tensor<3> {
         let time = inputs.dims()[2];
         // k₀ zeros on the left, one output too many on the right: drop it.
-        let first = self.input.forward(inputs).narrow(2, 0, time);
+        let first = forward_conv(&self.input, inputs).narrow(2, 0, time);
         let mut z = add_condition(first, self.input_condition.as_ref(), condition);
         z = add_covariates(z, self.input_covariate.as_ref(), covariates);
         let mut skips: Option<Tensor<3>> = None;
@@ -321,12 +331,12 @@ impl CausalConv {
                     let pre = add_condition(dilated, b.condition.as_ref(), condition);
                     let pre = add_covariates(pre, b.covariate.as_ref(), covariates);
                     let g = self.dropout.forward(crate::fused::gated_activation(pre)); // tanh(a) ⊙ σ(b)
-                    let skip = b.skip.forward(g.clone());
+                    let skip = forward_conv(&b.skip, g.clone());
                     skips = Some(match skips {
                         Some(s) => s + skip,
                         None => skip,
                     });
-                    z = z + b.residual.forward(g);
+                    z = z + forward_conv(&b.residual, g);
                 }
                 ConvBlock::Tcn(b) => {
                     let y = self.dropout.forward(relu(add_covariates(
@@ -352,8 +362,10 @@ impl CausalConv {
             }
         }
         let features = skips.unwrap_or(z);
-        self.head_out
-            .forward(relu(self.head_hidden.forward(relu(features))))
+        forward_conv(
+            &self.head_out,
+            relu(forward_conv(&self.head_hidden, relu(features))),
+        )
     }
 }
 
@@ -365,7 +377,7 @@ pub(crate) fn add_covariates(
     covariates: Option<&Tensor<3>>,
 ) -> Tensor<3> {
     match (conv, covariates) {
-        (Some(conv), Some(c)) => x + conv.forward(c.clone()),
+        (Some(conv), Some(c)) => x + forward_conv(conv, c.clone()),
         _ => x,
     }
 }
