@@ -1,0 +1,87 @@
+//! The machine's f32 matrix-product rate with the `gemm` crate that argen's kernels call: a
+//! square product C = A · B of n × n matrices (2n³ floating-point operations), on one core
+//! and on all, median of several runs. The physical limit beside the training figures of
+//! BENCHMARKS.md.
+//!
+//!     cargo bench --bench gemm_peak [-- --sizes 512,1024,2048 --runs 5]
+
+use std::time::Instant;
+
+fn product(n: usize, a: &[f32], b: &[f32], c: &mut [f32], parallelism: gemm::Parallelism) {
+    // SAFETY: a, b and c are n × n row-major matrices (their lengths are n², checked by the
+    // caller), and c does not overlap a or b.
+    unsafe {
+        gemm::gemm(
+            n,
+            n,
+            n,
+            c.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            n as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let sizes: Vec<usize> = value("--sizes")
+        .unwrap_or_else(|| "512,1024,2048".into())
+        .split(',')
+        .map(|s| s.parse().expect("a size"))
+        .collect();
+    let runs: usize = value("--runs").map_or(5, |r| r.parse().expect("a count"));
+    let cores = rayon::current_num_threads();
+    println!(
+        "gemm f32, {} cores, AVX-512F: {}, AVX2: {}",
+        cores,
+        std::is_x86_feature_detected!("avx512f"),
+        std::is_x86_feature_detected!("avx2")
+    );
+    for n in sizes {
+        let a: Vec<f32> = (0..n * n).map(|i| ((i * 7) % 13) as f32 / 13.0).collect();
+        let b: Vec<f32> = (0..n * n).map(|i| ((i * 5) % 11) as f32 / 11.0).collect();
+        let mut c = vec![0f32; n * n];
+        for (name, parallelism) in [
+            ("1 core", gemm::Parallelism::None),
+            ("all cores", gemm::Parallelism::Rayon(0)),
+        ] {
+            product(n, &a, &b, &mut c, parallelism); // warm-up
+            let mut rates: Vec<f64> = (0..runs)
+                .map(|_| {
+                    let start = Instant::now();
+                    product(n, &a, &b, &mut c, parallelism);
+                    2.0 * (n as f64).powi(3) / start.elapsed().as_secs_f64() / 1e9
+                })
+                .collect();
+            rates.sort_by(f64::total_cmp);
+            println!(
+                "n = {n}, {name}: median {:.1} GFLOP/s (runs: {})",
+                rates[rates.len() / 2],
+                rates
+                    .iter()
+                    .map(|r| format!("{r:.1}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+}
