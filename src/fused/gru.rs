@@ -36,6 +36,7 @@ use burn::nn::Gru;
 use burn::nn::activation::Activation;
 use burn::prelude::*;
 
+use super::recurrence::{batch_major, recurrent_weight_gradient, transpose};
 use super::step::multiply_add;
 use super::{
     FusedOps, PARALLEL_CELLS, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
@@ -262,12 +263,7 @@ impl Backward<Flex, 3> for GruBackward {
         let (batch, time, hidden) = (s.batch, s.time, s.hidden);
         let width = 3 * hidden;
         // Wᵀ [3H, H], for dh_{t−1} += dp_t Wᵀ.
-        let mut wt = vec![0f32; width * hidden];
-        for r in 0..hidden {
-            for k in 0..width {
-                wt[k * hidden + r] = s.weight[r * width + k];
-            }
-        }
+        let wt = transpose(&s.weight, hidden, width);
         // dxp and dp of every step, time-major.
         let mut dx = vec![0f32; time * batch * width];
         let mut dp = vec![0f32; time * batch * width];
@@ -297,19 +293,8 @@ impl Backward<Flex, 3> for GruBackward {
             );
         }
         if let Some(node) = w_node {
-            // dW = Σ_t h_{t−1}ᵀ dp_t = Hᵀ dP over the (t, b) rows.
-            let rows = time * batch;
-            let mut ht = vec![0f32; hidden * rows];
-            for t in 0..time {
-                for b in 0..batch {
-                    let r = t * batch + b;
-                    for (j, &h) in s.before(b, t).iter().enumerate() {
-                        ht[j * rows + r] = h;
-                    }
-                }
-            }
-            let mut dw = vec![0f32; hidden * width];
-            multiply_add(&ht, &dp, width, &mut dw);
+            let dw =
+                recurrent_weight_gradient(|b, t| s.before(b, t), &dp, (batch, time, hidden, width));
             grads.register::<Flex>(node.id, flex_f32(dw, vec![hidden, width]));
         }
         if let Some(node) = bn_node {
@@ -322,15 +307,7 @@ impl Backward<Flex, 3> for GruBackward {
             grads.register::<Flex>(node.id, flex_f32(dbn, vec![hidden]));
         }
         if let Some(node) = xp_node {
-            // Time-major rows back to [B, T, 3H].
-            let mut dxp = vec![0f32; batch * time * width];
-            for t in 0..time {
-                for b in 0..batch {
-                    let from = (t * batch + b) * width;
-                    let to = (b * time + t) * width;
-                    dxp[to..to + width].copy_from_slice(&dx[from..from + width]);
-                }
-            }
+            let dxp = batch_major(&dx, batch, time, width);
             grads.register::<Flex>(node.id, flex_f32(dxp, vec![batch, time, width]));
         }
     }

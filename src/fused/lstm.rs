@@ -34,6 +34,7 @@ use burn::nn::activation::Activation;
 use burn::nn::{Lstm, LstmState};
 use burn::prelude::*;
 
+use super::recurrence::{batch_major, recurrent_weight_gradient, transpose};
 use super::step::multiply_add;
 use super::{
     FusedOps, PARALLEL_CELLS, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
@@ -277,12 +278,7 @@ impl Backward<Flex, 2> for LstmBackward {
         let (batch, time, hidden) = (s.batch, s.time, s.hidden);
         let width = 4 * hidden;
         // Wᵀ [4H, H], for dh_{t−1} = da_t Wᵀ.
-        let mut wt = vec![0f32; width * hidden];
-        for r in 0..hidden {
-            for k in 0..width {
-                wt[k * hidden + r] = s.weight[r * width + k];
-            }
-        }
+        let wt = transpose(&s.weight, hidden, width);
         let mut da = vec![0f32; time * batch * width];
         let mut dh = vec![0f32; batch * hidden];
         let mut dc = vec![0f32; batch * hidden];
@@ -317,31 +313,15 @@ impl Backward<Flex, 2> for LstmBackward {
             );
         }
         if let Some(node) = w_node {
-            // dW = Σ_t h_{t−1}ᵀ da_t = Hᵀ dA over the (t, b) rows.
-            let rows = time * batch;
-            let mut ht = vec![0f32; hidden * rows];
-            for t in 0..time {
-                for b in 0..batch {
-                    let r = t * batch + b;
-                    for (j, &h) in s.before(b, t).0.iter().enumerate() {
-                        ht[j * rows + r] = h;
-                    }
-                }
-            }
-            let mut dw = vec![0f32; hidden * width];
-            multiply_add(&ht, &da, width, &mut dw);
+            let dw = recurrent_weight_gradient(
+                |b, t| s.before(b, t).0,
+                &da,
+                (batch, time, hidden, width),
+            );
             grads.register::<Flex>(node.id, flex_f32(dw, vec![hidden, width]));
         }
         if let Some(node) = xp_node {
-            // Time-major rows back to [B, T, 4H].
-            let mut dxp = vec![0f32; batch * time * width];
-            for t in 0..time {
-                for b in 0..batch {
-                    let from = (t * batch + b) * width;
-                    let to = (b * time + t) * width;
-                    dxp[to..to + width].copy_from_slice(&da[from..from + width]);
-                }
-            }
+            let dxp = batch_major(&da, batch, time, width);
             grads.register::<Flex>(node.id, flex_f32(dxp, vec![batch, time, width]));
         }
     }

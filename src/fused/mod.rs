@@ -343,6 +343,7 @@ macro_rules! with_wide_simd {
 
 pub mod gru;
 pub mod lstm;
+mod recurrence;
 
 /// Values per step (sequences × hidden units) from which a recurrent layer's cells run on
 /// all cores: below, one step's cells take less time than handing them out.

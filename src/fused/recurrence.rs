@@ -1,0 +1,54 @@
+//! What the fused recurrent layers ([`super::lstm`], [`super::gru`]) share: the layout
+//! changes and the one product of their backward passes that do not depend on the cell.
+//! Gate values and their gradients are kept time-major ([t][b][·]: one step's rows side by
+//! side, for the per-step products); the operations' inputs and outputs are batch-major
+//! ([b][t][·], as burn lays out [B, T, ·]).
+
+use super::step::multiply_add;
+
+/// The transpose [cols, rows] of a row-major `rows` × `cols` matrix (Wᵀ, for
+/// dh_{t−1} += da_t Wᵀ).
+pub(super) fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0f32; rows * cols];
+    for r in 0..rows {
+        for k in 0..cols {
+            t[k * rows + r] = m[r * cols + k];
+        }
+    }
+    t
+}
+
+/// Time-major rows ([t][b][width]) in batch-major order ([b][t][width]).
+pub(super) fn batch_major(rows: &[f32], batch: usize, time: usize, width: usize) -> Vec<f32> {
+    let mut out = vec![0f32; batch * time * width];
+    for t in 0..time {
+        for b in 0..batch {
+            let from = (t * batch + b) * width;
+            let to = (b * time + t) * width;
+            out[to..to + width].copy_from_slice(&rows[from..from + width]);
+        }
+    }
+    out
+}
+
+/// dW = Σ_t h_{t−1}ᵀ da_t [hidden, width] as one product Hᵀ dA over the (t, b) rows, with
+/// `before(b, t)` the state h_{t−1} of sequence b that step t read and `da` time-major.
+pub(super) fn recurrent_weight_gradient<'a>(
+    before: impl Fn(usize, usize) -> &'a [f32],
+    da: &[f32],
+    (batch, time, hidden, width): (usize, usize, usize, usize),
+) -> Vec<f32> {
+    let rows = time * batch;
+    let mut ht = vec![0f32; hidden * rows];
+    for t in 0..time {
+        for b in 0..batch {
+            let r = t * batch + b;
+            for (j, &h) in before(b, t).iter().enumerate() {
+                ht[j * rows + r] = h;
+            }
+        }
+    }
+    let mut dw = vec![0f32; hidden * width];
+    multiply_add(&ht, da, width, &mut dw);
+    dw
+}
