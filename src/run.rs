@@ -671,6 +671,20 @@ impl ImageRun {
     ) -> Result<ImageSamples> {
         options.validate()?;
         let model = self.model(options.weights, device)?;
+        self.sample_with(&model, options, on_step, device)
+    }
+
+    /// [`ImageRun::sample_watched`] with the run's model already loaded (`options.weights`
+    /// of [`ImageRun::model`]), for a caller that keeps it between requests.
+    pub fn sample_with(
+        &self,
+        model: &ImageModel,
+        options: &SampleOptions,
+        on_step: Option<crate::generate::StepObserver>,
+        device: &Device,
+    ) -> Result<ImageSamples> {
+        options.validate()?;
+        let model = model.clone();
         if model.is_auto_encoder() {
             return self.sample_auto_encoder(&model, options, device);
         }

@@ -425,6 +425,7 @@ async fn sample_stream(
     });
     let _ = sender.send(event("start", &start));
     let device = state.device.clone();
+    let shared = state.clone();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let started = Instant::now();
@@ -448,7 +449,10 @@ async fn sample_stream(
             data.push_str("]}");
             let _ = steps.send(Event::default().event("step").data(data));
         }));
-        let answer = match run.sample_watched(&options, Some(observer), &device) {
+        let sampled = shared
+            .image_model(&run)
+            .and_then(|model| run.sample_with(&model, &options, Some(observer), &device));
+        let answer = match sampled {
             Ok(samples) => event(
                 "done",
                 &json!({
@@ -571,7 +575,7 @@ async fn complete(
             )));
         }
         let started = Instant::now();
-        let model = run.model(Weights::Best, &device)?;
+        let model = state.image_model(&run)?;
         let request = CompletionRequest {
             images: images.clone(),
             labels,
@@ -619,7 +623,6 @@ async fn receptive_field(
     bounded("images", b.images, MAX_FIELD_IMAGES)?;
     let folder = folder_of(&state, &b.run)?;
     let permit = permit(&state)?;
-    let device = state.device.clone();
     blocking(move || {
         let _permit = permit;
         let run = image_run(&folder, "the receptive field")?;
@@ -637,7 +640,7 @@ async fn receptive_field(
                 run.config.model.colours()
             )));
         }
-        let model = run.model(Weights::Best, &device)?;
+        let model = state.image_model(&run)?;
         let field = crate::receptive_field::measure(
             &model,
             &run.config.model,

@@ -55,6 +55,32 @@ pub struct AppState {
     pub generations: Arc<tokio::sync::Semaphore>,
     /// Test-split evaluations already computed, by run and checkpoint.
     pub evaluations: Mutex<std::collections::HashMap<(String, PathBuf), serde_json::Value>>,
+    /// Image models already loaded (best weights), by checkpoint folder: a run that trains
+    /// on gets a new checkpoint folder each epoch, so a stale model is never served.
+    pub models: Mutex<std::collections::HashMap<PathBuf, crate::models::ImageModel>>,
+}
+
+/// The most models [`AppState::models`] keeps (then it starts again empty).
+const MAX_MODELS: usize = 16;
+
+impl AppState {
+    /// The best-weights model of an image run, loaded once per checkpoint.
+    pub fn image_model(
+        &self,
+        run: &crate::run::ImageRun,
+    ) -> anyhow::Result<crate::models::ImageModel> {
+        let key = run.folder.checkpoint().join("best.safetensors");
+        if let Some(model) = self.models.lock().expect("models").get(&key) {
+            return Ok(model.clone());
+        }
+        let model = run.model(crate::run::Weights::Best, &self.device)?;
+        let mut models = self.models.lock().expect("models");
+        if models.len() >= MAX_MODELS {
+            models.clear();
+        }
+        models.insert(key, model.clone());
+        Ok(model)
+    }
 }
 
 /// Whether a server on `addr` needs a token: any address but loopback.
@@ -99,6 +125,7 @@ pub fn serve(options: ServeOptions) -> Result<()> {
             device: options.device,
             generations: Arc::new(tokio::sync::Semaphore::new(MAX_GENERATIONS)),
             evaluations: Mutex::new(Default::default()),
+            models: Mutex::new(Default::default()),
         });
         let shown = match &options.token {
             Some(_) => format!("http://{addr}/?token=<{TOKEN_VARIABLE}>"),
