@@ -279,7 +279,10 @@ fn every_call_answers_about_the_runs_of_the_folder() {
         report["bits_per_dim"].as_f64().unwrap(),
         cli["bits_per_dim"].as_f64().unwrap(),
     );
-    assert!((served - printed).abs() < 1e-9, "{served} against {printed}");
+    assert!(
+        (served - printed).abs() < 1e-9,
+        "{served} against {printed}"
+    );
     assert_eq!(report["examples"], 447);
 
     let (status, images) = get(&server, "/api/test-images?run=digits&n=3");
