@@ -3,6 +3,10 @@
 //! and on all, median of several runs. The physical limit beside the training figures of
 //! BENCHMARKS.md.
 //!
+//! Then the small products of a recurrent step ([`argen::fused::step::multiply_add`], one
+//! core): the JSB LSTM's [2, 200] × [200, 800] (h_{t−1} W) and [2, 800] × [800, 200]
+//! (da_t Wᵀ), 120 of which make a training step.
+//!
 //!     cargo bench --bench gemm_peak [-- --sizes 512,1024,2048 --runs 5]
 
 use std::time::Instant;
@@ -83,5 +87,30 @@ fn main() {
                     .join(", ")
             );
         }
+    }
+    for (rows, inputs, outputs) in [(2usize, 200usize, 800usize), (2, 800, 200)] {
+        let x: Vec<f32> = (0..rows * inputs).map(|i| (i % 7) as f32 * 0.1).collect();
+        let w: Vec<f32> = (0..inputs * outputs)
+            .map(|i| (i % 11) as f32 * 0.01)
+            .collect();
+        let mut y = vec![0f32; rows * outputs];
+        let reps = 20_000;
+        let mut times: Vec<f64> = (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                for _ in 0..reps {
+                    argen::fused::step::multiply_add(&x, &w, outputs, &mut y);
+                }
+                start.elapsed().as_secs_f64() / reps as f64
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let t = times[times.len() / 2];
+        println!(
+            "recurrent step [{rows}, {inputs}] x [{inputs}, {outputs}]: median {:.2} us, {:.1} GFLOP/s",
+            t * 1e6,
+            2.0 * (rows * inputs * outputs) as f64 / t / 1e9
+        );
+        std::hint::black_box(&y);
     }
 }
