@@ -36,7 +36,7 @@ use burn::nn::Gru;
 use burn::nn::activation::Activation;
 use burn::prelude::*;
 
-use super::recurrence::{batch_major, recurrent_weight_gradient, transpose};
+use super::recurrence::{batch_major, recurrent_product, recurrent_weight_gradient, transpose};
 use super::step::multiply_add;
 use super::{
     FusedOps, PARALLEL_CELLS, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
@@ -155,7 +155,7 @@ pub(super) fn forward(
     let mut kept = vec![0f32; batch * 4 * hidden];
     for t in 0..time {
         p.fill(0.0);
-        multiply_add(&h, ws, width, &mut p);
+        recurrent_product(&h, ws, width, &mut p);
         // The sequences' cells are independent: split over the cores when there are many.
         type Row<'a> = (usize, ((&'a mut [f32], &'a [f32]), &'a mut [f32]));
         let cell = |(b, ((h, p), kept)): Row<'_>| {

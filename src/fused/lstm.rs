@@ -34,7 +34,7 @@ use burn::nn::activation::Activation;
 use burn::nn::{Lstm, LstmState};
 use burn::prelude::*;
 
-use super::recurrence::{batch_major, recurrent_weight_gradient, transpose};
+use super::recurrence::{batch_major, recurrent_product, recurrent_weight_gradient, transpose};
 use super::step::multiply_add;
 use super::{
     FusedOps, PARALLEL_CELLS, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
@@ -173,7 +173,7 @@ pub(super) fn forward(
         for (b, a) in a.chunks_exact_mut(width).enumerate() {
             a.copy_from_slice(&xs[(b * time + t) * width..(b * time + t + 1) * width]);
         }
-        multiply_add(&h, ws, width, a);
+        recurrent_product(&h, ws, width, a);
         // The sequences' cells are independent: split over the cores when there are many.
         let cell = |((a, h), c): ((&mut [f32], &mut [f32]), &mut [f32])| {
             with_wide_simd!(cell_step(a, h, c, hidden));
