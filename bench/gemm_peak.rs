@@ -1,5 +1,5 @@
 //! The machine's f32 matrix-product rate with the `gemm` crate that argen's kernels call: a
-//! square product C = A · B of n × n matrices (2n³ floating-point operations), on one core
+//! square product C += A · B of n × n matrices (2n³ floating-point operations), on one core
 //! and on all, median of several runs. The physical limit beside the training figures of
 //! BENCHMARKS.md.
 //!
@@ -11,32 +11,22 @@
 
 use std::time::Instant;
 
-fn product(n: usize, a: &[f32], b: &[f32], c: &mut [f32], parallelism: gemm::Parallelism) {
-    // SAFETY: a, b and c are n × n row-major matrices (their lengths are n², checked by the
-    // caller), and c does not overlap a or b.
-    unsafe {
-        gemm::gemm(
-            n,
-            n,
-            n,
-            c.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            a.as_ptr(),
-            1,
-            n as isize,
-            b.as_ptr(),
-            1,
-            n as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        );
-    }
+use argen::fused::step::{gemm_add, multiply_add};
+
+/// The seconds one call of `work` takes in each of `runs` runs of `reps` calls, sorted (the
+/// median in the middle).
+fn seconds_per_call(runs: usize, reps: usize, mut work: impl FnMut()) -> Vec<f64> {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..reps {
+                work();
+            }
+            start.elapsed().as_secs_f64() / reps as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times
 }
 
 fn main() {
@@ -68,15 +58,14 @@ fn main() {
             ("1 core", gemm::Parallelism::None),
             ("all cores", gemm::Parallelism::Rayon(0)),
         ] {
-            product(n, &a, &b, &mut c, parallelism); // warm-up
-            let mut rates: Vec<f64> = (0..runs)
-                .map(|_| {
-                    let start = Instant::now();
-                    product(n, &a, &b, &mut c, parallelism);
-                    2.0 * (n as f64).powi(3) / start.elapsed().as_secs_f64() / 1e9
-                })
+            gemm_add(&a, &b, n, &mut c, parallelism); // warm-up
+            let times = seconds_per_call(runs, 1, || gemm_add(&a, &b, n, &mut c, parallelism));
+            // The longest time last in `times`: the rates ascend.
+            let rates: Vec<f64> = times
+                .iter()
+                .rev()
+                .map(|t| 2.0 * (n as f64).powi(3) / t / 1e9)
                 .collect();
-            rates.sort_by(f64::total_cmp);
             println!(
                 "n = {n}, {name}: median {:.1} GFLOP/s (runs: {})",
                 rates[rates.len() / 2],
@@ -94,65 +83,31 @@ fn main() {
             .map(|i| (i % 11) as f32 * 0.01)
             .collect();
         let mut y = vec![0f32; rows * outputs];
-        let reps = 20_000;
-        let mut times: Vec<f64> = (0..runs)
-            .map(|_| {
-                let start = Instant::now();
-                for _ in 0..reps {
-                    argen::fused::step::multiply_add(&x, &w, outputs, &mut y);
+        let flops = 2.0 * (rows * inputs * outputs) as f64;
+        // argen's few-row loop, then the same product through gemm on this core (fused
+        // multiply-adds, register tiles): what the recurrent layers' forward step uses for a
+        // wide W.
+        for (name, through_gemm) in [
+            (
+                format!("recurrent step [{rows}, {inputs}] x [{inputs}, {outputs}]"),
+                false,
+            ),
+            ("  the same through gemm on one core".to_string(), true),
+        ] {
+            let times = seconds_per_call(runs, 20_000, || {
+                if through_gemm {
+                    gemm_add(&x, &w, outputs, &mut y, gemm::Parallelism::None);
+                } else {
+                    multiply_add(&x, &w, outputs, &mut y);
                 }
-                start.elapsed().as_secs_f64() / reps as f64
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
-        let t = times[times.len() / 2];
-        println!(
-            "recurrent step [{rows}, {inputs}] x [{inputs}, {outputs}]: median {:.2} us, {:.1} GFLOP/s",
-            t * 1e6,
-            2.0 * (rows * inputs * outputs) as f64 / t / 1e9
-        );
+            });
+            let t = times[times.len() / 2];
+            println!(
+                "{name}: median {:.2} us, {:.1} GFLOP/s",
+                t * 1e6,
+                flops / t / 1e9
+            );
+        }
         std::hint::black_box(&y);
-        // The same product through gemm on this core (fused multiply-adds, register tiles):
-        // what the fused recurrent layers' forward step uses for a wide W.
-        let mut times: Vec<f64> = (0..runs)
-            .map(|_| {
-                let start = Instant::now();
-                for _ in 0..reps {
-                    // SAFETY: x [rows, inputs], w [inputs, outputs] and y [rows, outputs] are
-                    // row-major with these lengths; y overlaps neither.
-                    unsafe {
-                        gemm::gemm(
-                            rows,
-                            outputs,
-                            inputs,
-                            y.as_mut_ptr(),
-                            1,
-                            outputs as isize,
-                            true,
-                            x.as_ptr(),
-                            1,
-                            inputs as isize,
-                            w.as_ptr(),
-                            1,
-                            outputs as isize,
-                            1.0,
-                            1.0,
-                            false,
-                            false,
-                            false,
-                            gemm::Parallelism::None,
-                        );
-                    }
-                }
-                start.elapsed().as_secs_f64() / reps as f64
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
-        let t = times[times.len() / 2];
-        println!(
-            "  the same through gemm on one core: median {:.2} us, {:.1} GFLOP/s",
-            t * 1e6,
-            2.0 * (rows * inputs * outputs) as f64 / t / 1e9
-        );
     }
 }

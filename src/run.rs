@@ -233,6 +233,18 @@ impl Run {
         }
     }
 
+    /// The neural sequence run, or an error saying that `what` needs one.
+    pub fn into_sequence(self, what: &str) -> Result<SequenceRun> {
+        match self {
+            Run::Sequence(run) => Ok(run),
+            other => bail!(
+                "{what} works on sequence runs; {} is a {} run",
+                other.path().display(),
+                other.kind()
+            ),
+        }
+    }
+
     /// Scores `split` of the run's data (trained runs: with `weights`, `batch_size` examples
     /// at once on `device`).
     pub fn evaluate(

@@ -4,7 +4,7 @@
 //! side, for the per-step products); the operations' inputs and outputs are batch-major
 //! ([b][t][·], as burn lays out [B, T, ·]).
 
-use super::step::multiply_add;
+use super::step::{LARGE_PRODUCT, gemm_add, multiply_add};
 
 /// The transpose [cols, rows] of a row-major `rows` × `cols` matrix (Wᵀ, for
 /// dh_{t−1} += da_t Wᵀ).
@@ -62,34 +62,8 @@ pub(super) fn recurrent_weight_gradient<'a>(
 pub(super) fn recurrent_product(h: &[f32], w: &[f32], outputs: usize, y: &mut [f32]) {
     let inputs = w.len() / outputs.max(1);
     let rows = y.len() / outputs.max(1);
-    if rows > 4 || outputs < 2 * inputs || rows * inputs * outputs > super::step::LARGE_PRODUCT {
+    if rows > 4 || outputs < 2 * inputs || rows * inputs * outputs > LARGE_PRODUCT {
         return multiply_add(h, w, outputs, y);
     }
-    assert_eq!(h.len(), rows * inputs, "h has a row per row of y");
-    assert_eq!(w.len(), inputs * outputs, "w holds whole rows");
-    // SAFETY: h [rows, inputs], w [inputs, outputs] and y [rows, outputs] are row-major with
-    // the lengths checked above, and y (a &mut borrow) overlaps neither.
-    unsafe {
-        gemm::gemm(
-            rows,
-            outputs,
-            inputs,
-            y.as_mut_ptr(),
-            1,
-            outputs as isize,
-            true,
-            h.as_ptr(),
-            1,
-            inputs as isize,
-            w.as_ptr(),
-            1,
-            outputs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
+    gemm_add(h, w, outputs, y, gemm::Parallelism::None);
 }

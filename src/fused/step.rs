@@ -123,8 +123,24 @@ pub fn multiply_add(x: &[f32], w: &[f32], outputs: usize, y: &mut [f32]) {
     if rows * inputs * outputs <= LARGE_PRODUCT {
         return accumulate(x, w, outputs, y);
     }
+    gemm_add(x, w, outputs, y, gemm::Parallelism::Rayon(0));
+}
+
+/// y [n, C_out] += x [n, C_in] · w [C_in, C_out] (row-major) through the `gemm` crate, on
+/// the cores `parallelism` gives it: the one checked call of `gemm` that [`multiply_add`],
+/// the recurrent layers' forward step and the benches share.
+pub fn gemm_add(
+    x: &[f32],
+    w: &[f32],
+    outputs: usize,
+    y: &mut [f32],
+    parallelism: gemm::Parallelism,
+) {
+    let inputs = w.len() / outputs.max(1);
+    let rows = y.len() / outputs.max(1);
     assert_eq!(x.len(), rows * inputs, "x has a row per row of y");
     assert_eq!(w.len(), inputs * outputs, "w holds whole rows");
+    assert_eq!(y.len(), rows * outputs, "y holds whole rows");
     // SAFETY: each pointer spans the row-major matrix its strides describe (checked above),
     // and y does not overlap x or w (a &mut borrow).
     unsafe {
@@ -147,7 +163,7 @@ pub fn multiply_add(x: &[f32], w: &[f32], outputs: usize, y: &mut [f32]) {
             false,
             false,
             false,
-            gemm::Parallelism::Rayon(0),
+            parallelism,
         );
     }
 }

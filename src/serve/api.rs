@@ -44,8 +44,7 @@ use crate::classic::ClassicModel;
 use crate::generate::StepObserver;
 use crate::generate::sequence::{SequenceRequest, sample_sequences};
 use crate::run::{
-    CompletionRequest, ImageRun, Kept, Run, SampleOptions, SequenceRun, SequenceSamples, Split,
-    Weights,
+    CompletionRequest, ImageRun, Kept, Run, SampleOptions, SequenceSamples, Split, Weights,
 };
 
 /// The largest request body (a drawn image and its mask are a few kilobytes).
@@ -682,18 +681,6 @@ fn default_sequences() -> usize {
     4
 }
 
-/// A sequence run, or a 400 saying what the call needs.
-fn sequence_run(folder: &std::path::Path, what: &str) -> ApiResult<SequenceRun> {
-    match Run::open(folder)? {
-        Run::Sequence(run) => Ok(run),
-        other => Err(ApiError::bad(format!(
-            "{what} works on sequence runs; {} is a {} run",
-            folder.display(),
-            other.kind()
-        ))),
-    }
-}
-
 async fn sequence_sample(
     State(state): State<Arc<AppState>>,
     RawQuery(raw): RawQuery,
@@ -708,7 +695,7 @@ async fn sequence_sample(
     let device = state.device.clone();
     blocking(move || {
         let _permit = permit;
-        let run = sequence_run(&folder, "sampling sequences")?;
+        let run = Run::open(&folder)?.into_sequence("sampling sequences")?;
         let data = run.data()?;
         // Sound: a quarter of a second unless asked (the page draws waveforms).
         let length = q.length.or_else(|| data.audio.as_ref().map(|a| a.sample_rate as usize / 4));
