@@ -28,6 +28,8 @@ pub mod distributions;
 pub mod files;
 pub mod fused;
 pub mod generate;
+#[cfg(feature = "gpu")]
+pub mod kernel_profile;
 pub mod layers;
 pub mod memory;
 pub mod models;

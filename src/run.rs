@@ -19,7 +19,9 @@ use crate::classic::{self, ClassicModel, ClassicRun};
 use crate::data::ImageData;
 use crate::data::sequences::SequenceData;
 use crate::generate::sequence::{SequenceRequest, sample_sequences, sample_sequences_naive};
-use crate::generate::{SampleRequest, sample_cached, sample_naive};
+use crate::generate::{
+    SampleRequest, sample_cached, sample_cached_on, sample_naive, sample_naive_on,
+};
 use crate::models::{ImageModel, SequenceModel};
 pub use crate::train::folder::RunKind;
 use crate::train::sequence::{SequenceMetrics, SequenceTrainingConfig, evaluate_sequences};
@@ -695,9 +697,41 @@ impl ImageRun {
         on_step: Option<crate::generate::StepObserver>,
         device: &Device,
     ) -> Result<ImageSamples> {
+        self.draw(model, options, on_step, std::slice::from_ref(device))
+    }
+
+    /// [`ImageRun::sample`] with the batches of images (`options.batch` each) dealt over
+    /// several devices, each on its own thread: the same images as on one device, since each
+    /// image has its own random stream.
+    pub fn sample_on_devices(
+        &self,
+        options: &SampleOptions,
+        devices: &[Device],
+    ) -> Result<ImageSamples> {
+        options.validate()?;
+        let Some(first) = devices.first() else {
+            bail!("no device to sample on");
+        };
+        let model = self.model(options.weights, first)?;
+        self.draw(&model, options, None, devices)
+    }
+
+    fn draw(
+        &self,
+        model: &ImageModel,
+        options: &SampleOptions,
+        on_step: Option<crate::generate::StepObserver>,
+        devices: &[Device],
+    ) -> Result<ImageSamples> {
         options.validate()?;
         let model = model.clone();
+        let device = &devices[0];
         if model.is_auto_encoder() {
+            if devices.len() > 1 {
+                bail!(
+                    "an auto-encoder run draws on one device: give --device instead of --devices"
+                );
+            }
             return self.sample_auto_encoder(&model, options, device);
         }
         if options.reconstruct.is_some() || options.interpolate.is_some() {
@@ -721,9 +755,9 @@ impl ImageRun {
             on_step,
         };
         let levels = if options.naive {
-            sample_naive(&model, &request, device)
+            sample_naive_on(&model, &request, devices)
         } else {
-            sample_cached(&model, &request, device)
+            sample_cached_on(&model, &request, devices)
         };
         Ok(ImageSamples {
             levels,

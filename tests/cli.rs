@@ -83,18 +83,27 @@ fn train_eval_sample_through_the_binary() {
     assert!(out.status.success(), "sample failed: {}", stderr(&out));
     let img = image::open(&png).unwrap();
     assert!(img.width() >= 3 * 8 && img.height() >= 2 * 8);
-    // The same seed gives the same picture.
+    // The same seed gives the same picture, also drawn in batches of 2 dealt over two devices.
     let png2 = dir.path().join("s2.png");
-    argen(&[
+    let out = argen(&[
         "sample",
         run_s,
         "--n",
         "6",
         "--seed",
         "5",
+        "--batch",
+        "2",
+        "--devices",
+        "cpu,cpu",
         "--out",
         png2.to_str().unwrap(),
     ]);
+    assert!(
+        out.status.success(),
+        "sample on two devices failed: {}",
+        stderr(&out)
+    );
     assert_eq!(std::fs::read(&png).unwrap(), std::fs::read(&png2).unwrap());
 
     // Completion: original, occluded and 2 completions per image, one image per row.

@@ -247,6 +247,51 @@ fn sequence_models_train_the_same_on_two_devices() {
 }
 
 #[test]
+fn images_drawn_over_two_devices_are_the_images_drawn_on_one() {
+    use argen::generate::{
+        SampleRequest, sample_cached, sample_cached_on, sample_naive, sample_naive_on,
+    };
+    use argen::models::PixelCnnPpConfig;
+    let cpu = Device::flex();
+    let two = [Device::flex(), Device::flex()];
+    let gated = tiny_model().init_seeded(3, &cpu);
+    let pp = ImageModelConfig::PixelcnnPp(PixelCnnPpConfig {
+        levels: 9,
+        colours: 1,
+        channels: 6,
+        blocks: 1,
+        resolutions: 2,
+        kernel: 3,
+        mixture: 2,
+        dropout: 0.0,
+        num_classes: None,
+        vector_dim: None,
+    })
+    .init_seeded(4, &cpu);
+    // 5 images in batches of 2: three batches, dealt unevenly over the two devices.
+    let mut request = SampleRequest::new(4, 4, vec![None; 5], 11);
+    request.batch = 2;
+    for (name, model) in [("gated", &gated), ("pixelcnn++", &pp)] {
+        let one = sample_cached(model, &request, &cpu);
+        assert_eq!(one.len(), 5 * 16);
+        assert!(
+            one.iter().any(|&v| v != one[0]),
+            "{name}: degenerate samples"
+        );
+        assert_eq!(
+            one,
+            sample_cached_on(model, &request, &two),
+            "{name}, cached"
+        );
+        assert_eq!(
+            sample_naive(model, &request, &cpu),
+            sample_naive_on(model, &request, &two),
+            "{name}, naive"
+        );
+    }
+}
+
+#[test]
 fn the_cli_refuses_several_devices_where_a_command_cannot_use_them() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_argen"))
         .args(["eval", "--devices", "cpu,cpu", "no-such-run"])
@@ -299,9 +344,17 @@ mod gpu {
             (cpu_loss - gpu_loss).abs() <= 1e-4 * cpu_loss.abs(),
             "loss {gpu_loss} on the GPU against {cpu_loss} on the CPU"
         );
-        for (i, (a, b)) in cpu_grads.iter().zip(&gpu_grads).enumerate() {
-            let gap = relative_gap(a, b);
-            assert!(gap <= 1e-3, "parameter {i}: GPU gradient differs by {gap}");
+        let gaps: Vec<(usize, usize, f32)> = cpu_grads
+            .iter()
+            .zip(&gpu_grads)
+            .enumerate()
+            .map(|(i, (a, b))| (i, a.len(), relative_gap(a, b)))
+            .collect();
+        for &(i, len, gap) in &gaps {
+            assert!(
+                gap <= 1e-3,
+                "parameter {i} ({len} values): GPU gradient differs by {gap}; all: {gaps:?}"
+            );
         }
     }
 
@@ -322,6 +375,219 @@ mod gpu {
             );
             assert!(field.blind_spot().is_empty(), "{target:?}: blind spot");
         }
+    }
+
+    /// The images of `config` drawn by the cached sampler on the CPU and on the GPU, for the
+    /// same weights and seed: the same random draws, from logits equal within rounding.
+    fn images_on_both(config: GatedPixelCnnConfig, labels: Vec<Option<usize>>, seed: u64) {
+        use argen::generate::{SampleRequest, sample_cached};
+        let colours = config.colours;
+        let cpu = Device::flex();
+        let model = ImageModelConfig::GatedPixelcnn(config).init_seeded(seed, &cpu);
+        let mut request = SampleRequest::new(6, 5, labels, seed);
+        request.colours = colours;
+        request.batch = 2;
+        let on_cpu = sample_cached(&model, &request, &cpu);
+        let on_gpu = sample_cached(&model.to_device(&gpu()), &request, &gpu());
+        assert_eq!(on_cpu.len(), request.labels.len() * colours * 30);
+        assert!(on_cpu.iter().any(|&v| v != on_cpu[0]), "degenerate samples");
+        assert_eq!(on_cpu, on_gpu, "colours {colours}, seed {seed}");
+    }
+
+    #[test]
+    fn cached_generation_on_the_gpu_draws_the_cpus_images() {
+        let grey = GatedPixelCnnConfig {
+            levels: 5,
+            ..match tiny_model() {
+                ImageModelConfig::GatedPixelcnn(c) => c,
+                _ => unreachable!(),
+            }
+        };
+        images_on_both(grey.clone(), vec![None; 3], 1);
+        let colour = GatedPixelCnnConfig {
+            channels: 12,
+            head: 18,
+            colours: 3,
+            ..grey.clone()
+        };
+        images_on_both(colour, vec![None; 3], 2);
+        let conditional = GatedPixelCnnConfig {
+            num_classes: Some(3),
+            ..grey
+        };
+        images_on_both(conditional, vec![Some(0), Some(2), Some(1)], 3);
+    }
+
+    #[test]
+    fn cached_generation_on_the_gpu_draws_the_cpus_sequences() {
+        use argen::distributions::OutputDistribution;
+        use argen::generate::sequence::{SequenceRequest, sample_sequences};
+        use argen::models::{SequenceModelConfig, SequenceModelKind};
+        let cpu = Device::flex();
+        let output = OutputDistribution::Categorical { levels: 7 };
+        let model =
+            SequenceModelConfig::new(SequenceModelKind::Wavenet, output.input_channels(), output)
+                .with_hidden(6)
+                .with_kernel(2)
+                .with_layers(4)
+                .with_blocks(2)
+                .with_num_classes(Some(2))
+                .init_seeded(9, &cpu);
+        let request = SequenceRequest {
+            labels: vec![Some(0), Some(1), Some(1)],
+            covariates: None,
+            vectors: None,
+            length: 40,
+            prefix: vec![3.0],
+            temperature: 1.0,
+            seed: 4,
+            batch: 3,
+        };
+        let on_cpu = sample_sequences(&model, output, &request, &cpu);
+        let on_gpu = sample_sequences(&model.to_device(&gpu()), output, &request, &gpu());
+        assert_eq!(on_cpu.len(), 3 * 40);
+        assert!(
+            on_cpu.iter().any(|&v| v != on_cpu[1]),
+            "degenerate sequences"
+        );
+        assert_eq!(on_cpu, on_gpu);
+    }
+
+    /// Deterministic values spread over [−scale, scale].
+    fn spread(n: usize, scale: f32) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i as f32 * 0.618_034).fract() * 2.0 - 1.0) * scale)
+            .collect()
+    }
+
+    /// max |a − b| / max(|b|, 1) over one tensor.
+    fn gap<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        let a: Vec<f32> = a.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        let b: Vec<f32> = b.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+        assert_eq!(a.len(), b.len());
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
+            .fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn the_gate_kernel_equals_the_standard_operations_in_values_and_gradients() {
+        use argen::fused::{gated_activation, gated_activation_plain};
+        let device = gpu().autodiff();
+        assert!(argen::fused::gpu::is_cube(&device));
+        for shape in [vec![3, 10, 5, 7], vec![2, 6, 9], vec![1, 2, 1, 1]] {
+            let n: usize = shape.iter().product();
+            let mut half = shape.clone();
+            half[1] /= 2;
+            let make = || {
+                Tensor::<4>::from_data(TensorData::new(spread(n, 6.0), pad4(&shape)), &device)
+                    .require_grad()
+            };
+            let (x_kernel, x_plain) = (make(), make());
+            let w =
+                Tensor::<4>::from_data(TensorData::new(spread(n / 2, 1.0), pad4(&half)), &device);
+            let y_kernel = gated_activation(x_kernel.clone());
+            let y_plain = gated_activation_plain(x_plain.clone());
+            let err = gap(y_kernel.clone(), y_plain.clone());
+            assert!(err <= 1e-4, "{shape:?}: values differ by {err}");
+            let g_kernel = (y_kernel * w.clone()).sum().backward();
+            let g_plain = (y_plain * w).sum().backward();
+            let err = gap(
+                x_kernel.grad(&g_kernel).unwrap(),
+                x_plain.grad(&g_plain).unwrap(),
+            );
+            assert!(err <= 1e-4, "{shape:?}: gradients differ by {err}");
+        }
+    }
+
+    /// A shape of 3 or 4 axes as 4 (a trailing 1).
+    fn pad4(shape: &[usize]) -> [usize; 4] {
+        [shape[0], shape[1], shape[2], *shape.get(3).unwrap_or(&1)]
+    }
+
+    #[test]
+    fn the_log_likelihood_kernel_equals_log_softmax_and_gather_in_values_and_gradients() {
+        use argen::fused::{level_log_prob, level_log_prob_plain};
+        let device = gpu().autodiff();
+        for (batch, levels, positions) in [(3, 11, 13), (2, 256, 5), (1, 1, 3)] {
+            let n = batch * levels * positions;
+            let make = || {
+                Tensor::<3>::from_data(
+                    TensorData::new(spread(n, 8.0), [batch, levels, positions]),
+                    &device,
+                )
+                .require_grad()
+            };
+            let chosen: Vec<i32> = (0..batch * positions)
+                .map(|i| ((i * 7 + 3) % levels) as i32)
+                .collect();
+            let x =
+                Tensor::<2, Int>::from_data(TensorData::new(chosen, [batch, positions]), &device);
+            let w = Tensor::<2>::from_data(
+                TensorData::new(spread(batch * positions, 1.0), [batch, positions]),
+                &device,
+            );
+            let (z_kernel, z_plain) = (make(), make());
+            let out_kernel = level_log_prob(z_kernel.clone(), x.clone());
+            let out_plain = level_log_prob_plain(z_plain.clone(), x);
+            let err = gap(out_kernel.clone(), out_plain.clone());
+            assert!(err <= 1e-4, "{levels} levels: values differ by {err}");
+            let g_kernel = (out_kernel * w.clone()).sum().backward();
+            let g_plain = (out_plain * w).sum().backward();
+            let err = gap(
+                z_kernel.grad(&g_kernel).unwrap(),
+                z_plain.grad(&g_plain).unwrap(),
+            );
+            assert!(err <= 1e-4, "{levels} levels: gradients differ by {err}");
+        }
+    }
+
+    /// The kernels of one training step (forward, backward, Adam) of the tiny model on the
+    /// GPU, after a warm-up step that compiles and tunes them.
+    fn training_step_kernels() -> argen::kernel_profile::KernelProfile {
+        use burn::optim::AdamConfig;
+        let device = gpu().autodiff();
+        let data = load(&DataSource::Digits).unwrap();
+        let mut model = tiny_model().init_seeded(6, &device);
+        let mut optim = AdamConfig::new().init();
+        let indices: Vec<usize> = (0..8).collect();
+        let mut step = |model: ImageModel| {
+            let (x, _) = image_batch(&data.train, &indices, &device);
+            let loss = categorical::log_prob(model.forward(x.clone(), None), x)
+                .mean()
+                .neg();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let model = optim.step(1e-3, model, grads);
+            let _ = loss.into_scalar::<f32>();
+            model
+        };
+        model = step(model);
+        let (_, profile) = argen::kernel_profile::KernelProfile::record(false, || step(model));
+        profile
+    }
+
+    #[test]
+    fn a_training_step_runs_argens_kernels_and_no_serial_scatter() {
+        let profile = training_step_kernels();
+        println!("{}", profile.table());
+        // The embedding's gradient is a matrix product, not burn's select-assign (a serial
+        // read-modify-write per table column over every pixel of the batch).
+        assert_eq!(
+            profile.launches_of("SelectAssign"),
+            0,
+            "{}",
+            profile.table()
+        );
+        assert!(profile.launches_of("Matmul") >= 2, "{}", profile.table());
+        // One gate per stack and layer (2 layers, vertical and horizontal); the top layer's
+        // vertical output reaches nothing, so it has no backward pass.
+        assert_eq!(profile.launches_of("GateForwardKernel"), 4);
+        assert_eq!(profile.launches_of("GateBackwardKernel"), 3);
+        assert_eq!(profile.launches_of("LogProbForwardKernel"), 1);
+        assert_eq!(profile.launches_of("LogProbBackwardKernel"), 1);
+        // Neither log-softmax nor its gather runs as standard operations any more.
+        assert_eq!(profile.launches_of("Gather"), 0, "{}", profile.table());
     }
 }
 

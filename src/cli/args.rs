@@ -42,7 +42,9 @@ pub struct DeviceArgs {
     pub device: String,
     /// Several devices at once, comma-separated (`cpu,gpu:0`, `gpu:0,gpu:1`,
     /// `cpu,remote:ws://HOST:PORT`): `argen train` splits each batch over them and adds their
-    /// gradients (data parallelism); `argen device-server` serves them all. Replaces --device.
+    /// gradients (data parallelism); `argen sample` of an image run deals its batches of
+    /// images over them (the same images); `argen device-server` serves them all. Replaces
+    /// --device.
     #[arg(long)]
     pub devices: Option<String>,
     /// Compute the gated activations and the softmax log-likelihood with standard burn
@@ -62,7 +64,8 @@ impl DeviceArgs {
         };
         if specs.len() > 1 && !several {
             bail!(
-                "--devices lists {} devices, but only `argen train` (data parallelism) and \
+                "--devices lists {} devices, but only `argen train` (data parallelism), \
+                 `argen sample` of an image run (batches dealt over the devices) and \
                  `argen device-server` use several; `argen {command}` takes one with --device",
                 specs.len()
             );

@@ -166,9 +166,10 @@ pub fn run(args: SampleArgs) -> Result<()> {
     }
     match run {
         Run::Image(run) => {
-            let device = args.devices.device("sample")?;
+            // Images are drawn batch by batch; with --devices the batches are dealt over them.
+            let devices = args.devices.connect("sample", true)?;
             let start = Instant::now();
-            let samples = run.sample(&args.options(None)?, &device)?;
+            let samples = run.sample_on_devices(&args.options(None)?, &devices.devices)?;
             let seconds = start.elapsed().as_secs_f64();
             let out = out_png();
             save_png(&samples.grid(), &out)?;

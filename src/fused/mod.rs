@@ -16,9 +16,13 @@
 //! Each matches the composition of standard burn operations it replaces (tested, values and
 //! gradients), which stays available: [`set_enabled`]`(false)` (the `--plain-ops` option)
 //! makes every function here use the standard operations. The kernels run on burn-flex's CPU
-//! tensors through burn's backend extension; on any other backend the standard operations run.
+//! tensors through burn's backend extension; with `--features gpu`, the gate and the
+//! log-likelihood also run as GPU kernels on burn's cubecl backend ([`gpu`]); elsewhere the
+//! standard operations run.
 
 pub mod conv;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -48,18 +52,25 @@ pub fn enabled() -> bool {
 
 /// Whether `t` lives on the flex CPU backend (with or without autodiff), where the kernels run.
 fn on_flex<const D: usize>(t: &Tensor<D>) -> bool {
-    let device = t.device();
-    device == Device::flex() || device == Device::flex().autodiff()
+    is_flex(&t.device())
+}
+
+/// Whether `device` is the flex CPU backend (with or without autodiff).
+pub(crate) fn is_flex(device: &Device) -> bool {
+    *device == Device::flex() || *device == Device::flex().autodiff()
 }
 
 /// tanh(a) ⊙ σ(b) for `x` of shape [batch, 2C, ...], a = channels 0..C, b = channels C..2C;
 /// the result has shape [batch, C, ...].
 pub fn gated_activation<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if enabled() && on_flex(&x) {
-        Tensor::from_dispatch(<Dispatch as FusedOps>::gated_activation(x.into_dispatch()))
-    } else {
-        gated_activation_plain(x)
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::gated_activation(x.into_dispatch()));
     }
+    #[cfg(feature = "gpu")]
+    if enabled() && gpu::is_cube(&x.device()) {
+        return gpu::gated_activation(x);
+    }
+    gated_activation_plain(x)
 }
 
 /// [`gated_activation`] from standard operations (the reference).
@@ -72,13 +83,16 @@ pub fn gated_activation_plain<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// [batch, P] = z_x − log Σ_l exp(z_l).
 pub fn level_log_prob(logits: Tensor<3>, x: Tensor<2, Int>) -> Tensor<2> {
     if enabled() && on_flex(&logits) {
-        Tensor::from_dispatch(<Dispatch as FusedOps>::level_log_prob(
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::level_log_prob(
             logits.into_dispatch(),
             x.into_dispatch(),
-        ))
-    } else {
-        level_log_prob_plain(logits, x)
+        ));
     }
+    #[cfg(feature = "gpu")]
+    if enabled() && gpu::is_cube(&logits.device()) {
+        return gpu::level_log_prob(logits, x);
+    }
+    level_log_prob_plain(logits, x)
 }
 
 /// [`level_log_prob`] from standard operations (the reference).

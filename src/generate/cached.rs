@@ -29,27 +29,30 @@ use crate::models::{GatedPixelCnn, ImageModel};
 /// the same request. The Gated PixelCNN (grey or colour) and the PixelCNN++ (with strides,
 /// [`super::pixelcnn_pp`]) have cached paths; the PixelCNN is generated naively.
 pub fn sample_cached(model: &ImageModel, request: &SampleRequest, device: &Device) -> Vec<u8> {
-    let gated = match model {
-        ImageModel::Gated(gated) => gated,
-        ImageModel::AutoEncoder(ae) => &ae.decoder,
-        ImageModel::PixelCnnPp(pp) => {
-            return super::pixelcnn_pp::sample_cached(pp, model, request, device);
+    sample_cached_on(model, request, std::slice::from_ref(device))
+}
+
+/// [`sample_cached`] with the batches dealt over several devices (the same images).
+pub fn sample_cached_on(
+    model: &ImageModel,
+    request: &SampleRequest,
+    devices: &[Device],
+) -> Vec<u8> {
+    match model {
+        ImageModel::Gated(_) | ImageModel::AutoEncoder(_) => {}
+        ImageModel::PixelCnnPp(_) => {
+            return super::pixelcnn_pp::sample_cached(model, request, devices);
         }
-        _ => return super::sample_naive(model, request, device),
-    };
-    let batch = request.batch.max(1);
-    let mut out = Vec::with_capacity(request.labels.len() * request.height * request.width);
-    for (b, labels) in request.labels.chunks(batch).enumerate() {
-        out.extend(sample_batch(
-            gated,
-            model,
-            request,
-            labels,
-            b * batch,
-            device,
-        ));
+        _ => return super::sample_naive_on(model, request, devices),
     }
-    out
+    super::in_batches_over(model, request, devices, |model, first, labels, device| {
+        let gated = match model {
+            ImageModel::Gated(gated) => gated,
+            ImageModel::AutoEncoder(ae) => &ae.decoder,
+            _ => unreachable!("matched above"),
+        };
+        sample_batch(gated, model, request, labels, first, device)
+    })
 }
 
 /// `rows[i]`, or zeros (the convolutions' padding) when `i` is above or left of the image.

@@ -18,8 +18,8 @@ pub mod naive;
 pub mod pixelcnn_pp;
 pub mod sequence;
 
-pub use cached::sample_cached;
-pub use naive::sample_naive;
+pub use cached::{sample_cached, sample_cached_on};
+pub use naive::{sample_naive, sample_naive_on};
 
 use burn::prelude::*;
 
@@ -203,6 +203,61 @@ impl SampleRequest {
             });
         condition_of(width, &self.labels, self.vectors.as_deref(), range, device)
     }
+}
+
+/// Draws the request's images batch by batch (`request.batch` images at a time), the batches
+/// dealt over `devices` in turn: batch b runs on device b mod D, each device on its own
+/// thread with its own copy of `model`. `draw(model, first_image, labels, device)` draws one
+/// batch. The images come back in the request's order and do not depend on the devices:
+/// each image has its own random stream, and a batch's images do not interact.
+pub(crate) fn in_batches_over(
+    model: &ImageModel,
+    request: &SampleRequest,
+    devices: &[Device],
+    draw: impl Fn(&ImageModel, usize, &[Option<usize>], &Device) -> Vec<u8> + Sync,
+) -> Vec<u8> {
+    assert!(!devices.is_empty(), "at least one device");
+    let batch = request.batch.max(1);
+    let batches: Vec<(usize, &[Option<usize>])> = request
+        .labels
+        .chunks(batch)
+        .enumerate()
+        .map(|(b, labels)| (b * batch, labels))
+        .collect();
+    if devices.len() == 1 {
+        return batches
+            .into_iter()
+            .flat_map(|(first, labels)| draw(model, first, labels, &devices[0]))
+            .collect();
+    }
+    let draw = &draw;
+    let batches = &batches;
+    let mut parts: Vec<(usize, Vec<u8>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = devices
+            .iter()
+            .enumerate()
+            .map(|(k, device)| {
+                let replica = model.clone().to_device(device);
+                scope.spawn(move || {
+                    batches
+                        .iter()
+                        .enumerate()
+                        .filter(|(b, _)| b % devices.len() == k)
+                        .map(|(b, &(first, labels))| (b, draw(&replica, first, labels, device)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| match h.join() {
+                Ok(part) => part,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    });
+    parts.sort_by_key(|(b, _)| *b);
+    parts.into_iter().flat_map(|(_, levels)| levels).collect()
 }
 
 /// The random streams of the images `first_image..first_image + n` of a request.

@@ -30,66 +30,78 @@ use crate::distributions::pixel_mixture;
 use crate::models::pixelcnn_pp::{GatedResidual, PixelCnnPp, concat_elu, up_sample_above};
 use crate::models::{Condition, ImageModel};
 
-/// Naive generation: the whole network once per pixel, on the image drawn so far.
+/// Naive generation: the whole network once per pixel, on the image drawn so far; the
+/// batches dealt over `devices`. `image_model` is a PixelCNN++.
 pub fn sample_naive(
-    model: &PixelCnnPp,
     image_model: &ImageModel,
     request: &SampleRequest,
-    device: &Device,
+    devices: &[Device],
 ) -> Vec<u8> {
-    in_batches(image_model, request, device, |first, n, condition| {
-        let mut draw = Draw::new(model, request, first, n);
-        let (c, h, w) = (request.colours, request.height, request.width);
-        for row in 0..h {
-            for col in 0..w {
-                let values: Vec<i64> = draw.pixels.iter().map(|&v| i64::from(v)).collect();
-                let x = Tensor::<4, Int>::from_data(TensorData::new(values, [n, c, h, w]), device);
-                let params = model.parameters(model.embed(x), condition.clone()).slice([
-                    0..n,
-                    0..draw.parameter_channels,
-                    row..row + 1,
-                    col..col + 1,
-                ]);
-                draw.pixel(row, col, params, device);
+    in_batches(
+        image_model,
+        request,
+        devices,
+        |model, first, n, condition, device| {
+            let mut draw = Draw::new(model, request, first, n);
+            let (c, h, w) = (request.colours, request.height, request.width);
+            for row in 0..h {
+                for col in 0..w {
+                    let values: Vec<i64> = draw.pixels.iter().map(|&v| i64::from(v)).collect();
+                    let x =
+                        Tensor::<4, Int>::from_data(TensorData::new(values, [n, c, h, w]), device);
+                    let params = model.parameters(model.embed(x), condition.clone()).slice([
+                        0..n,
+                        0..draw.parameter_channels,
+                        row..row + 1,
+                        col..col + 1,
+                    ]);
+                    draw.pixel(row, col, params, device);
+                }
             }
-        }
-        draw.pixels
-    })
+            draw.pixels
+        },
+    )
 }
 
 /// Cached generation with strides (see the module's documentation); the same images as
 /// [`sample_naive`] for the same request.
 pub fn sample_cached(
-    model: &PixelCnnPp,
     image_model: &ImageModel,
     request: &SampleRequest,
-    device: &Device,
+    devices: &[Device],
 ) -> Vec<u8> {
-    in_batches(image_model, request, device, |first, n, condition| {
-        Cached::new(model, request, n, condition, device).run(first)
-    })
+    in_batches(
+        image_model,
+        request,
+        devices,
+        |model, first, n, condition, device| {
+            Cached::new(model, request, n, condition, device).run(first)
+        },
+    )
 }
 
-/// The request's images in batches of `request.batch`: `generate(first image, images,
-/// their h)` draws one batch; the batches' images one after the other.
+/// The request's images in batches of `request.batch`, dealt over `devices`:
+/// `generate(model, first image, images, their h, device)` draws one batch; the batches'
+/// images one after the other.
 fn in_batches(
     image_model: &ImageModel,
     request: &SampleRequest,
-    device: &Device,
-    mut generate: impl FnMut(usize, usize, Option<Condition>) -> Vec<u8>,
+    devices: &[Device],
+    generate: impl Fn(&PixelCnnPp, usize, usize, Option<Condition>, &Device) -> Vec<u8> + Sync,
 ) -> Vec<u8> {
-    let batch = request.batch.max(1);
-    let mut out = Vec::with_capacity(request.labels.len() * request.image_size());
-    for (b, labels) in request.labels.chunks(batch).enumerate() {
-        let first = b * batch;
-        let n = labels.len();
-        out.extend(generate(
-            first,
-            n,
-            request.condition(image_model, first..first + n, device),
-        ));
-    }
-    out
+    super::in_batches_over(
+        image_model,
+        request,
+        devices,
+        |image_model, first, labels, device| {
+            let ImageModel::PixelCnnPp(model) = image_model else {
+                unreachable!("a PixelCNN++ request")
+            };
+            let n = labels.len();
+            let condition = request.condition(image_model, first..first + n, device);
+            generate(model, first, n, condition, device)
+        },
+    )
 }
 
 /// The drawing of one batch's pixels from the mixture's parameters.

@@ -214,11 +214,24 @@ pub(crate) fn level_embedding(levels: usize, dim: usize, device: &Device) -> bur
 /// Embeds images [batch, colours, height, width] of levels as [batch, colours·e, height,
 /// width]: each value replaced by its learned vector of e values, the channels in colour
 /// blocks (R's e channels, then G's, then B's), as the colour masks expect.
+///
+/// On the CPU the vectors are gathered by index; elsewhere (GPU devices) the lookup is the
+/// product one_hot(x) · table, whose gradient for the table, one_hot(x)ᵀ · g, is a matrix
+/// product too, where a scatter of the gradient rows by index runs serially per table column
+/// on burn's GPU kernels.
 pub(crate) fn embed_colour_blocks(embedding: &burn::nn::Embedding, x: Tensor<4, Int>) -> Tensor<4> {
     let [batch, colours, height, width] = x.dims();
-    let e = embedding.weight.dims()[1];
-    embedding
-        .forward(x.reshape([batch, colours * height * width])) // [batch, c·pixels, e]
+    let [levels, e] = embedding.weight.dims();
+    let values = batch * colours * height * width;
+    let vectors = if crate::fused::is_flex(&x.device()) {
+        embedding.forward(x.reshape([batch, colours * height * width])) // [batch, c·pixels, e]
+    } else {
+        let one_hot: Tensor<2> = x.reshape([values]).one_hot::<2>(levels).float();
+        one_hot
+            .matmul(embedding.weight.val())
+            .reshape([batch, values / batch, e])
+    };
+    vectors
         .reshape([batch, colours, height * width, e])
         .swap_dims(2, 3) // [batch, c, e, pixels]
         .reshape([batch, colours * e, height, width])
