@@ -60,7 +60,7 @@ pub fn level_log_prob(logits: Tensor<3>, x: Tensor<2, Int>) -> Tensor<2> {
 /// [batch, 2C, rest...] → [batch, C, rest...]: the gate's output shape.
 fn gate_output_shape(x: &Shape) -> Shape {
     assert!(
-        x.num_dims() >= 2 && x[1] % 2 == 0,
+        x.num_dims() >= 2 && x[1].is_multiple_of(2),
         "the gate needs [batch, 2C, ...], got {x:?}"
     );
     let mut out = x.clone();
