@@ -4,14 +4,16 @@
 //! on the flex CPU backend; here they run as cubecl kernels on burn's cubecl backend (wgpu /
 //! Vulkan with the `gpu` feature), through burn's backend extension:
 //!
-//! - [`GpuOps`] is routed by `#[backend_extension(Autodiff, Cube)]`: a tensor on a cube
-//!   device reaches the `CubeBackend` implementation below.
+//! - [`GpuOps`] is routed by `#[backend_extension(Autodiff, Cube, Fusion)]`: a tensor on a
+//!   cube device reaches `burn::backend::Cube`, which is `Fusion<CubeBackend>` with burn's
+//!   `fusion` feature (on with `gpu`). The macro's `Fusion` selector writes the lazy
+//!   `impl GpuOps for Fusion<B>`: each call is registered as an operation of its own in the
+//!   fusion stream, its output's shape and dtype given by the `#[fusion(dtype = .., shape =
+//!   ..)]` annotations, and runs the `CubeBackend` implementation below when the stream
+//!   executes; burn fuses the element-wise operations around it.
 //! - Autodiff tensors reach `Autodiff<Cube, C>`, whose implementation records
 //!   `GpuGateBackward` / `GpuLogProbBackward`; their backward passes are the two backward
-//!   kernels, reached through the same extension.
-//! - burn's kernel fusion (`burn/fusion`) is not on: with it, `Cube` becomes
-//!   `Fusion<CubeBackend>`, and the trait needs the `Fusion` selector and a `#[fusion(dtype =
-//!   .., shape = ..)]` annotation on each method (see BENCHMARKS.md, "GPU", for why it is off).
+//!   kernels, reached through the same extension (so they are lazy under fusion too).
 //!
 //! Each kernel reads and writes contiguous tensors (inputs are made contiguous first, outputs
 //! are allocated contiguous) and indexes them linearly:
@@ -81,20 +83,24 @@ fn log_prob_output_shape(logits: &Shape) -> Shape {
 ///
 /// The backward methods are operations of their own (the autodiff implementation calls them
 /// from its `Backward` steps); they are not differentiable themselves.
-#[backend_extension(Autodiff, Cube)]
+#[backend_extension(Autodiff, Cube, Fusion)]
 pub trait GpuOps: Backend {
     /// y = tanh(a)·σ(b) for `x` [batch, 2C, ...]: [batch, C, ...].
+    #[fusion(dtype = x, shape = gate_output_shape(x))]
     fn gpu_gate(x: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// The gate's gradient with respect to `x` [batch, 2C, ...] from the upstream gradient
     /// `g` [batch, C, ...]: [∂a | ∂b], shaped like `x`.
+    #[fusion(dtype = x, shape = x)]
     fn gpu_gate_backward(x: FloatTensor<Self>, g: FloatTensor<Self>) -> FloatTensor<Self>;
 
     /// z_x − log Σ_l exp(z_l) for `logits` [batch, L, P] and levels `x` [batch, P]: [batch, P].
+    #[fusion(dtype = logits, shape = log_prob_output_shape(logits))]
     fn gpu_level_log_prob(logits: FloatTensor<Self>, x: IntTensor<Self>) -> FloatTensor<Self>;
 
     /// The log-probability's gradient with respect to `logits` from the upstream gradient
     /// `g` [batch, P]: g·([l = x] − softmax_l), shaped like `logits`.
+    #[fusion(dtype = logits, shape = logits)]
     fn gpu_level_log_prob_backward(
         logits: FloatTensor<Self>,
         x: IntTensor<Self>,
@@ -124,8 +130,8 @@ impl GpuOps for CubeBackend {
     }
 }
 
-/// The autodiff backend the extension routes tracked cube tensors to (`Cube` is `CubeBackend`
-/// while burn's `fusion` feature is off).
+/// The autodiff backend the extension routes tracked cube tensors to: `Cube` is
+/// `Fusion<CubeBackend>` with burn's `fusion` feature, `CubeBackend` without it.
 impl<C: CheckpointStrategy> GpuOps for Autodiff<Cube, C> {
     fn gpu_gate(x: FloatTensor<Self>) -> FloatTensor<Self> {
         match GpuGateBackward
