@@ -112,6 +112,9 @@ pub fn conv2d(
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
+    if !on_flex(&x) && is_pointwise(&weight, &options) {
+        return pointwise_conv(x, weight, bias);
+    }
     match bias {
         Some(bias) if enabled() && on_flex(&x) && conv::supported(&options) => {
             Tensor::from_dispatch(<Dispatch as FusedOps>::conv2d(
@@ -123,6 +126,37 @@ pub fn conv2d(
         }
         bias => burn::tensor::module::conv2d(x, weight, bias, options),
     }
+}
+
+/// Whether `weight` and `options` make a 1×1 convolution with stride 1, no padding, no
+/// dilation and one group: a matrix product over the channels.
+fn is_pointwise(weight: &Tensor<4>, options: &ConvOptions<2>) -> bool {
+    let [_, _, kh, kw] = weight.dims();
+    kh == 1
+        && kw == 1
+        && options.stride == [1, 1]
+        && options.padding == [(0, 0), (0, 0)]
+        && options.groups == 1
+}
+
+/// A 1×1 convolution as one matrix product per example, y[b] = W · x[b] + bias, with `x`
+/// [batch, C_in, H, W] seen as [batch, C_in, H·W] and `weight` [C_out, C_in, 1, 1] as
+/// [C_out, C_in]. Used off the CPU, where burn's tuned 1×1 convolution kernels
+/// (`conv_im2col_1x1`, `wgrad_im2col_1x1_split`) read an input narrowed along the height
+/// (the strict vertical stack's output, a view) as if it were contiguous and give wrong
+/// values from the second image on (BENCHMARKS.md, "The GPU path without a GPU"); a matrix
+/// product, tuned as well, is what a GPU does best anyway.
+fn pointwise_conv(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> Tensor<4> {
+    let [batch, c_in, height, width] = x.dims();
+    let c_out = weight.dims()[0];
+    let y = weight
+        .reshape([1, c_out, c_in])
+        .matmul(x.reshape([batch, c_in, height * width]));
+    let y = match bias {
+        Some(bias) => y + bias.reshape([1, c_out, 1]),
+        None => y,
+    };
+    y.reshape([batch, c_out, height, width])
 }
 
 /// 1-D convolution of `x` [batch, C_in, T] with `weight` [C_out, C_in, k] and `bias` [C_out],
