@@ -18,7 +18,7 @@ use std::time::Instant;
 use argen::device::DeviceSpec;
 use argen::distributions::categorical;
 use argen::kernel_profile::KernelProfile;
-use argen::models::{GatedPixelCnnConfig, ImageModel, ImageModelConfig};
+use argen::models::{ImageModel, ImageModelConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -35,19 +35,7 @@ fn main() -> anyhow::Result<()> {
     let steps: usize = arg(&args, "--steps", 4);
     let timed = !args.iter().any(|a| a == "--untimed");
     argen::fused::set_enabled(!args.iter().any(|a| a == "--plain-ops"));
-    let config = GatedPixelCnnConfig {
-        levels: arg(&args, "--levels", 256),
-        channels: arg(&args, "--channels", 32),
-        layers: arg(&args, "--layers", 7),
-        first_kernel: 7,
-        kernel: 3,
-        head: arg(&args, "--head", 256),
-        num_classes: None,
-        vector_dim: None,
-        spatial: None,
-        dropout: 0.0,
-        colours: 1,
-    };
+    let config = common::gated_config(&args, arg(&args, "--levels", 256));
     let levels = config.levels;
     println!(
         "Gated PixelCNN {} channels, {} layers, head {}, {levels} levels, {size}x{size} images, batch {batch}",

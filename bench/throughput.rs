@@ -17,7 +17,6 @@ use std::time::Instant;
 use argen::data::{self, DataSource};
 use argen::distributions::categorical;
 use argen::generate::{SampleRequest, sample_cached, sample_naive};
-use argen::models::GatedPixelCnnConfig;
 use argen::train::{evaluate, image_batch};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -43,19 +42,7 @@ fn main() -> anyhow::Result<()> {
     // `--plain-ops`: standard burn operations instead of argen's fused kernels.
     argen::fused::set_enabled(!args.iter().any(|a| a == "--plain-ops"));
     let data = data::load(&source)?;
-    let config = GatedPixelCnnConfig {
-        levels: data.levels,
-        channels: arg(&args, "--channels", 32),
-        layers: arg(&args, "--layers", 7),
-        first_kernel: 7,
-        kernel: 3,
-        head: arg(&args, "--head", 256),
-        num_classes: None,
-        vector_dim: None,
-        spatial: None,
-        dropout: 0.0,
-        colours: 1,
-    };
+    let config = common::gated_config(&args, data.levels);
     println!(
         "Gated PixelCNN {} channels, {} layers, head {}, {} levels, {}x{} images ({}), batch {batch}, {runs} runs",
         config.channels,
