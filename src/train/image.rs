@@ -184,14 +184,27 @@ pub fn evaluate(model: &ImageModel, set: &ImageSet, batch_size: usize, device: &
     Nll::from_total(total, set.len(), set.image_size())
 }
 
+/// The most bytes one batch's logits [batch, levels·colours, H, W] may take on a device other
+/// than the CPU: a GPU driver caps the size of one buffer (wgpu's default limit is 256 MiB,
+/// Mesa's software Vulkan driver allows less), and the logits, like the head's hidden
+/// features, are an evaluation's largest tensors.
+const DEVICE_BATCH_BYTES: usize = 32 << 20;
+
 /// log p(x) of each image of `set` under `model` (with its class or vector when the model
-/// is conditional), in nats, computed in batches of `batch_size`.
+/// is conditional), in nats, computed in batches of `batch_size` (off the CPU, in batches
+/// whose logits fit in [`DEVICE_BATCH_BYTES`]; the values do not depend on the batch).
 pub fn log_probs(
     model: &ImageModel,
     set: &ImageSet,
     batch_size: usize,
     device: &Device,
 ) -> Vec<f64> {
+    let batch_size = if crate::fused::is_flex(device) {
+        batch_size
+    } else {
+        let logits_per_image = model.levels() * set.channels * set.height * set.width * 4;
+        batch_size.min(DEVICE_BATCH_BYTES / logits_per_image.max(1))
+    };
     let indices: Vec<usize> = (0..set.len()).collect();
     let mut out = Vec::with_capacity(set.len());
     for chunk in indices.chunks(batch_size.max(1)) {
