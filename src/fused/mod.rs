@@ -105,18 +105,22 @@ pub fn level_log_prob_plain(logits: Tensor<3>, x: Tensor<2, Int>) -> Tensor<2> {
 
 /// 2-D convolution of `x` [batch, C_in, H, W] with `weight` [C_out, C_in, kh, kw] and `bias`
 /// [C_out], as [`burn::tensor::module::conv2d`]; on burn-flex, with stride 1 and
-/// one group, computed by argen's kernels (see [`conv`]), else by burn's.
+/// one group, computed by argen's kernels (see [`conv`]); elsewhere a 1×1 convolution is a
+/// matrix product ([`pointwise_conv`], also with `--plain-ops`: it avoids a wrong burn
+/// kernel), any other by burn's.
 pub fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
-    if !on_flex(&x) && is_pointwise(&weight, &options) {
+    let on_cpu = on_flex(&x);
+    let [_, _, kh, kw] = weight.dims();
+    if !on_cpu && is_pointwise([kh, kw], &options) {
         return pointwise_conv(x, weight, bias);
     }
     match bias {
-        Some(bias) if enabled() && on_flex(&x) && conv::supported(&options) => {
+        Some(bias) if enabled() && on_cpu && conv::supported(&options) => {
             Tensor::from_dispatch(<Dispatch as FusedOps>::conv2d(
                 x.into_dispatch(),
                 weight.into_dispatch(),
@@ -128,10 +132,9 @@ pub fn conv2d(
     }
 }
 
-/// Whether `weight` and `options` make a 1×1 convolution with stride 1, no padding, no
-/// dilation and one group: a matrix product over the channels.
-fn is_pointwise(weight: &Tensor<4>, options: &ConvOptions<2>) -> bool {
-    let [_, _, kh, kw] = weight.dims();
+/// Whether a `kernel` (height, width) and `options` make a 1×1 convolution with stride 1, no
+/// padding and one group (dilation changes nothing then): a matrix product over the channels.
+fn is_pointwise([kh, kw]: [usize; 2], options: &ConvOptions<2>) -> bool {
     kh == 1
         && kw == 1
         && options.stride == [1, 1]
@@ -162,7 +165,8 @@ fn pointwise_conv(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>) -> T
 /// 1-D convolution of `x` [batch, C_in, T] with `weight` [C_out, C_in, k] and `bias` [C_out],
 /// as [`burn::tensor::module::conv1d`]: the same as [`conv2d`] of a 1 × T image with a 1 × k
 /// kernel, which is how it runs on burn-flex (stride 1, one group, any dilation: WaveNet's and
-/// the TCN's causal convolutions), else by burn's.
+/// the TCN's causal convolutions) and, elsewhere, for k = 1 (a matrix product, as in
+/// [`conv2d`]); else by burn's.
 pub fn conv1d(
     x: Tensor<3>,
     weight: Tensor<3>,
@@ -175,11 +179,17 @@ pub fn conv1d(
         [1, options.dilation[0]],
         options.groups,
     );
-    if bias.is_none() || !enabled() || !on_flex(&x) || !conv::supported(&plane) {
+    let [c_out, _, kernel] = weight.dims();
+    // Whether conv2d takes it: argen's kernels on the CPU, the matrix product elsewhere.
+    let as_plane = if on_flex(&x) {
+        bias.is_some() && enabled() && conv::supported(&plane)
+    } else {
+        is_pointwise([1, kernel], &plane)
+    };
+    if !as_plane {
         return burn::tensor::module::conv1d(x, weight, bias, options);
     }
     let [batch, c_in, time] = x.dims();
-    let [c_out, _, kernel] = weight.dims();
     let y = conv2d(
         x.reshape([batch, c_in, 1, time]),
         weight.reshape([c_out, c_in, 1, kernel]),
