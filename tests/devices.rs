@@ -3,6 +3,8 @@
 //! loss and keeps the models causal; with `--features remote`, a device server on loopback
 //! trains as the local CPU does and refuses clients without its token.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -323,6 +325,7 @@ fn without_the_gpu_feature_the_gpu_is_refused_clearly() {
 #[cfg(feature = "gpu")]
 mod gpu {
     use super::*;
+    use crate::common::relative_error;
     use argen::device::DeviceSpec;
     use argen::receptive_field;
 
@@ -460,17 +463,6 @@ mod gpu {
             .collect()
     }
 
-    /// max |a − b| / max(|b|, 1) over one tensor.
-    fn gap<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-        let a: Vec<f32> = a.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
-        let b: Vec<f32> = b.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
-        assert_eq!(a.len(), b.len());
-        a.iter()
-            .zip(&b)
-            .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
-            .fold(0.0, f32::max)
-    }
-
     #[test]
     fn the_gate_kernel_equals_the_standard_operations_in_values_and_gradients() {
         use argen::fused::{gated_activation, gated_activation_plain};
@@ -489,11 +481,11 @@ mod gpu {
                 Tensor::<4>::from_data(TensorData::new(spread(n / 2, 1.0), pad4(&half)), &device);
             let y_kernel = gated_activation(x_kernel.clone());
             let y_plain = gated_activation_plain(x_plain.clone());
-            let err = gap(y_kernel.clone(), y_plain.clone());
+            let err = relative_error(y_kernel.clone(), y_plain.clone());
             assert!(err <= 1e-4, "{shape:?}: values differ by {err}");
             let g_kernel = (y_kernel * w.clone()).sum().backward();
             let g_plain = (y_plain * w).sum().backward();
-            let err = gap(
+            let err = relative_error(
                 x_kernel.grad(&g_kernel).unwrap(),
                 x_plain.grad(&g_plain).unwrap(),
             );
@@ -531,11 +523,11 @@ mod gpu {
             let (z_kernel, z_plain) = (make(), make());
             let out_kernel = level_log_prob(z_kernel.clone(), x.clone());
             let out_plain = level_log_prob_plain(z_plain.clone(), x);
-            let err = gap(out_kernel.clone(), out_plain.clone());
+            let err = relative_error(out_kernel.clone(), out_plain.clone());
             assert!(err <= 1e-4, "{levels} levels: values differ by {err}");
             let g_kernel = (out_kernel * w.clone()).sum().backward();
             let g_plain = (out_plain * w).sum().backward();
-            let err = gap(
+            let err = relative_error(
                 z_kernel.grad(&g_kernel).unwrap(),
                 z_plain.grad(&g_plain).unwrap(),
             );

@@ -3,12 +3,15 @@
 //! without and with autodiff; the convolution's gradients with respect to its input, weights
 //! and bias, for kernels and paddings of every kind the models use.
 
+mod common;
+
 use argen::fused::{
     conv2d, gated_activation, gated_activation_plain, level_log_prob, level_log_prob_plain,
 };
 use argen::rng::seeded;
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
+use common::relative_error;
 use rand::RngExt;
 
 /// Marks a tensor for gradients when it lives on an autodiff device.
@@ -21,17 +24,6 @@ fn random(n: usize, seed: u64, scale: f32) -> Vec<f32> {
     (0..n)
         .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale)
         .collect()
-}
-
-/// Largest |a − b| / max(1, |b|) over the two tensors' values.
-fn relative_error<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-    let a: Vec<f32> = a.into_data().convert::<f32>().iter::<f32>().collect();
-    let b: Vec<f32> = b.into_data().convert::<f32>().iter::<f32>().collect();
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(&b)
-        .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
-        .fold(0.0, f32::max)
 }
 
 fn check_gate<const D: usize>(shape: [usize; D], seed: u64, strided: bool) {

@@ -1,4 +1,5 @@
-//! Helpers for the tests that run the `argen` binary (each test file uses some of them).
+//! Helpers shared by the test files: running the `argen` binary, comparing tensors (each
+//! test file uses some of them).
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -65,4 +66,18 @@ pub fn tensors(path: &std::path::Path) -> Vec<(String, Vec<u8>)> {
         .collect();
     out.sort();
     out
+}
+
+/// Largest |a − b| / max(1, |b|) over the two tensors' values.
+pub fn relative_error<const D: usize>(
+    a: burn::prelude::Tensor<D>,
+    b: burn::prelude::Tensor<D>,
+) -> f32 {
+    let a: Vec<f32> = a.into_data().convert::<f32>().iter::<f32>().collect();
+    let b: Vec<f32> = b.into_data().convert::<f32>().iter::<f32>().collect();
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs() / y.abs().max(1.0))
+        .fold(0.0, f32::max)
 }
