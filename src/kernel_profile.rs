@@ -15,7 +15,7 @@ use cubecl_runtime::config::{TypeNameFormatLevel, type_name_format};
 use cubecl_runtime::logging::{LaunchObservation, LaunchObserver, TimingMethod, TimingRequest};
 
 /// One kernel of a profile: its short name, the launches and their summed time.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct KernelRow {
     /// The kernel's name without module path and generic arguments, as cubecl's log writes it.
     pub name: String,
@@ -45,9 +45,7 @@ impl Tally {
         let mut kernels = self.kernels.lock().unwrap_or_else(|e| e.into_inner());
         let row = kernels.entry(kernel).or_insert_with(|| KernelRow {
             name: type_name_format(kernel, TypeNameFormatLevel::Short),
-            launches: 0,
-            time: Duration::ZERO,
-            host_timed: 0,
+            ..KernelRow::default()
         });
         f(row);
     }
@@ -91,11 +89,9 @@ impl KernelProfile {
         // Kernels of the same short name (different generic arguments) are one row.
         let mut rows: BTreeMap<String, KernelRow> = BTreeMap::new();
         for row in kernels.into_values() {
-            let merged = rows.entry(row.name.clone()).or_insert(KernelRow {
+            let merged = rows.entry(row.name.clone()).or_insert_with(|| KernelRow {
                 name: row.name.clone(),
-                launches: 0,
-                time: Duration::ZERO,
-                host_timed: 0,
+                ..KernelRow::default()
             });
             merged.launches += row.launches;
             merged.time += row.time;
