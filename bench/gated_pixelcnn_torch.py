@@ -5,7 +5,14 @@ as the PyTorch reimplementations sample).
 
     python bench/gated_pixelcnn_torch.py [--channels 32] [--layers 7] [--first-kernel 7]
         [--kernel 3] [--head 256] [--levels 256] [--size 28] [--batch 32]
-        [--train-steps 10] [--eval-images 512] [--sample-images 2] [--runs 3]
+        [--train-steps 10] [--eval-images 512] [--sample-images 2] [--runs 3] [--warmup 1]
+        [--compile] [--device cpu|cuda]
+
+--compile wraps the training objective (forward pass and loss) and the evaluation pass in
+torch.compile (dynamic=False); their first calls compile, and that time is printed apart
+("compile"), never inside a measurement. --warmup steps of each kind (1) run before the
+first run's measurements, after the compilation. Naive sampling stays eager (a compiled
+sampler would recompile or pad for each of the 784 prefixes; users sample eagerly).
 
 Random images of the right shape stand in for Fashion-MNIST: the time of a step does not
 depend on the pixel values. Prints one line per measurement and the medians.
@@ -67,9 +74,10 @@ def main():
     for name, default in [("channels", 32), ("layers", 7), ("first-kernel", 7), ("kernel", 3),
                           ("head", 256), ("levels", 256), ("size", 28), ("batch", 32),
                           ("train-steps", 10), ("eval-images", 512), ("sample-images", 2),
-                          ("runs", 3)]:
+                          ("runs", 3), ("warmup", 1)]:
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU row")
+    p.add_argument("--compile", action="store_true", help="torch.compile training and evaluation")
     a = p.parse_args()
     torch.manual_seed(0)
     dev = torch.device(a.device)
@@ -77,8 +85,50 @@ def main():
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     s = a.size
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    label = "torch-compile" if a.compile else "torch"
     print(f"PyTorch {torch.__version__} on {dev}, {torch.get_num_threads()} threads, "
-          f"{sum(q.numel() for q in model.parameters())} parameters")
+          f"{sum(q.numel() for q in model.parameters())} parameters, {label}")
+
+    def objective(x):
+        return F.cross_entropy(model(x), x)
+
+    def evaluation(x):
+        return F.cross_entropy(model(x), x, reduction="sum")
+
+    if a.compile:
+        objective = torch.compile(objective, dynamic=False)
+        evaluation = torch.compile(evaluation, dynamic=False)
+
+    def train_step(x):
+        loss = objective(x)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+
+    def evaluate_images(x):
+        for chunk in x.split(256):  # argen evaluates in batches of 256 too
+            evaluation(chunk).item()
+
+    # The first calls compile (under --compile); then the warm-up steps. None is measured.
+    model.train()
+    x = torch.randint(0, a.levels, (a.batch, s, s), device=dev)
+    start = time.perf_counter()
+    train_step(x)
+    sync()
+    first_train = time.perf_counter() - start
+    if a.eval_images > 0:
+        model.eval()
+        with torch.no_grad():
+            start = time.perf_counter()
+            evaluate_images(torch.randint(0, a.levels, (a.eval_images, s, s), device=dev))
+            sync()
+        first_eval = time.perf_counter() - start
+    if a.compile:
+        print(f"{label} compile (first step): train {first_train:.2f} s"
+              + (f", eval {first_eval:.2f} s" if a.eval_images > 0 else ""))
+    for _ in range(a.warmup):
+        model.train()
+        train_step(x)
     train, evaluate, sample = [], [], []
     for run in range(a.runs):
         model.train()
@@ -86,10 +136,7 @@ def main():
         sync()
         start = time.perf_counter()
         for _ in range(a.train_steps):
-            loss = F.cross_entropy(model(x), x)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+            train_step(x)
         sync()
         train.append(a.batch * a.train_steps / (time.perf_counter() - start))
         model.eval()
@@ -97,10 +144,9 @@ def main():
             x = torch.randint(0, a.levels, (a.eval_images, s, s), device=dev)
             sync()
             start = time.perf_counter()
-            for chunk in x.split(256):  # argen evaluates in batches of 256 too
-                F.cross_entropy(model(chunk), chunk, reduction="sum").item()
+            evaluate_images(x)
             sync()
-            evaluate.append(a.eval_images / (time.perf_counter() - start))
+            evaluate.append(a.eval_images / max(time.perf_counter() - start, 1e-9))
             if a.sample_images > 0:
                 img = torch.zeros(a.sample_images, s, s, dtype=torch.long, device=dev)
                 start = time.perf_counter()
@@ -109,9 +155,9 @@ def main():
                         probs = torch.softmax(model(img)[:, :, r, c], dim=1)
                         img[:, r, c] = torch.multinomial(probs, 1).squeeze(1)
                 sample.append(a.sample_images / (time.perf_counter() - start))
-        print(f"torch run {run}: train {train[-1]:.2f} img/s, eval {evaluate[-1]:.2f} img/s"
+        print(f"{label} run {run}: train {train[-1]:.2f} img/s, eval {evaluate[-1]:.2f} img/s"
               + (f", naive sampling {sample[-1]:.4f} img/s" if sample else ""))
-    print(f"torch median: train {statistics.median(train):.2f} img/s, "
+    print(f"{label} median: train {statistics.median(train):.2f} img/s, "
           f"eval {statistics.median(evaluate):.2f} img/s"
           + (f", naive sampling {statistics.median(sample):.4f} img/s" if sample else ""))
 

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo bench --bench throughput -- [--data fashion-mnist] [--runs 5] [--channels 32] \
 //!     [--layers 7] [--batch 32] [--train-steps 10] [--eval-images 512] [--sample-images 8] \
-//!     [--plain-ops] [--default-malloc]
+//!     [--plain-ops] [--default-malloc] [--precision f32|bf16]
 //! ```
 //!
 //! The model is freshly initialised (the time per step does not depend on the weights).
@@ -41,10 +41,15 @@ fn main() -> anyhow::Result<()> {
     let sample_images: usize = arg(&args, "--sample-images", 8);
     // `--plain-ops`: standard burn operations instead of argen's fused kernels.
     argen::fused::set_enabled(!args.iter().any(|a| a == "--plain-ops"));
+    // `--precision bf16`: the convolutions' products in bf16 on AMX (f32 sums).
+    let precision: argen::fused::matmul::Precision = arg(&args, "--precision", "f32".to_string())
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    argen::fused::matmul::set_precision(precision).map_err(anyhow::Error::msg)?;
     let data = data::load(&source)?;
     let config = common::gated_config(&args, data.levels);
     println!(
-        "Gated PixelCNN {} channels, {} layers, head {}, {} levels, {}x{} images ({}), batch {batch}, {runs} runs",
+        "Gated PixelCNN {} channels, {} layers, head {}, {} levels, {}x{} images ({}), batch {batch}, {runs} runs, {precision} products",
         config.channels,
         config.layers,
         config.head,

@@ -52,12 +52,20 @@ pub struct DeviceArgs {
     /// slower). For comparisons and debugging.
     #[arg(long)]
     pub plain_ops: bool,
+    /// The number format of the CPU's convolution products: `f32` (the default), or `bf16`
+    /// (factors rounded to bfloat16, sums in f32, on the AMX tile unit of Intel CPUs that
+    /// have AMX-BF16: faster, a little less exact). Refused, with the reason, where the CPU
+    /// lacks it.
+    #[arg(long, default_value = "f32")]
+    pub precision: argen::fused::matmul::Precision,
 }
 
 impl DeviceArgs {
     /// Connects the devices; `several` says whether the command can use more than one.
     pub fn connect(&self, command: &str, several: bool) -> Result<Devices> {
         argen::fused::set_enabled(!self.plain_ops);
+        argen::fused::matmul::set_precision(self.precision)
+            .map_err(|why| anyhow::anyhow!("--precision {}: {why}", self.precision))?;
         let specs = match &self.devices {
             Some(list) => DeviceSpec::parse_list(list)?,
             None => vec![DeviceSpec::parse(&self.device)?],

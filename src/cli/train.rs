@@ -299,6 +299,12 @@ pub fn run(args: TrainArgs, given: &Given) -> Result<()> {
     if !devices.is_cpu_only() || devices.devices.len() > 1 {
         eprintln!("devices: {devices}");
     }
+    if args.devices.precision != argen::fused::matmul::Precision::F32 {
+        eprintln!(
+            "convolution products in {} (AMX tile unit, f32 sums)",
+            args.devices.precision
+        );
+    }
     match &args.resume {
         Some(folder) => {
             if let Some(e) = args.training.epochs

@@ -13,7 +13,8 @@
 //! - weight gradient: ∂L/∂W += ∂L/∂y[n] · cols_nᵀ, a C_out × (C_in·kh·kw) × (H'·W') product;
 //! - bias gradient: Σ_{n,p} ∂L/∂y[n, o, p].
 //!
-//! The examples are split over the threads (each with its own weight-gradient sum). This
+//! The products run in the precision [`super::matmul::set_precision`] chose (f32, or bf16 on
+//! AMX). The examples are split over the threads (each with its own weight-gradient sum). This
 //! replaces burn-flex's path (BENCHMARKS.md, "Where argen's training step spends its time"):
 //! its forward scatters each result back value by value, its input gradient is a transposed
 //! convolution, and burn's generic weight gradient is a convolution of the inputs with the
@@ -30,6 +31,7 @@ use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
+use super::matmul::{Lhs, Operand, product};
 use super::{flex_f32, values_f32};
 
 /// Whether these options are covered (otherwise burn's convolution runs).
@@ -111,6 +113,8 @@ pub(super) fn forward(
         .zip(xs.par_chunks(per_thread * plane))
         .for_each(|(y, xs)| {
             let mut cols = Columns::new(&g);
+            // SAFETY: W [C_out × taps] is row-major in ws, which outlives `weights`.
+            let weights = unsafe { Lhs::new(c_out, taps, row_major(ws.as_ptr(), taps)) };
             for (y, input) in y.chunks_mut(out_plane).zip(xs.chunks(plane)) {
                 let rhs = cols.of(input);
                 for (row, &b) in y.chunks_mut(pixels).zip(bs) {
@@ -122,26 +126,12 @@ pub(super) fn forward(
                 // SAFETY: each pointer spans the matrix its strides describe; the buffers do
                 // not overlap.
                 unsafe {
-                    gemm::gemm(
-                        c_out,
+                    weights.times(
                         pixels,
-                        taps,
+                        row_major(rhs.as_ptr(), pixels),
                         y.as_mut_ptr(),
-                        1,
                         pixels as isize,
                         true,
-                        ws.as_ptr(),
-                        1,
-                        taps as isize,
-                        rhs.as_ptr(),
-                        1,
-                        pixels as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
                     );
                 }
             }
@@ -225,26 +215,13 @@ pub(super) fn weight_gradient(
                 // C_out × taps, C_out × pixels and taps × pixels read transposed); the three
                 // buffers do not overlap.
                 unsafe {
-                    gemm::gemm(
-                        c_out,
-                        taps,
-                        pixels,
+                    product(
+                        (c_out, taps, pixels),
                         sum.as_mut_ptr(),
-                        1,
                         taps as isize,
                         true,
-                        lhs.as_ptr(),
-                        1,
-                        pixels as isize,
-                        rhs.as_ptr(),
-                        pixels as isize,
-                        1,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
+                        row_major(lhs.as_ptr(), pixels),
+                        transposed(rhs.as_ptr(), pixels),
                     );
                 }
             }
@@ -297,6 +274,9 @@ pub(super) fn input_gradient(
     dx.par_chunks_mut(per_thread * plane)
         .zip(gs.par_chunks(per_thread * c_out * pixels))
         .for_each(|(dx, gs)| {
+            // SAFETY: W [C_out × taps] is row-major in ws (read transposed: Wᵀ), which
+            // outlives `weights_t`.
+            let weights_t = unsafe { Lhs::new(taps, c_out, transposed(ws.as_ptr(), taps)) };
             let mut cols = if direct {
                 Vec::new()
             } else {
@@ -313,26 +293,12 @@ pub(super) fn input_gradient(
                 // SAFETY: each pointer spans the matrix its strides describe (W is row-major
                 // C_out × taps, read transposed); the buffers do not overlap.
                 unsafe {
-                    gemm::gemm(
-                        taps,
+                    weights_t.times(
                         pixels,
-                        c_out,
+                        row_major(dy.as_ptr(), pixels),
                         dst,
-                        1,
                         pixels as isize,
                         false,
-                        ws.as_ptr(),
-                        taps as isize,
-                        1,
-                        dy.as_ptr(),
-                        1,
-                        pixels as isize,
-                        0.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
                     );
                 }
                 if !direct {
@@ -346,6 +312,24 @@ pub(super) fn input_gradient(
     // SAFETY: every value was written above.
     let dx = unsafe { assume_init(dx) };
     flex_f32(dx, vec![n, c_in, height, width])
+}
+
+/// A row-major matrix at `ptr` with rows of `width` values.
+fn row_major(ptr: *const f32, width: usize) -> Operand {
+    Operand {
+        ptr,
+        rows: width as isize,
+        cols: 1,
+    }
+}
+
+/// The transpose of a row-major matrix at `ptr` with rows of `width` values, read in place.
+fn transposed(ptr: *const f32, width: usize) -> Operand {
+    Operand {
+        ptr,
+        rows: 1,
+        cols: width as isize,
+    }
 }
 
 /// The values of a buffer whose every value the caller initialised.

@@ -401,6 +401,7 @@ macro_rules! with_wide_simd {
 
 pub mod gru;
 pub mod lstm;
+pub mod matmul;
 mod recurrence;
 
 /// Values per step (sequences × hidden units) from which a recurrent layer's cells run on
