@@ -308,7 +308,7 @@ fn the_fused_lstm_matches_burns_lstm_in_values_and_gradients() {
         (4, 5, 88, 17, false),
         // Products of over 2^20 multiply-adds: the gemm path.
         (70, 3, 5, 64, true),
-        // 16,640 cells per step: they run on all cores.
+        // Many sequences: 65 on each core (3 above: 2 and 1).
         (130, 2, 3, 128, false),
     ]
     .into_iter()
@@ -392,7 +392,7 @@ fn the_fused_gru_matches_burns_gru_in_values_and_gradients() {
         (4, 5, 88, 17, false),
         // Products of over 2^20 multiply-adds: the gemm path.
         (70, 3, 5, 64, true),
-        // 16,640 cells per step: they run on all cores.
+        // Many sequences: 65 on each core (3 above: 2 and 1).
         (130, 2, 3, 128, false),
     ]
     .into_iter()

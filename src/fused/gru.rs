@@ -36,10 +36,11 @@ use burn::nn::Gru;
 use burn::nn::activation::Activation;
 use burn::prelude::*;
 
-use super::recurrence::{batch_major, recurrent_product, recurrent_weight_gradient, transpose};
-use super::step::multiply_add;
+use super::recurrence::{
+    recurrent_product, recurrent_weight_gradient, sequences_per_thread, transpose,
+};
 use super::{
-    FusedOps, PARALLEL_CELLS, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
+    FusedOps, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
 };
 
 /// Runs `gru` (burn's module, its weights as they are) over `input` [B, T, I] from `state`
@@ -65,14 +66,14 @@ pub fn gru_sequence(gru: &Gru, input: Tensor<3>, state: Option<Tensor<2>>) -> Te
     let w_ih = Tensor::cat(
         gates
             .iter()
-            .map(|g| g.input_transform.weight.val())
+            .map(|g| dense_gradient(g.input_transform.weight.val()))
             .collect(),
         1,
     );
     let w_hh = Tensor::cat(
         gates
             .iter()
-            .map(|g| g.hidden_transform.weight.val())
+            .map(|g| dense_gradient(g.hidden_transform.weight.val()))
             .collect(),
         1,
     );
@@ -101,8 +102,8 @@ pub fn gru_sequence(gru: &Gru, input: Tensor<3>, state: Option<Tensor<2>>) -> Te
     ))
 }
 
-/// What the backward pass reads: z, r, n and m = p_n + b_n of every step, time-major
-/// ([t][b][4H]); the output h_t [B, T, H] and the start state; W.
+/// What the backward pass reads: z, r, n and m = p_n + b_n of every step, batch-major
+/// ([b][t][4H]); the output h_t [B, T, H] and the start state; W.
 #[derive(Debug, Clone)]
 pub(super) struct Saved {
     gates: Vec<f32>,
@@ -126,7 +127,8 @@ impl Saved {
 }
 
 /// The forward pass: h_t as [B, T, H] for `xp` [B, T, 3H], `w` [H, 3H], `bn` [H] and the start
-/// state `h0` [B, H]; with `keep`, what the backward pass reads.
+/// state `h0` [B, H]; with `keep`, what the backward pass reads. The sequences are split over
+/// the cores ([`sequences_per_thread`]), each thread running all steps of its own.
 pub(super) fn forward(
     xp: &FlexTensor,
     w: &FlexTensor,
@@ -134,6 +136,7 @@ pub(super) fn forward(
     h0: &FlexTensor,
     keep: bool,
 ) -> (FlexTensor, Option<Saved>) {
+    use rayon::prelude::*;
     let (xp, w, bn, h0) = (
         values_f32(xp),
         values_f32(w),
@@ -147,43 +150,35 @@ pub(super) fn forward(
     let bns: &[f32] = bn.as_slice().expect("contiguous");
     let width = 3 * hidden;
     let start: Vec<f32> = h0.as_slice::<f32>().expect("contiguous").to_vec();
-    let mut h = start.clone();
     let mut out = vec![0f32; batch * time * hidden];
-    let mut gates = vec![0f32; if keep { time * batch * 4 * hidden } else { 0 }];
-    let mut p = vec![0f32; batch * width];
-    // This step's z, r, n, m of every sequence.
-    let mut kept = vec![0f32; batch * 4 * hidden];
-    for t in 0..time {
-        p.fill(0.0);
-        recurrent_product(&h, ws, width, &mut p);
-        // The sequences' cells are independent: split over the cores when there are many.
-        type Row<'a> = (usize, ((&'a mut [f32], &'a [f32]), &'a mut [f32]));
-        let cell = |(b, ((h, p), kept)): Row<'_>| {
-            let x = &xs[(b * time + t) * width..(b * time + t + 1) * width];
-            with_wide_simd!(cell_step(x, p, bns, h, kept));
-        };
-        if batch * hidden >= PARALLEL_CELLS {
-            use rayon::prelude::*;
-            h.par_chunks_exact_mut(hidden)
-                .zip(p.par_chunks_exact(width))
-                .zip(kept.par_chunks_exact_mut(4 * hidden))
-                .enumerate()
-                .for_each(cell);
-        } else {
-            h.chunks_exact_mut(hidden)
-                .zip(p.chunks_exact(width))
-                .zip(kept.chunks_exact_mut(4 * hidden))
-                .enumerate()
-                .for_each(cell);
-        }
-        for b in 0..batch {
-            let row = (b * time + t) * hidden;
-            out[row..row + hidden].copy_from_slice(&h[b * hidden..(b + 1) * hidden]);
-        }
-        if keep {
-            gates[t * batch * 4 * hidden..(t + 1) * batch * 4 * hidden].copy_from_slice(&kept);
-        }
-    }
+    // z, r, n, m of every step (kept for the backward pass), or of the current step only.
+    let kept_per_row = if keep { time } else { 1 };
+    let mut gates = vec![0f32; batch * kept_per_row * 4 * hidden];
+    let chunk = sequences_per_thread(batch);
+    out.par_chunks_mut(chunk * time * hidden)
+        .zip(gates.par_chunks_mut(chunk * kept_per_row * 4 * hidden))
+        .zip(xs.par_chunks(chunk * time * width))
+        .zip(start.par_chunks(chunk * hidden))
+        .for_each(|(((out, gates), xs), h0)| {
+            let rows = h0.len() / hidden;
+            let mut h = h0.to_vec();
+            let mut p = vec![0f32; rows * width];
+            for t in 0..time {
+                p.fill(0.0);
+                recurrent_product(&h, ws, width, &mut p);
+                for (b, (h, p)) in h
+                    .chunks_exact_mut(hidden)
+                    .zip(p.chunks_exact(width))
+                    .enumerate()
+                {
+                    let x = &xs[(b * time + t) * width..][..width];
+                    let step = if keep { b * time + t } else { b };
+                    let kept = &mut gates[step * 4 * hidden..][..4 * hidden];
+                    with_wide_simd!(cell_step(x, p, bns, h, kept));
+                    out[(b * time + t) * hidden..][..hidden].copy_from_slice(h);
+                }
+            }
+        });
     let saved = keep.then(|| Saved {
         gates,
         states: out.clone(),
@@ -256,6 +251,7 @@ impl Backward<Flex, 3> for GruBackward {
     type State = Saved;
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        use rayon::prelude::*;
         let grad = values_f32(&grads.consume::<Flex>(&ops.node));
         let gs: &[f32] = grad.as_slice().expect("contiguous");
         let [xp_node, w_node, bn_node] = ops.parents;
@@ -264,37 +260,45 @@ impl Backward<Flex, 3> for GruBackward {
         let width = 3 * hidden;
         // Wᵀ [3H, H], for dh_{t−1} += dp_t Wᵀ.
         let wt = transpose(&s.weight, hidden, width);
-        // dxp and dp of every step, time-major.
-        let mut dx = vec![0f32; time * batch * width];
-        let mut dp = vec![0f32; time * batch * width];
-        let mut dh = vec![0f32; batch * hidden];
-        for t in (0..time).rev() {
-            for b in 0..batch {
-                let row = (b * time + t) * hidden;
-                let dh = &mut dh[b * hidden..(b + 1) * hidden];
-                for (d, g) in dh.iter_mut().zip(&gs[row..row + hidden]) {
-                    *d += g;
+        // dxp and dp of every step, batch-major. Each thread carries dh of its own sequences
+        // back through time.
+        let mut dx = vec![0f32; batch * time * width];
+        let mut dp = vec![0f32; batch * time * width];
+        let chunk = sequences_per_thread(batch);
+        dx.par_chunks_mut(chunk * time * width)
+            .zip(dp.par_chunks_mut(chunk * time * width))
+            .zip(gs.par_chunks(chunk * time * hidden))
+            .enumerate()
+            .for_each(|(part, ((dx, dp), gs))| {
+                let rows = gs.len() / (time * hidden);
+                let first = part * chunk;
+                let mut dh = vec![0f32; rows * hidden];
+                // This step's dp of the thread's sequences, side by side for the product.
+                let mut dp_t = vec![0f32; rows * width];
+                for t in (0..time).rev() {
+                    for b in 0..rows {
+                        let row = (b * time + t) * hidden;
+                        let dh = &mut dh[b * hidden..(b + 1) * hidden];
+                        for (d, g) in dh.iter_mut().zip(&gs[row..row + hidden]) {
+                            *d += g;
+                        }
+                        let at = (b * time + t) * width;
+                        let kept = ((first + b) * time + t) * 4 * hidden;
+                        with_wide_simd!(gate_gradient(
+                            &mut dx[at..at + width],
+                            &mut dp[at..at + width],
+                            &s.gates[kept..kept + 4 * hidden],
+                            s.before(first + b, t),
+                            dh
+                        ));
+                        dp_t[b * width..(b + 1) * width].copy_from_slice(&dp[at..at + width]);
+                    }
+                    recurrent_product(&dp_t, &wt, hidden, &mut dh);
                 }
-                let at = (t * batch + b) * width;
-                let kept = (t * batch + b) * 4 * hidden;
-                with_wide_simd!(gate_gradient(
-                    &mut dx[at..at + width],
-                    &mut dp[at..at + width],
-                    &s.gates[kept..kept + 4 * hidden],
-                    s.before(b, t),
-                    dh
-                ));
-            }
-            multiply_add(
-                &dp[t * batch * width..(t + 1) * batch * width],
-                &wt,
-                hidden,
-                &mut dh,
-            );
-        }
+            });
         if let Some(node) = w_node {
             let dw =
-                recurrent_weight_gradient(|b, t| s.before(b, t), &dp, (batch, time, hidden, width));
+                recurrent_weight_gradient(|r| s.before(r / time, r % time), &dp, (hidden, width));
             grads.register::<Flex>(node.id, flex_f32(dw, vec![hidden, width]));
         }
         if let Some(node) = bn_node {
@@ -307,8 +311,7 @@ impl Backward<Flex, 3> for GruBackward {
             grads.register::<Flex>(node.id, flex_f32(dbn, vec![hidden]));
         }
         if let Some(node) = xp_node {
-            let dxp = batch_major(&dx, batch, time, width);
-            grads.register::<Flex>(node.id, flex_f32(dxp, vec![batch, time, width]));
+            grads.register::<Flex>(node.id, flex_f32(dx, vec![batch, time, width]));
         }
     }
 }

@@ -34,10 +34,11 @@ use burn::nn::activation::Activation;
 use burn::nn::{Lstm, LstmState};
 use burn::prelude::*;
 
-use super::recurrence::{batch_major, recurrent_product, recurrent_weight_gradient, transpose};
-use super::step::multiply_add;
+use super::recurrence::{
+    recurrent_product, recurrent_weight_gradient, sequences_per_thread, strided_product, transpose,
+};
 use super::{
-    FusedOps, PARALLEL_CELLS, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
+    FusedOps, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
 };
 
 /// Runs `lstm` (burn's module, its weights as they are) over `input` [B, T, I] from `state`
@@ -71,7 +72,9 @@ pub fn lstm_sequence(
     let hidden = lstm.d_hidden;
     let gates = [&lstm.input_gate, forget, &lstm.cell_gate, &lstm.output_gate];
     let cat = |part: fn(&burn::nn::GateController) -> &burn::nn::Linear| {
-        let weights = gates.iter().map(|g| part(g).weight.val()).collect();
+        let weights = (gates.iter())
+            .map(|g| dense_gradient(part(g).weight.val()))
+            .collect();
         Tensor::cat(weights, 1)
     };
     let w_ih = cat(|g| &g.input_transform);
@@ -112,7 +115,7 @@ pub fn lstm_sequence(
     (hiddens, state)
 }
 
-/// What the backward pass reads: the activated gates (i, f, g, o) time-major ([t][b][4H]),
+/// What the backward pass reads: the activated gates (i, f, g, o) batch-major ([b][t][4H]),
 /// the forward pass's output [B, T, 2H] (h_t | c_t after every step) and start state
 /// ([b][h | c]), and W.
 #[derive(Debug, Clone)]
@@ -145,7 +148,8 @@ impl Saved {
 }
 
 /// The forward pass: [h_t | c_t] as [B, T, 2H] for `xp` [B, T, 4H], `w` [H, 4H] and the start
-/// state `h0`, `c0` [B, H]; with `keep`, what the backward pass reads.
+/// state `h0`, `c0` [B, H]; with `keep`, what the backward pass reads. The sequences are split
+/// over the cores ([`sequences_per_thread`]), each thread running all steps of its own.
 pub(super) fn forward(
     xp: &FlexTensor,
     w: &FlexTensor,
@@ -153,6 +157,7 @@ pub(super) fn forward(
     c0: &FlexTensor,
     keep: bool,
 ) -> (FlexTensor, Option<Saved>) {
+    use rayon::prelude::*;
     let (xp, w, h0, c0) = (
         values_f32(xp),
         values_f32(w),
@@ -161,46 +166,48 @@ pub(super) fn forward(
     );
     let dims = xp.shape().to_vec();
     let (batch, time, hidden) = (dims[0], dims[1], dims[2] / 4);
-    let xs: &[f32] = xp.as_slice().expect("contiguous");
     let ws: &[f32] = w.as_slice().expect("contiguous");
+    let (h0s, c0s): (&[f32], &[f32]) = (
+        h0.as_slice().expect("contiguous"),
+        c0.as_slice().expect("contiguous"),
+    );
     let width = 4 * hidden;
-    let mut h: Vec<f32> = h0.as_slice::<f32>().expect("contiguous").to_vec();
-    let mut c: Vec<f32> = c0.as_slice::<f32>().expect("contiguous").to_vec();
+    // The gates' pre-activations start as the input projections; each step adds its
+    // recurrent product and activates them in place.
+    let mut gates: Vec<f32> = xp.as_slice::<f32>().expect("contiguous").to_vec();
     let mut out = vec![0f32; batch * time * 2 * hidden];
-    let mut gates = vec![0f32; time * batch * width];
-    for t in 0..time {
-        let a = &mut gates[t * batch * width..(t + 1) * batch * width];
-        for (b, a) in a.chunks_exact_mut(width).enumerate() {
-            a.copy_from_slice(&xs[(b * time + t) * width..(b * time + t + 1) * width]);
-        }
-        recurrent_product(&h, ws, width, a);
-        // The sequences' cells are independent: split over the cores when there are many.
-        let cell = |((a, h), c): ((&mut [f32], &mut [f32]), &mut [f32])| {
-            with_wide_simd!(cell_step(a, h, c, hidden));
-        };
-        if batch * hidden >= PARALLEL_CELLS {
-            use rayon::prelude::*;
-            a.par_chunks_exact_mut(width)
-                .zip(h.par_chunks_exact_mut(hidden))
-                .zip(c.par_chunks_exact_mut(hidden))
-                .for_each(cell);
-        } else {
-            a.chunks_exact_mut(width)
-                .zip(h.chunks_exact_mut(hidden))
-                .zip(c.chunks_exact_mut(hidden))
-                .for_each(cell);
-        }
-        for b in 0..batch {
-            let row = (b * time + t) * 2 * hidden;
-            out[row..row + hidden].copy_from_slice(&h[b * hidden..(b + 1) * hidden]);
-            out[row + hidden..row + 2 * hidden].copy_from_slice(&c[b * hidden..(b + 1) * hidden]);
-        }
-    }
+    let chunk = sequences_per_thread(batch);
+    gates
+        .par_chunks_mut(chunk * time * width)
+        .zip(out.par_chunks_mut(chunk * time * 2 * hidden))
+        .zip(
+            h0s.par_chunks(chunk * hidden)
+                .zip(c0s.par_chunks(chunk * hidden)),
+        )
+        .for_each(|((gates, out), (h0, c0))| {
+            let (mut h, mut c) = (h0.to_vec(), c0.to_vec());
+            for t in 0..time {
+                // a_t = xp_t + h_{t−1} W for this thread's sequences (rows T·4H apart).
+                strided_product(&h, ws, width, &mut gates[t * width..], time * width);
+                for (b, (h, c)) in h
+                    .chunks_exact_mut(hidden)
+                    .zip(c.chunks_exact_mut(hidden))
+                    .enumerate()
+                {
+                    let a = &mut gates[(b * time + t) * width..][..width];
+                    with_wide_simd!(cell_step(a, h, c, hidden));
+                    let row = &mut out[(b * time + t) * 2 * hidden..][..2 * hidden];
+                    row[..hidden].copy_from_slice(h);
+                    row[hidden..].copy_from_slice(c);
+                }
+            }
+        });
     let saved = keep.then(|| Saved {
         gates,
         states: out.clone(),
-        start: (h0.as_slice::<f32>().expect("contiguous").chunks(hidden))
-            .zip(c0.as_slice::<f32>().expect("contiguous").chunks(hidden))
+        start: h0s
+            .chunks(hidden)
+            .zip(c0s.chunks(hidden))
             .flat_map(|(h, c)| h.iter().chain(c).copied())
             .collect(),
         weight: ws.to_vec(),
@@ -271,6 +278,7 @@ impl Backward<Flex, 2> for LstmBackward {
     type State = Saved;
 
     fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        use rayon::prelude::*;
         let grad = values_f32(&grads.consume::<Flex>(&ops.node));
         let gs: &[f32] = grad.as_slice().expect("contiguous");
         let [xp_node, w_node] = ops.parents;
@@ -279,50 +287,55 @@ impl Backward<Flex, 2> for LstmBackward {
         let width = 4 * hidden;
         // Wᵀ [4H, H], for dh_{t−1} = da_t Wᵀ.
         let wt = transpose(&s.weight, hidden, width);
-        let mut da = vec![0f32; time * batch * width];
-        let mut dh = vec![0f32; batch * hidden];
-        let mut dc = vec![0f32; batch * hidden];
-        for t in (0..time).rev() {
-            for b in 0..batch {
-                let row = (b * time + t) * 2 * hidden;
-                let at = b * hidden..(b + 1) * hidden;
-                for (j, (dh, dc)) in dh[at.clone()]
-                    .iter_mut()
-                    .zip(&mut dc[at.clone()])
-                    .enumerate()
-                {
-                    *dh += gs[row + j];
-                    *dc += gs[row + hidden + j];
+        // da of every step, batch-major: dxp itself. Each thread carries dh and dc of its
+        // own sequences back through time.
+        let mut da = vec![0f32; batch * time * width];
+        let chunk = sequences_per_thread(batch);
+        da.par_chunks_mut(chunk * time * width)
+            .zip(gs.par_chunks(chunk * time * 2 * hidden))
+            .enumerate()
+            .for_each(|(part, (da, gs))| {
+                let rows = gs.len() / (time * 2 * hidden);
+                let first = part * chunk;
+                let mut dh = vec![0f32; rows * hidden];
+                let mut dc = vec![0f32; rows * hidden];
+                // This step's da of the thread's sequences, side by side for the product.
+                let mut da_t = vec![0f32; rows * width];
+                for t in (0..time).rev() {
+                    for b in 0..rows {
+                        let row = (b * time + t) * 2 * hidden;
+                        let at = b * hidden..(b + 1) * hidden;
+                        for (j, (dh, dc)) in dh[at.clone()]
+                            .iter_mut()
+                            .zip(&mut dc[at.clone()])
+                            .enumerate()
+                        {
+                            *dh += gs[row + j];
+                            *dc += gs[row + hidden + j];
+                        }
+                        let gate_at = (b * time + t) * width;
+                        let da = &mut da[gate_at..gate_at + width];
+                        with_wide_simd!(gate_gradient(
+                            da,
+                            &s.gates[(first * time) * width + gate_at..][..width],
+                            s.after(first + b, t).1,
+                            s.before(first + b, t).1,
+                            &dh[at.clone()],
+                            &mut dc[at]
+                        ));
+                        da_t[b * width..(b + 1) * width].copy_from_slice(da);
+                    }
+                    dh.fill(0.0);
+                    recurrent_product(&da_t, &wt, hidden, &mut dh);
                 }
-                let gate_at = (t * batch + b) * width;
-                with_wide_simd!(gate_gradient(
-                    &mut da[gate_at..gate_at + width],
-                    &s.gates[gate_at..gate_at + width],
-                    s.after(b, t).1,
-                    s.before(b, t).1,
-                    &dh[at.clone()],
-                    &mut dc[at]
-                ));
-            }
-            dh.fill(0.0);
-            multiply_add(
-                &da[t * batch * width..(t + 1) * batch * width],
-                &wt,
-                hidden,
-                &mut dh,
-            );
-        }
+            });
         if let Some(node) = w_node {
-            let dw = recurrent_weight_gradient(
-                |b, t| s.before(b, t).0,
-                &da,
-                (batch, time, hidden, width),
-            );
+            let dw =
+                recurrent_weight_gradient(|r| s.before(r / time, r % time).0, &da, (hidden, width));
             grads.register::<Flex>(node.id, flex_f32(dw, vec![hidden, width]));
         }
         if let Some(node) = xp_node {
-            let dxp = batch_major(&da, batch, time, width);
-            grads.register::<Flex>(node.id, flex_f32(dxp, vec![batch, time, width]));
+            grads.register::<Flex>(node.id, flex_f32(da, vec![batch, time, width]));
         }
     }
 }

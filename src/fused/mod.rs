@@ -231,6 +231,8 @@ pub trait FusedOps: burn::backend::Backend {
         bn: FloatTensor<Self>,
         h0: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
+    /// See [`dense_gradient`].
+    fn dense_gradient(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 impl FusedOps for Flex {
@@ -257,6 +259,10 @@ impl FusedOps for Flex {
 
     fn gru(xp: FlexTensor, w: FlexTensor, bn: FlexTensor, h0: FlexTensor) -> FlexTensor {
         gru::forward(&xp, &w, &bn, &h0, false).0
+    }
+
+    fn dense_gradient(x: FlexTensor) -> FlexTensor {
+        x
     }
 }
 
@@ -359,6 +365,14 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
             OpsKind::UnTracked(prep) => prep.finish(gru::forward(&xpp, &wp, &bnp, &h0p, false).0),
         }
     }
+
+    fn dense_gradient(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let value = x.primitive().clone();
+        DenseGradientBackward
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateless(value)
+    }
 }
 
 /// A contiguous f32 tensor of the given shape.
@@ -404,9 +418,6 @@ pub mod lstm;
 pub mod matmul;
 mod recurrence;
 
-/// Values per step (sequences × hidden units) from which a recurrent layer's cells run on
-/// all cores: below, one step's cells take less time than handing them out.
-const PARALLEL_CELLS: usize = 16_384;
 pub mod step;
 
 /// y = tanh(a)·σ(b), element by element.
@@ -513,6 +524,34 @@ fn gate_gradient(da: &mut [f32], db: &mut [f32], g: &[f32], t: &[f32], s: &[f32]
     for ((((da, db), &g), &t), &s) in da.iter_mut().zip(db).zip(g).zip(t).zip(s) {
         *da = g * s * (1.0 - t * t);
         *db = g * t * s * (1.0 - s);
+    }
+}
+
+/// `x` itself; in the backward pass, its gradient is handed on as one contiguous block.
+///
+/// The fused recurrent layers concatenate their gates' weights along the columns; burn's
+/// concatenation hands each weight a strided view of the concatenated gradient, and every
+/// later operation on such a gradient (clipping, Adam's moments) walks it value by value
+/// (a seventh of an LSTM training step). Applied to each weight before the concatenation,
+/// this op copies its gradient once into rows of its own.
+pub fn dense_gradient<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if enabled() && on_flex(&x) && x.is_require_grad() {
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::dense_gradient(x.into_dispatch()));
+    }
+    x
+}
+
+#[derive(Debug)]
+struct DenseGradientBackward;
+
+impl Backward<Flex, 1> for DenseGradientBackward {
+    type State = ();
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = values_f32(&grads.consume::<Flex>(&ops.node));
+        if let [Some(parent)] = ops.parents {
+            grads.register::<Flex>(parent.id, grad);
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 //! What the fused recurrent layers ([`super::lstm`], [`super::gru`]) share: the layout
-//! changes and the one product of their backward passes that do not depend on the cell.
-//! Gate values and their gradients are kept time-major ([t][b][·]: one step's rows side by
-//! side, for the per-step products); the operations' inputs and outputs are batch-major
-//! ([b][t][·], as burn lays out [B, T, ·]).
+//! changes, the per-step products and the one product of their backward passes that do not
+//! depend on the cell. The operations' inputs and outputs are batch-major ([b][t][·], as burn
+//! lays out [B, T, ·]).
 
-use super::step::{LARGE_PRODUCT, gemm_add, multiply_add};
+use super::step::{LARGE_PRODUCT, accumulate, gemm_add, multiply_add};
+
+/// Up to this many rows, [`strided_product`] computes row by row without packing W.
+const FEW_ROWS: usize = 4;
 
 /// The transpose [cols, rows] of a row-major `rows` × `cols` matrix (Wᵀ, for
 /// dh_{t−1} += da_t Wᵀ).
@@ -18,34 +20,27 @@ pub(super) fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     t
 }
 
-/// Time-major rows ([t][b][width]) in batch-major order ([b][t][width]).
-pub(super) fn batch_major(rows: &[f32], batch: usize, time: usize, width: usize) -> Vec<f32> {
-    let mut out = vec![0f32; batch * time * width];
-    for t in 0..time {
-        for b in 0..batch {
-            let from = (t * batch + b) * width;
-            let to = (b * time + t) * width;
-            out[to..to + width].copy_from_slice(&rows[from..from + width]);
-        }
-    }
-    out
+/// Sequences per thread: the batch split evenly over the cores. Sequences are independent in
+/// the forward pass and in backpropagation through time, so each thread runs the whole
+/// recurrence of its own sequences, with no join per step.
+pub(super) fn sequences_per_thread(batch: usize) -> usize {
+    let threads = rayon::current_num_threads().clamp(1, batch.max(1));
+    batch.div_ceil(threads).max(1)
 }
 
-/// dW = Σ_t h_{t−1}ᵀ da_t [hidden, width] as one product Hᵀ dA over the (t, b) rows, with
-/// `before(b, t)` the state h_{t−1} of sequence b that step t read and `da` time-major.
+/// dW = Σ_t h_{t−1}ᵀ da_t [hidden, width] as one product Hᵀ dA over the rows of `da`
+/// ([rows, width], any order of (b, t)), with `before(r)` the state h_{t−1} that row r's step
+/// read.
 pub(super) fn recurrent_weight_gradient<'a>(
-    before: impl Fn(usize, usize) -> &'a [f32],
+    before: impl Fn(usize) -> &'a [f32],
     da: &[f32],
-    (batch, time, hidden, width): (usize, usize, usize, usize),
+    (hidden, width): (usize, usize),
 ) -> Vec<f32> {
-    let rows = time * batch;
+    let rows = da.len() / width.max(1);
     let mut ht = vec![0f32; hidden * rows];
-    for t in 0..time {
-        for b in 0..batch {
-            let r = t * batch + b;
-            for (j, &h) in before(b, t).iter().enumerate() {
-                ht[j * rows + r] = h;
-            }
+    for r in 0..rows {
+        for (j, &h) in before(r).iter().enumerate() {
+            ht[j * rows + r] = h;
         }
     }
     let mut dw = vec![0f32; hidden * width];
@@ -66,4 +61,65 @@ pub(super) fn recurrent_product(h: &[f32], w: &[f32], outputs: usize, y: &mut [f
         return multiply_add(h, w, outputs, y);
     }
     gemm_add(h, w, outputs, y, gemm::Parallelism::None);
+}
+
+/// Rows of y += h [n, inputs] · W [inputs, outputs] where y's rows lie `row_stride` values
+/// apart (one step's rows of a batch-major [b][t][outputs] buffer), on the calling core.
+pub(super) fn strided_product(
+    h: &[f32],
+    w: &[f32],
+    outputs: usize,
+    y: &mut [f32],
+    row_stride: usize,
+) {
+    let inputs = w.len() / outputs.max(1);
+    let rows = h.len() / inputs.max(1);
+    assert_eq!(h.len(), rows * inputs, "h holds whole rows");
+    assert_eq!(w.len(), inputs * outputs, "w holds whole rows");
+    if rows == 0 {
+        return;
+    }
+    assert!(
+        row_stride >= outputs && y.len() >= (rows - 1) * row_stride + outputs,
+        "y holds every row"
+    );
+    if rows <= FEW_ROWS {
+        // One or two sequences per core (training batches): gemm would pack all of W again
+        // for every step's product, which costs more than the product itself.
+        for (r, h) in h.chunks_exact(inputs).enumerate() {
+            accumulate(
+                h,
+                w,
+                outputs,
+                &mut y[r * row_stride..r * row_stride + outputs],
+            );
+        }
+        return;
+    }
+    // SAFETY: h and w are the row-major matrices their lengths describe (checked above); y
+    // spans rows − 1 strides and a row (checked above) and does not overlap h or w (a &mut
+    // borrow).
+    unsafe {
+        gemm::gemm(
+            rows,
+            outputs,
+            inputs,
+            y.as_mut_ptr(),
+            1,
+            row_stride as isize,
+            true,
+            h.as_ptr(),
+            1,
+            inputs as isize,
+            w.as_ptr(),
+            1,
+            outputs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
 }
