@@ -6,7 +6,9 @@
 #
 # train:    training step and evaluation of the Fashion-MNIST Gated PixelCNN (32 channels,
 #           7 layers, head 256, 256 levels, batch 32), ROUNDS alternating rounds
-#           (bench/throughput.rs, bench/gated_pixelcnn_torch.py);
+#           (bench/throughput.rs, bench/gated_pixelcnn_torch.py): argen, then (BF16=1, on
+#           CPUs with AMX-BF16) argen with --precision bf16, PyTorch eager and PyTorch with
+#           torch.compile (its compile time printed apart);
 # images:   64 samples of 28x28 from that model: argen naive and cached, PyTorch naive;
 # sequence: a WaveNet with a receptive field of 1,025 steps: argen cached at 1,024, 2,048 and
 #           4,096 steps and naive at 4,096; both naive at 1,024 (bench/sequence_generation.rs,
@@ -41,6 +43,7 @@ argen_images() { cargo bench -q --bench throughput -- --data fashion-mnist "$@";
 torch_images() { "$PYTHON" bench/gated_pixelcnn_torch.py "$@"; }
 
 if [[ $WHAT == train || $WHAT == all ]]; then
+    IMAGE_LOG=$(mktemp)
     for round in $(seq "$ROUNDS"); do
         echo "== train/eval round $round"
         if [[ -n ${BASELINE:-} ]]; then
@@ -48,8 +51,36 @@ if [[ $WHAT == train || $WHAT == all ]]; then
             "$BASELINE" --data fashion-mnist --runs 1 --train-steps 4 --eval-images 256 --sample-images 0
         fi
         argen_images --runs 1 --train-steps 4 --eval-images 256 --sample-images 0
+        if [[ -n ${BF16:-} ]]; then
+            argen_images --runs 1 --train-steps 4 --eval-images 256 --sample-images 0 --precision bf16
+        fi
         torch_images --runs 1 --train-steps 4 --eval-images 256 --sample-images 0
-    done
+        torch_images --runs 1 --train-steps 4 --eval-images 256 --sample-images 0 --compile
+    done 2>&1 | tee "$IMAGE_LOG"
+    # The median over the rounds of each side's images/s, and each side against compiled
+    # PyTorch.
+    "$PYTHON" - "$IMAGE_LOG" <<'SUMMARY'
+import re, statistics, sys
+runs, label = {}, None
+for line in open(sys.argv[1]):
+    if m := re.match(r"Gated PixelCNN .*, (\w+) products", line):
+        label = f"argen {m.group(1)}"
+    elif label and (m := re.match(r"(training|evaluation) +median +([\d.]+)", line)):
+        runs.setdefault((label, m.group(1)), []).append(float(m.group(2)))
+    elif m := re.match(r"(torch(?:-compile)?) median: train ([\d.]+) img/s, eval ([\d.]+)", line):
+        runs.setdefault((m.group(1), "training"), []).append(float(m.group(2)))
+        runs.setdefault((m.group(1), "evaluation"), []).append(float(m.group(3)))
+print("| side | training img/s | evaluation img/s | / compiled (train) | / compiled (eval) |")
+print("|---|---|---|---|---|")
+med = {k: statistics.median(v) for k, v in runs.items()}
+for side in ["argen f32", "argen bf16", "torch", "torch-compile"]:
+    if (side, "training") not in med:
+        continue
+    t, e = med[side, "training"], med[side, "evaluation"]
+    ct, ce = med.get(("torch-compile", "training")), med.get(("torch-compile", "evaluation"))
+    ratio = lambda a, b: f"{a / b:.2f}x" if b else "-"
+    print(f"| {side} | {t:.2f} | {e:.2f} | {ratio(t, ct)} | {ratio(e, ce)} |")
+SUMMARY
 fi
 if [[ $WHAT == images || $WHAT == all ]]; then
     echo "== 64 samples, 28x28"

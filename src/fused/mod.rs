@@ -391,17 +391,30 @@ fn values_f32(t: &FlexTensor) -> FlexTensor {
 }
 
 /// Calls `kernel(args...)`, a function with `#[inline(always)]` element loops, compiled for
-/// AVX2 and FMA (8 lanes) where the processor has them, else for the baseline (4 lanes).
-/// Both compute the same values: the loops use no fused multiply-add.
+/// AVX-512 (16 lanes) or AVX2 and FMA (8 lanes) where the processor has them, else for the
+/// baseline (4 lanes). All compute the same values: the loops use no fused multiply-add, so
+/// each lane does the same operations in the same order whatever the width.
 macro_rules! with_wide_simd {
     ($kernel:ident($($arg:expr),*)) => {{
         #[cfg(target_arch = "x86_64")]
         {
+            #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")]
+            unsafe fn widest(f: impl FnOnce()) {
+                f()
+            }
             #[target_feature(enable = "avx2,fma")]
             unsafe fn wide(f: impl FnOnce()) {
                 f()
             }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512dq")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: the processor has AVX-512 F/BW/DQ/VL and FMA (checked just above).
+                unsafe { widest(|| $kernel($($arg),*)) }
+            } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 // SAFETY: the processor has AVX2 and FMA (checked just above).
                 unsafe { wide(|| $kernel($($arg),*)) }
             } else {
