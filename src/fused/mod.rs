@@ -508,7 +508,11 @@ fn exp_approx(x: f32) -> f32 {
     const LN2_LOW: f32 = -2.121_944_4e-4;
     const ROUND: f32 = 12_582_912.0; // 1.5·2^23: adding it rounds to an integer
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let shifted = x * std::f32::consts::LOG2_E + ROUND;
+    let n = shifted - ROUND;
+    // The integer n read from the bits of n + 1.5·2^23 (its low mantissa bits), not by a
+    // saturating float-to-int conversion, which keeps the loops from vectorising.
+    let n_int = shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
     let r = (x - n * LN2_HIGH) - n * LN2_LOW;
     let p = 1.0
         + r * (1.0
@@ -516,7 +520,7 @@ fn exp_approx(x: f32) -> f32 {
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0
                         + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r * (1.0 / 5040.0)))))));
-    p * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    p * f32::from_bits((n_int.wrapping_add(127) as u32) << 23)
 }
 
 /// tanh(x) without a library call: (1 − e^−2|x|) / (1 + e^−2|x|) with the sign of x, and
