@@ -5,11 +5,13 @@
 //! kernel and unmapped when freed, and the top of the heap is given back as soon as it is
 //! free, so every step pays for page faults and for the kernel zeroing the same pages again
 //! (about a fifth of a Fashion-MNIST training step in the profile of BENCHMARKS.md).
-//! [`keep_freed_memory`] tells glibc to serve buffers up to 32 MiB from the heap and to keep
-//! freed memory for the next step: the process keeps its peak memory instead of returning it.
+//! [`keep_freed_memory`] tells glibc to serve every buffer from the heap (none mapped on its
+//! own: glibc would map anything over 32 MiB afresh on every allocation, and a recurrent
+//! layer's evaluation batch allocates 50 MB buffers) and to keep freed memory for the next
+//! step: the process keeps its peak memory instead of returning it.
 
-/// Largest block served from the heap rather than mapped on its own: glibc's ceiling (32 MiB
-/// on 64-bit systems).
+/// The mapping threshold asked for (glibc's ceiling, 32 MiB on 64-bit systems); with no
+/// mappings allowed it only matters if another setting turns them back on.
 pub const HEAP_BLOCK_LIMIT: usize = 32 << 20;
 
 /// Free memory kept at the top of the heap, and extra asked for at each growth: 256 MiB.
@@ -27,7 +29,9 @@ pub fn keep_freed_memory() -> bool {
             let mmap = libc::mallopt(libc::M_MMAP_THRESHOLD, HEAP_BLOCK_LIMIT as libc::c_int);
             let trim = libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
             let pad = libc::mallopt(libc::M_TOP_PAD, KEPT_FREE as libc::c_int);
-            mmap == 1 && trim == 1 && pad == 1
+            // No block mapped on its own, whatever its size.
+            let no_maps = libc::mallopt(libc::M_MMAP_MAX, 0);
+            mmap == 1 && trim == 1 && pad == 1 && no_maps == 1
         }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
