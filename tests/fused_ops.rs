@@ -6,7 +6,8 @@
 mod common;
 
 use argen::fused::{
-    conv2d, gated_activation, gated_activation_plain, level_log_prob, level_log_prob_plain,
+    bernoulli_log_prob, bernoulli_log_prob_plain, conv2d, gated_activation, gated_activation_plain,
+    level_log_prob, level_log_prob_plain,
 };
 use argen::rng::seeded;
 use burn::prelude::*;
@@ -132,6 +133,61 @@ fn the_fused_log_prob_matches_log_softmax_and_gather_in_values_and_gradients() {
     check_log_prob(1, 2, 1, 2, false);
     check_log_prob(2, 256, 49, 3, false);
     check_log_prob(4, 17, 64, 4, true);
+}
+
+/// The fused Bernoulli log-likelihood against x z + log_sigmoid(−z): values and the logits'
+/// gradient, with logits up to ±40 (where ln σ must not overflow or lose its digits), a
+/// strided input, and p(0) + p(1) = 1 at every logit.
+#[test]
+fn the_fused_bernoulli_log_prob_matches_log_sigmoid_and_is_normalised() {
+    for (case, shape, scale) in [
+        (0, [3, 7, 88], 6.0),
+        (1, [1, 1, 1], 1.0),
+        (2, [2, 5, 300], 40.0),
+    ] {
+        let n: usize = shape.iter().product();
+        let zv = random(n, 60 + case, scale);
+        let xv: Vec<f32> = random(n, 70 + case, 1.0)
+            .iter()
+            .map(|&u| f32::from(u > 0.0))
+            .collect();
+        let uv = random(n, 80 + case, 1.0);
+        let device = Device::flex().autodiff();
+        let make = |strided: bool| {
+            let z = Tensor::<3>::from_data(TensorData::new(zv.clone(), shape), &device);
+            if strided {
+                let leaf = z.swap_dims(0, 2).require_grad();
+                (leaf.clone(), leaf.swap_dims(0, 2))
+            } else {
+                let leaf = z.require_grad();
+                (leaf.clone(), leaf)
+            }
+        };
+        let x = Tensor::<3>::from_data(TensorData::new(xv.clone(), shape), &device);
+        let u = Tensor::<3>::from_data(TensorData::new(uv.clone(), shape), &device);
+        let (zf, zf_in) = make(case == 0);
+        let (zp, zp_in) = make(false);
+        let fused = bernoulli_log_prob(zf_in, x.clone());
+        let plain = bernoulli_log_prob_plain(zp_in, x.clone());
+        let err = relative_error(fused.clone(), plain.clone());
+        assert!(err < 1e-5, "{shape:?}: values differ by {err}");
+        let gf = (fused * u.clone()).sum().backward();
+        let gp = (plain * u).sum().backward();
+        let mut gfv = zf.grad(&gf).unwrap();
+        if case == 0 {
+            gfv = gfv.swap_dims(0, 2);
+        }
+        let err = relative_error(gfv, zp.grad(&gp).unwrap());
+        assert!(err < 1e-5, "{shape:?}: gradients differ by {err}");
+        // p(x = 0) + p(x = 1) = 1.
+        let z = Tensor::<3>::from_data(TensorData::new(zv.clone(), shape), &Device::flex());
+        let one = bernoulli_log_prob(z.clone(), z.ones_like()).exp();
+        let zero = bernoulli_log_prob(z.clone(), z.zeros_like()).exp();
+        let total: Vec<f32> = (one + zero).into_data().iter::<f32>().collect();
+        for t in total {
+            assert!((t - 1.0).abs() < 1e-5, "p(0) + p(1) = {t}");
+        }
+    }
 }
 
 #[test]

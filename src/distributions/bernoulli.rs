@@ -5,18 +5,18 @@
 //! log p(x) = x ln σ(z) + (1 − x) ln σ(−z)
 //! ```
 //!
-//! computed as x z + ln σ(−z) (since ln σ(z) = z + ln σ(−z)): one `log_sigmoid`, which is exact
-//! for large |z|, instead of two.
+//! computed as x z + ln σ(−z) (since ln σ(z) = z + ln σ(−z)): one log-sigmoid, which is exact
+//! for large |z|, instead of two; on the CPU by argen's fused kernel
+//! ([`crate::fused::bernoulli_log_prob`]), which computes it without library calls.
 
 use burn::prelude::*;
-use burn::tensor::activation::log_sigmoid;
 use rand::RngExt;
 
 use crate::rng::SeededRng;
 
 /// Element-wise log p(x) for `x` in {0, 1} and `logits` of the same shape.
 pub fn log_prob<const D: usize>(logits: Tensor<D>, x: Tensor<D>) -> Tensor<D> {
-    logits.clone() * x + log_sigmoid(logits.neg())
+    crate::fused::bernoulli_log_prob(logits, x)
 }
 
 /// p(x = 1) = σ(z / T) at temperature T (T = 0: 1 when z > 0).
