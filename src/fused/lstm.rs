@@ -2,9 +2,10 @@
 //! some 25 tensor operations per step (burn's `Lstm`, whose fixed cost per operation set the
 //! pace of argen's recurrent models).
 //!
-//! The input projections of all steps are one matrix product before the recurrence
-//! (x_t W_ih + b, computed by burn, [`lstm_sequence`]); the operation here takes them, the
-//! recurrent weight W [H, 4H] and the start state, and runs, for every step t,
+//! The operation takes the inputs x [B, T, I], the input weight W_ih [I, 4H] and bias b [4H],
+//! the recurrent weight W [H, 4H] and the start state. Each core takes its own sequences: their
+//! input projections xp_t = x_t W_ih + b as one matrix product, written straight into the
+//! gates' buffer, then, for every step t,
 //!
 //! ```text
 //! a_t = xp_t + h_{t−1} W                      (gates in the order i, f, g, o)
@@ -22,6 +23,8 @@
 //! dh_{t−1} += da_t Wᵀ,               dW = Σ_t h_{t−1}ᵀ da_t,   dxp_t = da_t
 //! ```
 //!
+//! and from dxp: dx = dxp W_ihᵀ, dW_ih = xᵀ dxp, db = Σ dxp.
+//!
 //! The start state is an input without gradient (the boundary of truncated backpropagation
 //! through time, or zeros); [`lstm_sequence`] takes burn's path when it needs one.
 
@@ -37,6 +40,7 @@ use burn::prelude::*;
 use super::recurrence::{
     recurrent_product, recurrent_weight_gradient, sequences_per_thread, strided_product, transpose,
 };
+use super::step::{gemm_add, multiply_add};
 use super::{
     FusedOps, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
 };
@@ -87,21 +91,18 @@ pub fn lstm_sequence(
             b(&g.input_transform) + b(&g.hidden_transform)
         })
         .collect();
-    let bias = Tensor::cat(biases, 0).reshape([1, 4 * hidden]);
-    let projected = (input.reshape([batch * time, inputs]).matmul(w_ih) + bias).reshape([
-        batch,
-        time,
-        4 * hidden,
-    ]);
+    let bias = Tensor::cat(biases, 0);
     let (h0, c0) = match state {
         Some(s) => (s.hidden, s.cell),
         None => {
-            let zeros = Tensor::<2>::zeros([batch, hidden], &projected.device());
+            let zeros = Tensor::<2>::zeros([batch, hidden], &input.device());
             (zeros.clone(), zeros)
         }
     };
     let out = Tensor::<3>::from_dispatch(<Dispatch as FusedOps>::lstm(
-        projected.into_dispatch(),
+        input.reshape([batch, time, inputs]).into_dispatch(),
+        w_ih.into_dispatch(),
+        bias.into_dispatch(),
         w_hh.into_dispatch(),
         h0.into_dispatch(),
         c0.into_dispatch(),
@@ -117,13 +118,16 @@ pub fn lstm_sequence(
 
 /// What the backward pass reads: the activated gates (i, f, g, o) batch-major ([b][t][4H]),
 /// the forward pass's output [B, T, 2H] (h_t | c_t after every step) and start state
-/// ([b][h | c]), and W.
+/// ([b][h | c]), W, and the inputs and W_ih.
 #[derive(Debug, Clone)]
 pub(super) struct Saved {
     gates: Vec<f32>,
     states: Vec<f32>,
     start: Vec<f32>,
     weight: Vec<f32>,
+    /// The inputs [B·T, I] and W_ih [I, 4H], for dW_ih and dx.
+    inputs: FlexTensor,
+    input_weight: FlexTensor,
     batch: usize,
     time: usize,
     hidden: usize,
@@ -147,44 +151,56 @@ impl Saved {
     }
 }
 
-/// The forward pass: [h_t | c_t] as [B, T, 2H] for `xp` [B, T, 4H], `w` [H, 4H] and the start
-/// state `h0`, `c0` [B, H]; with `keep`, what the backward pass reads. The sequences are split
-/// over the cores ([`sequences_per_thread`]), each thread running all steps of its own.
+/// The forward pass: [h_t | c_t] as [B, T, 2H] for the inputs `x` [B, T, I], `w_ih` [I, 4H],
+/// `bias` [4H], `w` [H, 4H] and the start state `h0`, `c0` [B, H]; with `keep`, what the
+/// backward pass reads. The sequences are split over the cores ([`sequences_per_thread`]),
+/// each thread projecting the inputs of its own and running all their steps.
 pub(super) fn forward(
-    xp: &FlexTensor,
-    w: &FlexTensor,
-    h0: &FlexTensor,
-    c0: &FlexTensor,
+    [x, w_ih, bias, w, h0, c0]: [&FlexTensor; 6],
     keep: bool,
 ) -> (FlexTensor, Option<Saved>) {
     use rayon::prelude::*;
-    let (xp, w, h0, c0) = (
-        values_f32(xp),
+    let (x, w_ih, bias, w, h0, c0) = (
+        values_f32(x),
+        values_f32(w_ih),
+        values_f32(bias),
         values_f32(w),
         values_f32(h0),
         values_f32(c0),
     );
-    let dims = xp.shape().to_vec();
-    let (batch, time, hidden) = (dims[0], dims[1], dims[2] / 4);
+    let dims = x.shape().to_vec();
+    let (batch, time, inputs) = (dims[0], dims[1], dims[2]);
+    let hidden = w.shape()[0];
     let ws: &[f32] = w.as_slice().expect("contiguous");
+    let (xs, w_ihs, bs): (&[f32], &[f32], &[f32]) = (
+        x.as_slice().expect("contiguous"),
+        w_ih.as_slice().expect("contiguous"),
+        bias.as_slice().expect("contiguous"),
+    );
     let (h0s, c0s): (&[f32], &[f32]) = (
         h0.as_slice().expect("contiguous"),
         c0.as_slice().expect("contiguous"),
     );
     let width = 4 * hidden;
-    // The gates' pre-activations start as the input projections; each step adds its
-    // recurrent product and activates them in place.
-    let mut gates: Vec<f32> = xp.as_slice::<f32>().expect("contiguous").to_vec();
+    // The gates' pre-activations: each thread fills its sequences' rows with the bias and
+    // adds their input projections (one product), then each step adds its recurrent product
+    // and activates them in place.
+    let mut gates = vec![0f32; batch * time * width];
     let mut out = vec![0f32; batch * time * 2 * hidden];
     let chunk = sequences_per_thread(batch);
     gates
         .par_chunks_mut(chunk * time * width)
         .zip(out.par_chunks_mut(chunk * time * 2 * hidden))
+        .zip(xs.par_chunks(chunk * time * inputs))
         .zip(
             h0s.par_chunks(chunk * hidden)
                 .zip(c0s.par_chunks(chunk * hidden)),
         )
-        .for_each(|((gates, out), (h0, c0))| {
+        .for_each(|(((gates, out), xs), (h0, c0))| {
+            for row in gates.chunks_exact_mut(width) {
+                row.copy_from_slice(bs);
+            }
+            gemm_add(xs, w_ihs, width, gates, gemm::Parallelism::None);
             let (mut h, mut c) = (h0.to_vec(), c0.to_vec());
             for t in 0..time {
                 // a_t = xp_t + h_{t−1} W for this thread's sequences (rows T·4H apart).
@@ -211,6 +227,8 @@ pub(super) fn forward(
             .flat_map(|(h, c)| h.iter().chain(c).copied())
             .collect(),
         weight: ws.to_vec(),
+        inputs: flex_f32(xs.to_vec(), vec![batch * time, inputs]),
+        input_weight: w_ih.clone(),
         batch,
         time,
         hidden,
@@ -274,14 +292,14 @@ fn gate_gradient(
 #[derive(Debug)]
 pub(super) struct LstmBackward;
 
-impl Backward<Flex, 2> for LstmBackward {
+impl Backward<Flex, 4> for LstmBackward {
     type State = Saved;
 
-    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
         use rayon::prelude::*;
         let grad = values_f32(&grads.consume::<Flex>(&ops.node));
         let gs: &[f32] = grad.as_slice().expect("contiguous");
-        let [xp_node, w_node] = ops.parents;
+        let [x_node, w_ih_node, bias_node, w_node] = ops.parents;
         let s = ops.state;
         let (batch, time, hidden) = (s.batch, s.time, s.hidden);
         let width = 4 * hidden;
@@ -334,8 +352,29 @@ impl Backward<Flex, 2> for LstmBackward {
                 recurrent_weight_gradient(|r| s.before(r / time, r % time).0, &da, (hidden, width));
             grads.register::<Flex>(node.id, flex_f32(dw, vec![hidden, width]));
         }
-        if let Some(node) = xp_node {
-            grads.register::<Flex>(node.id, flex_f32(da, vec![batch, time, width]));
+        let xs: &[f32] = s.inputs.as_slice().expect("contiguous");
+        let inputs = xs.len() / (batch * time).max(1);
+        if let Some(node) = w_ih_node {
+            // dW_ih = xᵀ dxp over the B·T rows.
+            let mut dw = vec![0f32; inputs * width];
+            multiply_add(&transpose(xs, batch * time, inputs), &da, width, &mut dw);
+            grads.register::<Flex>(node.id, flex_f32(dw, vec![inputs, width]));
+        }
+        if let Some(node) = bias_node {
+            let mut db = vec![0f32; width];
+            for row in da.chunks_exact(width) {
+                for (d, g) in db.iter_mut().zip(row) {
+                    *d += g;
+                }
+            }
+            grads.register::<Flex>(node.id, flex_f32(db, vec![width]));
+        }
+        if let Some(node) = x_node {
+            // dx = dxp W_ihᵀ.
+            let w_ih: &[f32] = s.input_weight.as_slice().expect("contiguous");
+            let mut dx = vec![0f32; batch * time * inputs];
+            multiply_add(&da, &transpose(w_ih, inputs, width), inputs, &mut dx);
+            grads.register::<Flex>(node.id, flex_f32(dx, vec![batch, time, inputs]));
         }
     }
 }

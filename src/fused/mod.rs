@@ -235,10 +235,13 @@ pub trait FusedOps: burn::backend::Backend {
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
-    /// See [`lstm::lstm_sequence`]: [h_t | c_t] for every step from the input projections
-    /// `xp` [B, T, 4H], the recurrent weight `w` [H, 4H] and the start state `h0`, `c0`.
+    /// See [`lstm::lstm_sequence`]: [h_t | c_t] for every step from the inputs `x` [B, T, I],
+    /// the input weight `w_ih` [I, 4H] and bias [4H], the recurrent weight `w` [H, 4H] and
+    /// the start state `h0`, `c0`.
     fn lstm(
-        xp: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_ih: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         w: FloatTensor<Self>,
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
@@ -278,8 +281,15 @@ impl FusedOps for Flex {
         conv::forward(&x, &weight, &bias, &options)
     }
 
-    fn lstm(xp: FlexTensor, w: FlexTensor, h0: FlexTensor, c0: FlexTensor) -> FlexTensor {
-        lstm::forward(&xp, &w, &h0, &c0, false).0
+    fn lstm(
+        x: FlexTensor,
+        w_ih: FlexTensor,
+        bias: FlexTensor,
+        w: FlexTensor,
+        h0: FlexTensor,
+        c0: FlexTensor,
+    ) -> FlexTensor {
+        lstm::forward([&x, &w_ih, &bias, &w, &h0, &c0], false).0
     }
 
     fn gru(xp: FlexTensor, w: FlexTensor, bn: FlexTensor, h0: FlexTensor) -> FlexTensor {
@@ -361,23 +371,27 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
     }
 
     fn lstm(
-        xp: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_ih: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         w: FloatTensor<Self>,
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let (xpp, wp) = (xp.primitive().clone(), w.primitive().clone());
-        let (h0p, c0p) = (h0.primitive().clone(), c0.primitive().clone());
+        let values = [&x, &w_ih, &bias, &w, &h0, &c0].map(|t| t.primitive().clone());
+        let args = [
+            &values[0], &values[1], &values[2], &values[3], &values[4], &values[5],
+        ];
         match lstm::LstmBackward
-            .prepare::<C>([xp.node(), w.node()])
+            .prepare::<C>([x.node(), w_ih.node(), bias.node(), w.node()])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (y, saved) = lstm::forward(&xpp, &wp, &h0p, &c0p, true);
+                let (y, saved) = lstm::forward(args, true);
                 prep.finish(saved.expect("kept"), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(lstm::forward(&xpp, &wp, &h0p, &c0p, false).0),
+            OpsKind::UnTracked(prep) => prep.finish(lstm::forward(args, false).0),
         }
     }
 
