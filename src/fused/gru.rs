@@ -1,11 +1,12 @@
 //! The GRU over a whole sequence as one operation with its own backward pass, instead of some
 //! 20 tensor operations per step (burn's `Gru`), the same treatment as [`super::lstm`].
 //!
-//! The input projections of all steps are one matrix product before the recurrence
-//! (x_t W_ih + b, computed by burn, [`gru_sequence`]; the update and reset gates' recurrent
-//! biases are folded in). The operation here takes them, the recurrent weight W [H, 3H], the
-//! new gate's recurrent bias b_n [H] (it sits inside the reset, so it cannot be folded) and
-//! the start state, and runs, for every step t (burn's `reset_after` form, the default):
+//! The operation takes the inputs x [B, T, I], the input weight W_ih [I, 3H] and bias b [3H]
+//! (the update and reset gates' recurrent biases folded in by [`gru_sequence`]), the recurrent
+//! weight W [H, 3H], the new gate's recurrent bias b_n [H] (it sits inside the reset, so it
+//! cannot be folded) and the start state. Each core takes its own sequences: their input
+//! projections xp_t = x_t W_ih + b as one matrix product, then, for every step t (burn's
+//! `reset_after` form, the default):
 //!
 //! ```text
 //! p_t = h_{t−1} W                                   (gates in the order z, r, n)
@@ -24,6 +25,8 @@
 //! dW = Σ_t h_{t−1}ᵀ [da_z, da_r, dm],  db_n = Σ_t dm,  dxp_t = [da_z, da_r, da_n]
 //! ```
 //!
+//! and from dxp: dx = dxp W_ihᵀ, dW_ih = xᵀ dxp, db = Σ dxp.
+//!
 //! The start state is an input without gradient (the boundary of truncated backpropagation
 //! through time, or zeros); [`gru_sequence`] takes burn's path when it needs one.
 
@@ -39,6 +42,7 @@ use burn::prelude::*;
 use super::recurrence::{
     recurrent_product, recurrent_weight_gradient, sequences_per_thread, transpose,
 };
+use super::step::{gemm_add, multiply_add};
 use super::{
     FusedOps, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
 };
@@ -85,17 +89,13 @@ pub fn gru_sequence(gru: &Gru, input: Tensor<3>, state: Option<Tensor<2>>) -> Te
             bias_of(&gru.new_gate.input_transform),
         ],
         0,
-    )
-    .reshape([1, 3 * hidden]);
+    );
     let new_bias = bias_of(&gru.new_gate.hidden_transform);
-    let projected = (input.reshape([batch * time, inputs]).matmul(w_ih) + bias).reshape([
-        batch,
-        time,
-        3 * hidden,
-    ]);
     let h0 = state.unwrap_or_else(|| Tensor::zeros([batch, hidden], &device));
     Tensor::<3>::from_dispatch(<Dispatch as FusedOps>::gru(
-        projected.into_dispatch(),
+        input.reshape([batch, time, inputs]).into_dispatch(),
+        w_ih.into_dispatch(),
+        bias.into_dispatch(),
         w_hh.into_dispatch(),
         new_bias.into_dispatch(),
         h0.into_dispatch(),
@@ -110,6 +110,9 @@ pub(super) struct Saved {
     states: Vec<f32>,
     start: Vec<f32>,
     weight: Vec<f32>,
+    /// The inputs [B·T, I] and W_ih [I, 3H], for dW_ih and dx.
+    inputs: FlexTensor,
+    input_weight: FlexTensor,
     batch: usize,
     time: usize,
     hidden: usize,
@@ -126,26 +129,30 @@ impl Saved {
     }
 }
 
-/// The forward pass: h_t as [B, T, H] for `xp` [B, T, 3H], `w` [H, 3H], `bn` [H] and the start
-/// state `h0` [B, H]; with `keep`, what the backward pass reads. The sequences are split over
-/// the cores ([`sequences_per_thread`]), each thread running all steps of its own.
+/// The forward pass: h_t as [B, T, H] for the inputs `x` [B, T, I], `w_ih` [I, 3H], the
+/// input bias [3H] (the update and reset gates' recurrent biases folded in), `w` [H, 3H], `bn`
+/// [H] and the start state `h0` [B, H]; with `keep`, what the backward pass reads. The
+/// sequences are split over the cores ([`sequences_per_thread`]), each thread projecting the
+/// inputs of its own (xp = x W_ih + b, one product) and running all their steps.
 pub(super) fn forward(
-    xp: &FlexTensor,
-    w: &FlexTensor,
-    bn: &FlexTensor,
-    h0: &FlexTensor,
+    [x, w_ih, bias, w, bn, h0]: [&FlexTensor; 6],
     keep: bool,
 ) -> (FlexTensor, Option<Saved>) {
     use rayon::prelude::*;
-    let (xp, w, bn, h0) = (
-        values_f32(xp),
+    let (x, w_ih, bias, w, bn, h0) = (
+        values_f32(x),
+        values_f32(w_ih),
+        values_f32(bias),
         values_f32(w),
         values_f32(bn),
         values_f32(h0),
     );
-    let dims = xp.shape().to_vec();
-    let (batch, time, hidden) = (dims[0], dims[1], dims[2] / 3);
-    let xs: &[f32] = xp.as_slice().expect("contiguous");
+    let dims = x.shape().to_vec();
+    let (batch, time, inputs) = (dims[0], dims[1], dims[2]);
+    let hidden = w.shape()[0];
+    let inputs_all: &[f32] = x.as_slice().expect("contiguous");
+    let w_ihs: &[f32] = w_ih.as_slice().expect("contiguous");
+    let bs: &[f32] = bias.as_slice().expect("contiguous");
     let ws: &[f32] = w.as_slice().expect("contiguous");
     let bns: &[f32] = bn.as_slice().expect("contiguous");
     let width = 3 * hidden;
@@ -157,9 +164,15 @@ pub(super) fn forward(
     let chunk = sequences_per_thread(batch);
     out.par_chunks_mut(chunk * time * hidden)
         .zip(gates.par_chunks_mut(chunk * kept_per_row * 4 * hidden))
-        .zip(xs.par_chunks(chunk * time * width))
+        .zip(inputs_all.par_chunks(chunk * time * inputs))
         .zip(start.par_chunks(chunk * hidden))
-        .for_each(|(((out, gates), xs), h0)| {
+        .for_each(|(((out, gates), x_rows), h0)| {
+            // This thread's input projections [rows·T, 3H].
+            let mut xs = vec![0f32; x_rows.len() / inputs.max(1) * width];
+            for row in xs.chunks_exact_mut(width) {
+                row.copy_from_slice(bs);
+            }
+            gemm_add(x_rows, w_ihs, width, &mut xs, gemm::Parallelism::None);
             let rows = h0.len() / hidden;
             let mut h = h0.to_vec();
             let mut p = vec![0f32; rows * width];
@@ -184,6 +197,8 @@ pub(super) fn forward(
         states: out.clone(),
         start,
         weight: ws.to_vec(),
+        inputs: flex_f32(inputs_all.to_vec(), vec![batch * time, inputs]),
+        input_weight: w_ih.clone(),
         batch,
         time,
         hidden,
@@ -247,14 +262,14 @@ fn gate_gradient(dx: &mut [f32], dp: &mut [f32], kept: &[f32], h_in: &[f32], dh:
 #[derive(Debug)]
 pub(super) struct GruBackward;
 
-impl Backward<Flex, 3> for GruBackward {
+impl Backward<Flex, 5> for GruBackward {
     type State = Saved;
 
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 5>, grads: &mut Gradients, _: &mut Checkpointer) {
         use rayon::prelude::*;
         let grad = values_f32(&grads.consume::<Flex>(&ops.node));
         let gs: &[f32] = grad.as_slice().expect("contiguous");
-        let [xp_node, w_node, bn_node] = ops.parents;
+        let [x_node, w_ih_node, bias_node, w_node, bn_node] = ops.parents;
         let s = ops.state;
         let (batch, time, hidden) = (s.batch, s.time, s.hidden);
         let width = 3 * hidden;
@@ -310,8 +325,28 @@ impl Backward<Flex, 3> for GruBackward {
             }
             grads.register::<Flex>(node.id, flex_f32(dbn, vec![hidden]));
         }
-        if let Some(node) = xp_node {
-            grads.register::<Flex>(node.id, flex_f32(dx, vec![batch, time, width]));
+        // dx holds dxp [B·T, 3H]: through xp = x W_ih + b to the inputs, W_ih and b.
+        let xs: &[f32] = s.inputs.as_slice().expect("contiguous");
+        let inputs = xs.len() / (batch * time).max(1);
+        if let Some(node) = w_ih_node {
+            let mut dw = vec![0f32; inputs * width];
+            multiply_add(&transpose(xs, batch * time, inputs), &dx, width, &mut dw);
+            grads.register::<Flex>(node.id, flex_f32(dw, vec![inputs, width]));
+        }
+        if let Some(node) = bias_node {
+            let mut db = vec![0f32; width];
+            for row in dx.chunks_exact(width) {
+                for (d, g) in db.iter_mut().zip(row) {
+                    *d += g;
+                }
+            }
+            grads.register::<Flex>(node.id, flex_f32(db, vec![width]));
+        }
+        if let Some(node) = x_node {
+            let w_ih: &[f32] = s.input_weight.as_slice().expect("contiguous");
+            let mut d_inputs = vec![0f32; batch * time * inputs];
+            multiply_add(&dx, &transpose(w_ih, inputs, width), inputs, &mut d_inputs);
+            grads.register::<Flex>(node.id, flex_f32(d_inputs, vec![batch, time, inputs]));
         }
     }
 }

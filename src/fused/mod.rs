@@ -246,11 +246,13 @@ pub trait FusedOps: burn::backend::Backend {
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
-    /// See [`gru::gru_sequence`]: h_t for every step from the input projections `xp`
-    /// [B, T, 3H], the recurrent weight `w` [H, 3H], the new gate's recurrent bias `bn` [H]
-    /// and the start state `h0`.
+    /// See [`gru::gru_sequence`]: h_t for every step from the inputs `x` [B, T, I], the input
+    /// weight `w_ih` [I, 3H] and bias [3H], the recurrent weight `w` [H, 3H], the new gate's
+    /// recurrent bias `bn` [H] and the start state `h0`.
     fn gru(
-        xp: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_ih: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         w: FloatTensor<Self>,
         bn: FloatTensor<Self>,
         h0: FloatTensor<Self>,
@@ -292,8 +294,15 @@ impl FusedOps for Flex {
         lstm::forward([&x, &w_ih, &bias, &w, &h0, &c0], false).0
     }
 
-    fn gru(xp: FlexTensor, w: FlexTensor, bn: FlexTensor, h0: FlexTensor) -> FlexTensor {
-        gru::forward(&xp, &w, &bn, &h0, false).0
+    fn gru(
+        x: FlexTensor,
+        w_ih: FlexTensor,
+        bias: FlexTensor,
+        w: FlexTensor,
+        bn: FlexTensor,
+        h0: FlexTensor,
+    ) -> FlexTensor {
+        gru::forward([&x, &w_ih, &bias, &w, &bn, &h0], false).0
     }
 
     fn dense_gradient(x: FlexTensor) -> FlexTensor {
@@ -396,27 +405,27 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
     }
 
     fn gru(
-        xp: FloatTensor<Self>,
+        x: FloatTensor<Self>,
+        w_ih: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
         w: FloatTensor<Self>,
         bn: FloatTensor<Self>,
         h0: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let (xpp, wp, bnp) = (
-            xp.primitive().clone(),
-            w.primitive().clone(),
-            bn.primitive().clone(),
-        );
-        let h0p = h0.primitive().clone();
+        let values = [&x, &w_ih, &bias, &w, &bn, &h0].map(|t| t.primitive().clone());
+        let args = [
+            &values[0], &values[1], &values[2], &values[3], &values[4], &values[5],
+        ];
         match gru::GruBackward
-            .prepare::<C>([xp.node(), w.node(), bn.node()])
+            .prepare::<C>([x.node(), w_ih.node(), bias.node(), w.node(), bn.node()])
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (y, saved) = gru::forward(&xpp, &wp, &bnp, &h0p, true);
+                let (y, saved) = gru::forward(args, true);
                 prep.finish(saved.expect("kept"), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(gru::forward(&xpp, &wp, &bnp, &h0p, false).0),
+            OpsKind::UnTracked(prep) => prep.finish(gru::forward(args, false).0),
         }
     }
 
