@@ -10,7 +10,7 @@ use std::path::Path;
 
 use argen::data::{DataSource, load};
 use argen::distributions::categorical;
-use argen::models::{GatedPixelCnnConfig, ImageModel, ImageModelConfig};
+use argen::models::{ImageModel, ImageModelConfig};
 use argen::train::{
     self, LrSchedule, Progress, RunFolder, TrainOptions, TrainingConfig, image_batch, parallel,
 };
@@ -19,19 +19,7 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 
 fn tiny_model() -> ImageModelConfig {
-    ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
-        levels: 17,
-        channels: 8,
-        layers: 2,
-        first_kernel: 3,
-        kernel: 3,
-        head: 16,
-        num_classes: None,
-        vector_dim: None,
-        spatial: None,
-        dropout: 0.0,
-        colours: 1,
-    })
+    common::tiny_gated_model()
 }
 
 fn tiny_training(batch_size: usize, train_limit: usize) -> TrainingConfig {
@@ -327,7 +315,7 @@ mod gpu {
     use super::*;
     use crate::common::relative_error;
     use argen::device::DeviceSpec;
-    use argen::receptive_field;
+    use argen::models::GatedPixelCnnConfig;
 
     fn gpu() -> Device {
         DeviceSpec::Gpu(0)
@@ -365,19 +353,7 @@ mod gpu {
     fn the_model_is_causal_on_the_gpu() {
         let config = tiny_model();
         let model = config.init_seeded(4, &Device::flex()).to_device(&gpu());
-        for target in [(3, 4, 0), (7, 7, 0), (0, 1, 0)] {
-            let field = receptive_field::measure(&model, &config, 8, 8, target, None, 3, 9);
-            assert!(
-                field.leaks().is_empty(),
-                "{target:?}: leaks {:?}",
-                field.leaks()
-            );
-            assert!(
-                !field.dependencies().is_empty(),
-                "{target:?}: depends on nothing"
-            );
-            assert!(field.blind_spot().is_empty(), "{target:?}: blind spot");
-        }
+        common::assert_causal_on_8x8(&model, &config);
     }
 
     /// The images of `config` drawn by the cached sampler on the CPU and on the GPU, for the

@@ -11,8 +11,6 @@ mod common;
 
 use argen::fused::conv2d;
 use argen::fused::matmul::{Precision, amx_usable, precision, set_precision};
-use argen::models::{GatedPixelCnnConfig, ImageModelConfig};
-use argen::receptive_field;
 use argen::rng::seeded;
 use burn::prelude::*;
 use burn::tensor::ops::ConvOptions;
@@ -130,34 +128,9 @@ fn bf16_products_are_close_to_f32_or_refused() {
         );
     }
     // The model's causality does not depend on the precision of its products.
-    let config = GatedPixelCnnConfig {
-        levels: 17,
-        channels: 8,
-        layers: 2,
-        first_kernel: 3,
-        kernel: 3,
-        head: 16,
-        num_classes: None,
-        vector_dim: None,
-        spatial: None,
-        dropout: 0.0,
-        colours: 1,
-    };
-    let config = ImageModelConfig::GatedPixelcnn(config);
+    let config = common::tiny_gated_model();
     let model = config.init_seeded(4, &Device::flex());
-    for target in [(3, 4, 0), (7, 7, 0), (0, 1, 0)] {
-        let field = receptive_field::measure(&model, &config, 8, 8, target, None, 3, 9);
-        assert!(
-            field.leaks().is_empty(),
-            "{target:?}: leaks {:?}",
-            field.leaks()
-        );
-        assert!(
-            !field.dependencies().is_empty(),
-            "{target:?}: depends on nothing"
-        );
-        assert!(field.blind_spot().is_empty(), "{target:?}: blind spot");
-    }
+    common::assert_causal_on_8x8(&model, &config);
 }
 
 /// The binary: `--precision bf16` trains where the CPU has AMX, and is refused with the reason

@@ -3,7 +3,7 @@
 //! depend on the cell. The operations' inputs and outputs are batch-major ([b][t][·], as burn
 //! lays out [B, T, ·]).
 
-use super::step::{LARGE_PRODUCT, accumulate, gemm_add, multiply_add};
+use super::step::{LARGE_PRODUCT, accumulate, gemm_add, gemm_rows, multiply_add};
 
 /// Up to this many rows, [`strided_product`] computes row by row without packing W.
 const FEW_ROWS: usize = 4;
@@ -75,14 +75,6 @@ pub(super) fn strided_product(
     let inputs = w.len() / outputs.max(1);
     let rows = h.len() / inputs.max(1);
     assert_eq!(h.len(), rows * inputs, "h holds whole rows");
-    assert_eq!(w.len(), inputs * outputs, "w holds whole rows");
-    if rows == 0 {
-        return;
-    }
-    assert!(
-        row_stride >= outputs && y.len() >= (rows - 1) * row_stride + outputs,
-        "y holds every row"
-    );
     if rows <= FEW_ROWS {
         // One or two sequences per core (training batches): gemm would pack all of W again
         // for every step's product, which costs more than the product itself.
@@ -96,30 +88,5 @@ pub(super) fn strided_product(
         }
         return;
     }
-    // SAFETY: h and w are the row-major matrices their lengths describe (checked above); y
-    // spans rows − 1 strides and a row (checked above) and does not overlap h or w (a &mut
-    // borrow).
-    unsafe {
-        gemm::gemm(
-            rows,
-            outputs,
-            inputs,
-            y.as_mut_ptr(),
-            1,
-            row_stride as isize,
-            true,
-            h.as_ptr(),
-            1,
-            inputs as isize,
-            w.as_ptr(),
-            1,
-            outputs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
+    gemm_rows(h, w, outputs, y, row_stride, gemm::Parallelism::None);
 }

@@ -127,8 +127,8 @@ pub fn multiply_add(x: &[f32], w: &[f32], outputs: usize, y: &mut [f32]) {
 }
 
 /// y [n, C_out] += x [n, C_in] · w [C_in, C_out] (row-major) through the `gemm` crate, on
-/// the cores `parallelism` gives it: the one checked call of `gemm` that [`multiply_add`],
-/// the recurrent layers' forward step and the benches share.
+/// the cores `parallelism` gives it: what [`multiply_add`], the recurrent layers and the
+/// benches share ([`gemm_rows`] with contiguous rows).
 pub fn gemm_add(
     x: &[f32],
     w: &[f32],
@@ -136,13 +136,32 @@ pub fn gemm_add(
     y: &mut [f32],
     parallelism: gemm::Parallelism,
 ) {
+    gemm_rows(x, w, outputs, y, outputs, parallelism);
+}
+
+/// Rows of y += x [n, C_in] · w [C_in, C_out] (row-major) where y's rows lie `row_stride`
+/// values apart (≥ C_out): the one checked call of `gemm`.
+pub fn gemm_rows(
+    x: &[f32],
+    w: &[f32],
+    outputs: usize,
+    y: &mut [f32],
+    row_stride: usize,
+    parallelism: gemm::Parallelism,
+) {
     let inputs = w.len() / outputs.max(1);
-    let rows = y.len() / outputs.max(1);
-    assert_eq!(x.len(), rows * inputs, "x has a row per row of y");
+    let rows = x.len() / inputs.max(1);
+    assert_eq!(x.len(), rows * inputs, "x holds whole rows");
     assert_eq!(w.len(), inputs * outputs, "w holds whole rows");
-    assert_eq!(y.len(), rows * outputs, "y holds whole rows");
-    // SAFETY: each pointer spans the row-major matrix its strides describe (checked above),
-    // and y does not overlap x or w (a &mut borrow).
+    if rows == 0 || outputs == 0 {
+        return;
+    }
+    assert!(
+        row_stride >= outputs && y.len() >= (rows - 1) * row_stride + outputs,
+        "y holds a row per row of x"
+    );
+    // SAFETY: x and w are the row-major matrices their lengths describe, y spans rows − 1
+    // strides and a row (checked above), and y does not overlap x or w (a &mut borrow).
     unsafe {
         gemm::gemm(
             rows,
@@ -150,7 +169,7 @@ pub fn gemm_add(
             inputs,
             y.as_mut_ptr(),
             1,
-            outputs as isize,
+            row_stride as isize,
             true,
             x.as_ptr(),
             1,
