@@ -40,9 +40,10 @@ use burn::nn::activation::Activation;
 use burn::prelude::*;
 
 use super::recurrence::{
-    recurrent_product, recurrent_weight_gradient, sequences_per_thread, transpose,
+    recurrent_product, recurrent_weight_gradient, register_projection_gradients,
+    sequences_per_thread, transpose,
 };
-use super::step::{gemm_add, multiply_add};
+use super::step::gemm_add;
 use super::{
     FusedOps, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
 };
@@ -326,27 +327,12 @@ impl Backward<Flex, 5> for GruBackward {
             grads.register::<Flex>(node.id, flex_f32(dbn, vec![hidden]));
         }
         // dx holds dxp [B·T, 3H]: through xp = x W_ih + b to the inputs, W_ih and b.
-        let xs: &[f32] = s.inputs.as_slice().expect("contiguous");
-        let inputs = xs.len() / (batch * time).max(1);
-        if let Some(node) = w_ih_node {
-            let mut dw = vec![0f32; inputs * width];
-            multiply_add(&transpose(xs, batch * time, inputs), &dx, width, &mut dw);
-            grads.register::<Flex>(node.id, flex_f32(dw, vec![inputs, width]));
-        }
-        if let Some(node) = bias_node {
-            let mut db = vec![0f32; width];
-            for row in dx.chunks_exact(width) {
-                for (d, g) in db.iter_mut().zip(row) {
-                    *d += g;
-                }
-            }
-            grads.register::<Flex>(node.id, flex_f32(db, vec![width]));
-        }
-        if let Some(node) = x_node {
-            let w_ih: &[f32] = s.input_weight.as_slice().expect("contiguous");
-            let mut d_inputs = vec![0f32; batch * time * inputs];
-            multiply_add(&dx, &transpose(w_ih, inputs, width), inputs, &mut d_inputs);
-            grads.register::<Flex>(node.id, flex_f32(d_inputs, vec![batch, time, inputs]));
-        }
+        register_projection_gradients(
+            grads,
+            [x_node, w_ih_node, bias_node].map(|node| node.map(|n| n.id)),
+            (&s.inputs, &s.input_weight),
+            &dx,
+            (batch, time, width),
+        );
     }
 }

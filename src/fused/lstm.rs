@@ -38,9 +38,10 @@ use burn::nn::{Lstm, LstmState};
 use burn::prelude::*;
 
 use super::recurrence::{
-    recurrent_product, recurrent_weight_gradient, sequences_per_thread, strided_product, transpose,
+    recurrent_product, recurrent_weight_gradient, register_projection_gradients,
+    sequences_per_thread, strided_product, transpose,
 };
-use super::step::{gemm_add, multiply_add};
+use super::step::gemm_add;
 use super::{
     FusedOps, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
 };
@@ -352,29 +353,12 @@ impl Backward<Flex, 4> for LstmBackward {
                 recurrent_weight_gradient(|r| s.before(r / time, r % time).0, &da, (hidden, width));
             grads.register::<Flex>(node.id, flex_f32(dw, vec![hidden, width]));
         }
-        let xs: &[f32] = s.inputs.as_slice().expect("contiguous");
-        let inputs = xs.len() / (batch * time).max(1);
-        if let Some(node) = w_ih_node {
-            // dW_ih = xᵀ dxp over the B·T rows.
-            let mut dw = vec![0f32; inputs * width];
-            multiply_add(&transpose(xs, batch * time, inputs), &da, width, &mut dw);
-            grads.register::<Flex>(node.id, flex_f32(dw, vec![inputs, width]));
-        }
-        if let Some(node) = bias_node {
-            let mut db = vec![0f32; width];
-            for row in da.chunks_exact(width) {
-                for (d, g) in db.iter_mut().zip(row) {
-                    *d += g;
-                }
-            }
-            grads.register::<Flex>(node.id, flex_f32(db, vec![width]));
-        }
-        if let Some(node) = x_node {
-            // dx = dxp W_ihᵀ.
-            let w_ih: &[f32] = s.input_weight.as_slice().expect("contiguous");
-            let mut dx = vec![0f32; batch * time * inputs];
-            multiply_add(&da, &transpose(w_ih, inputs, width), inputs, &mut dx);
-            grads.register::<Flex>(node.id, flex_f32(dx, vec![batch, time, inputs]));
-        }
+        register_projection_gradients(
+            grads,
+            [x_node, w_ih_node, bias_node].map(|node| node.map(|n| n.id)),
+            (&s.inputs, &s.input_weight),
+            &da,
+            (batch, time, width),
+        );
     }
 }

@@ -3,6 +3,12 @@
 //! depend on the cell. The operations' inputs and outputs are batch-major ([b][t][·], as burn
 //! lays out [B, T, ·]).
 
+use burn::backend::Flex;
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::flex::FlexTensor;
+
+use super::flex_f32;
 use super::step::{LARGE_PRODUCT, accumulate, gemm_add, gemm_rows, multiply_add};
 
 /// Up to this many rows, [`strided_product`] computes row by row without packing W.
@@ -89,4 +95,39 @@ pub(super) fn strided_product(
         return;
     }
     gemm_rows(h, w, outputs, y, row_stride, gemm::Parallelism::None);
+}
+
+/// Registers the gradients of the input projection xp = x W_ih + b from dxp [B·T, width]
+/// (batch-major): dW_ih = xᵀ dxp, db = Σ dxp over the rows, dx = dxp W_ihᵀ [B, T, I], each for
+/// the parents that want one (by their node ids). `x` is [B·T, I] and `w_ih` [I, width].
+pub(super) fn register_projection_gradients(
+    grads: &mut Gradients,
+    [x_node, w_ih_node, bias_node]: [Option<NodeId>; 3],
+    (x, w_ih): (&FlexTensor, &FlexTensor),
+    dxp: &[f32],
+    (batch, time, width): (usize, usize, usize),
+) {
+    let xs: &[f32] = x.as_slice().expect("contiguous");
+    let rows = batch * time;
+    let inputs = xs.len() / rows.max(1);
+    if let Some(node) = w_ih_node {
+        let mut dw = vec![0f32; inputs * width];
+        multiply_add(&transpose(xs, rows, inputs), dxp, width, &mut dw);
+        grads.register::<Flex>(node, flex_f32(dw, vec![inputs, width]));
+    }
+    if let Some(node) = bias_node {
+        let mut db = vec![0f32; width];
+        for row in dxp.chunks_exact(width) {
+            for (d, g) in db.iter_mut().zip(row) {
+                *d += g;
+            }
+        }
+        grads.register::<Flex>(node, flex_f32(db, vec![width]));
+    }
+    if let Some(node) = x_node {
+        let w: &[f32] = w_ih.as_slice().expect("contiguous");
+        let mut dx = vec![0f32; rows * inputs];
+        multiply_add(dxp, &transpose(w, inputs, width), inputs, &mut dx);
+        grads.register::<Flex>(node, flex_f32(dx, vec![batch, time, inputs]));
+    }
 }
