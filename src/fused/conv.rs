@@ -32,7 +32,7 @@ use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
 use super::matmul::{Lhs, Operand, product};
-use super::{flex_f32, values_f32};
+use super::{assume_init, flex_f32, values_f32};
 
 /// Whether these options are covered (otherwise burn's convolution runs).
 pub(super) fn supported(options: &ConvOptions<2>) -> bool {
@@ -329,23 +329,6 @@ fn transposed(ptr: *const f32, width: usize) -> Operand {
         ptr,
         rows: 1,
         cols: width as isize,
-    }
-}
-
-/// The values of a buffer whose every value the caller initialised.
-///
-/// # Safety
-/// Every value of `values` must be initialised.
-unsafe fn assume_init(values: Vec<MaybeUninit<f32>>) -> Vec<f32> {
-    let mut values = std::mem::ManuallyDrop::new(values);
-    // SAFETY: every value is initialised (the caller's promise); same allocation, length and
-    // capacity, and MaybeUninit<f32> has f32's layout.
-    unsafe {
-        Vec::from_raw_parts(
-            values.as_mut_ptr().cast::<f32>(),
-            values.len(),
-            values.capacity(),
-        )
     }
 }
 

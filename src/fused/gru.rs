@@ -30,6 +30,8 @@
 //! The start state is an input without gradient (the boundary of truncated backpropagation
 //! through time, or zeros); [`gru_sequence`] takes burn's path when it needs one.
 
+use std::mem::MaybeUninit;
+
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
@@ -45,7 +47,8 @@ use super::recurrence::{
 };
 use super::step::gemm_add;
 use super::{
-    FusedOps, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
+    FusedOps, assume_init, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx,
+    values_f32,
 };
 
 /// Runs `gru` (burn's module, its weights as they are) over `input` [B, T, I] from `state`
@@ -158,7 +161,10 @@ pub(super) fn forward(
     let bns: &[f32] = bn.as_slice().expect("contiguous");
     let width = 3 * hidden;
     let start: Vec<f32> = h0.as_slice::<f32>().expect("contiguous").to_vec();
-    let mut out = vec![0f32; batch * time * hidden];
+    // Not zeroed: every row (b, t) is written below.
+    let mut out: Vec<MaybeUninit<f32>> = Vec::with_capacity(batch * time * hidden);
+    // SAFETY: MaybeUninit values need no initialisation.
+    unsafe { out.set_len(batch * time * hidden) };
     // z, r, n, m of every step (kept for the backward pass), or of the current step only.
     let kept_per_row = if keep { time } else { 1 };
     let mut gates = vec![0f32; batch * kept_per_row * 4 * hidden];
@@ -169,10 +175,10 @@ pub(super) fn forward(
         .zip(start.par_chunks(chunk * hidden))
         .for_each(|(((out, gates), x_rows), h0)| {
             // This thread's input projections [rows·T, 3H].
-            let mut xs = vec![0f32; x_rows.len() / inputs.max(1) * width];
-            for row in xs.chunks_exact_mut(width) {
-                row.copy_from_slice(bs);
-            }
+            let rows_here = x_rows.len() / inputs.max(1);
+            let mut xs: Vec<f32> = (bs.iter().copied().cycle())
+                .take(rows_here * width)
+                .collect();
             gemm_add(x_rows, w_ihs, width, &mut xs, gemm::Parallelism::None);
             let rows = h0.len() / hidden;
             let mut h = h0.to_vec();
@@ -189,10 +195,15 @@ pub(super) fn forward(
                     let step = if keep { b * time + t } else { b };
                     let kept = &mut gates[step * 4 * hidden..][..4 * hidden];
                     with_wide_simd!(cell_step(x, p, bns, h, kept));
-                    out[(b * time + t) * hidden..][..hidden].copy_from_slice(h);
+                    let row = &mut out[(b * time + t) * hidden..][..hidden];
+                    for (o, &v) in row.iter_mut().zip(h.iter()) {
+                        o.write(v);
+                    }
                 }
             }
         });
+    // SAFETY: every row (b, t) was written above, by the thread of sequence b.
+    let out = unsafe { assume_init(out) };
     let saved = keep.then(|| Saved {
         gates,
         states: out.clone(),

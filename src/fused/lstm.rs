@@ -28,6 +28,8 @@
 //! The start state is an input without gradient (the boundary of truncated backpropagation
 //! through time, or zeros); [`lstm_sequence`] takes burn's path when it needs one.
 
+use std::mem::MaybeUninit;
+
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
@@ -43,7 +45,8 @@ use super::recurrence::{
 };
 use super::step::gemm_add;
 use super::{
-    FusedOps, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx, values_f32,
+    FusedOps, assume_init, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx,
+    values_f32,
 };
 
 /// Runs `lstm` (burn's module, its weights as they are) over `input` [B, T, I] from `state`
@@ -186,8 +189,15 @@ pub(super) fn forward(
     // The gates' pre-activations: each thread fills its sequences' rows with the bias and
     // adds their input projections (one product), then each step adds its recurrent product
     // and activates them in place.
-    let mut gates = vec![0f32; batch * time * width];
-    let mut out = vec![0f32; batch * time * 2 * hidden];
+    // Neither buffer is zeroed: every value is written below (the gates by the bias, the
+    // output row by row), so they start uninitialised.
+    let mut gates: Vec<MaybeUninit<f32>> = Vec::with_capacity(batch * time * width);
+    let mut out: Vec<MaybeUninit<f32>> = Vec::with_capacity(batch * time * 2 * hidden);
+    // SAFETY: MaybeUninit values need no initialisation.
+    unsafe {
+        gates.set_len(batch * time * width);
+        out.set_len(batch * time * 2 * hidden);
+    }
     let chunk = sequences_per_thread(batch);
     gates
         .par_chunks_mut(chunk * time * width)
@@ -199,8 +209,12 @@ pub(super) fn forward(
         )
         .for_each(|(((gates, out), xs), (h0, c0))| {
             for row in gates.chunks_exact_mut(width) {
-                row.copy_from_slice(bs);
+                for (g, &b) in row.iter_mut().zip(bs) {
+                    g.write(b);
+                }
             }
+            // SAFETY: every value was just initialised; MaybeUninit<f32> has f32's layout.
+            let gates = unsafe { &mut *(std::ptr::from_mut(gates) as *mut [f32]) };
             gemm_add(xs, w_ihs, width, gates, gemm::Parallelism::None);
             let (mut h, mut c) = (h0.to_vec(), c0.to_vec());
             for t in 0..time {
@@ -214,11 +228,14 @@ pub(super) fn forward(
                     let a = &mut gates[(b * time + t) * width..][..width];
                     with_wide_simd!(cell_step(a, h, c, hidden));
                     let row = &mut out[(b * time + t) * 2 * hidden..][..2 * hidden];
-                    row[..hidden].copy_from_slice(h);
-                    row[hidden..].copy_from_slice(c);
+                    for (o, &v) in row.iter_mut().zip(h.iter().chain(c.iter())) {
+                        o.write(v);
+                    }
                 }
             }
         });
+    // SAFETY: every row (b, t) of both was written above, by the thread of sequence b.
+    let (gates, out) = unsafe { (assume_init(gates), assume_init(out)) };
     let saved = keep.then(|| Saved {
         gates,
         states: out.clone(),

@@ -447,6 +447,23 @@ fn flex_f32(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     )
 }
 
+/// The values of a buffer whose every value the caller initialised.
+///
+/// # Safety
+/// Every value of `values` must be initialised.
+pub(super) unsafe fn assume_init(values: Vec<std::mem::MaybeUninit<f32>>) -> Vec<f32> {
+    let mut values = std::mem::ManuallyDrop::new(values);
+    // SAFETY: every value is initialised (the caller's promise); same allocation, length and
+    // capacity, and MaybeUninit<f32> has f32's layout.
+    unsafe {
+        Vec::from_raw_parts(
+            values.as_mut_ptr().cast::<f32>(),
+            values.len(),
+            values.capacity(),
+        )
+    }
+}
+
 /// The f32 values of `t` in row-major order (copied only when `t` is not contiguous).
 fn values_f32(t: &FlexTensor) -> FlexTensor {
     assert_eq!(t.dtype(), DType::F32, "the fused kernels run in f32");
