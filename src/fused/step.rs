@@ -159,6 +159,13 @@ pub fn gemm_add(
     y: &mut [f32],
     parallelism: gemm::Parallelism,
 ) {
+    let rows = y.len() / outputs.max(1);
+    assert_eq!(y.len(), rows * outputs, "y holds whole rows");
+    assert_eq!(
+        x.len(),
+        rows * (w.len() / outputs.max(1)),
+        "x has a row per row of y"
+    );
     gemm_rows(x, w, outputs, y, outputs, parallelism);
 }
 
