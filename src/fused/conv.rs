@@ -32,7 +32,7 @@ use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
 use super::matmul::{Lhs, Operand, product};
-use super::{assume_init, flex_f32, values_f32};
+use super::{assume_init, flex_f32, initialised, values_f32};
 
 /// Whether these options are covered (otherwise burn's convolution runs).
 pub(super) fn supported(options: &ConvOptions<2>) -> bool {
@@ -120,8 +120,8 @@ pub(super) fn forward(
                 for (row, &b) in y.chunks_mut(pixels).zip(bs) {
                     row.fill(MaybeUninit::new(b));
                 }
-                // SAFETY: every value was just initialised; MaybeUninit<f32> has f32's layout.
-                let y = unsafe { &mut *(std::ptr::from_mut(y) as *mut [f32]) };
+                // SAFETY: every value was just initialised.
+                let y = unsafe { initialised(y) };
                 // y [C_out × pixels] += W [C_out × taps] · cols [taps × pixels].
                 // SAFETY: each pointer spans the matrix its strides describe; the buffers do
                 // not overlap.
@@ -303,8 +303,8 @@ pub(super) fn input_gradient(
                 }
                 if !direct {
                     dx.fill(MaybeUninit::new(0.0));
-                    // SAFETY: every value was just initialised; MaybeUninit<f32> has f32's layout.
-                    let dx = unsafe { &mut *(std::ptr::from_mut(dx) as *mut [f32]) };
+                    // SAFETY: every value was just initialised.
+                    let dx = unsafe { initialised(dx) };
                     col2im(&cols, dx, &g);
                 }
             }

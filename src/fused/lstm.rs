@@ -45,8 +45,8 @@ use super::recurrence::{
 };
 use super::step::gemm_add;
 use super::{
-    FusedOps, assume_init, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx,
-    values_f32,
+    FusedOps, assume_init, dense_gradient, enabled, flex_f32, initialised, logistic, on_flex,
+    tanh_approx, values_f32,
 };
 
 /// Runs `lstm` (burn's module, its weights as they are) over `input` [B, T, I] from `state`
@@ -213,8 +213,8 @@ pub(super) fn forward(
                     g.write(b);
                 }
             }
-            // SAFETY: every value was just initialised; MaybeUninit<f32> has f32's layout.
-            let gates = unsafe { &mut *(std::ptr::from_mut(gates) as *mut [f32]) };
+            // SAFETY: every value was just initialised.
+            let gates = unsafe { initialised(gates) };
             gemm_add(xs, w_ihs, width, gates, gemm::Parallelism::None);
             let (mut h, mut c) = (h0.to_vec(), c0.to_vec());
             for t in 0..time {

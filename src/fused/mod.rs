@@ -388,9 +388,7 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
         c0: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         let values = [&x, &w_ih, &bias, &w, &h0, &c0].map(|t| t.primitive().clone());
-        let args = [
-            &values[0], &values[1], &values[2], &values[3], &values[4], &values[5],
-        ];
+        let args = values.each_ref();
         match lstm::LstmBackward
             .prepare::<C>([x.node(), w_ih.node(), bias.node(), w.node()])
             .compute_bound()
@@ -413,9 +411,7 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
         h0: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         let values = [&x, &w_ih, &bias, &w, &bn, &h0].map(|t| t.primitive().clone());
-        let args = [
-            &values[0], &values[1], &values[2], &values[3], &values[4], &values[5],
-        ];
+        let args = values.each_ref();
         match gru::GruBackward
             .prepare::<C>([x.node(), w_ih.node(), bias.node(), w.node(), bn.node()])
             .compute_bound()
@@ -445,6 +441,16 @@ fn flex_f32(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
         Layout::contiguous(burn::tensor::Shape::from(shape)),
         DType::F32,
     )
+}
+
+/// `values` as f32, once the caller has initialised every one.
+///
+/// # Safety
+/// Every value of `values` must be initialised.
+pub(super) unsafe fn initialised(values: &mut [std::mem::MaybeUninit<f32>]) -> &mut [f32] {
+    // SAFETY: every value is initialised (the caller's promise); MaybeUninit<f32> has f32's
+    // layout.
+    unsafe { &mut *(std::ptr::from_mut(values) as *mut [f32]) }
 }
 
 /// The values of a buffer whose every value the caller initialised.
