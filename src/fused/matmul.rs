@@ -206,6 +206,7 @@ pub fn amx_usable() -> Result<(), String> {
 mod amx {
     use super::Operand;
     use std::arch::asm;
+    use std::arch::x86_64::{__m512i, __mmask16};
 
     /// Rows of a tile, and f32 columns of a C tile.
     const T: usize = 16;
@@ -243,19 +244,20 @@ mod amx {
         }
         #[cfg(target_os = "linux")]
         {
-            const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
-            const XFEATURE_XTILEDATA: i64 = 18;
-            let mut result: i64 = 158; // SYS_arch_prctl
-            // SAFETY: the arch_prctl system call reads its two integer arguments only; the
-            // registers the syscall instruction clobbers are declared.
-            unsafe {
-                asm!("syscall", inout("rax") result, in("rdi") ARCH_REQ_XCOMP_PERM,
-                     in("rsi") XFEATURE_XTILEDATA, lateout("rcx") _, lateout("r11") _,
-                     options(nostack));
-            }
+            const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+            const XFEATURE_XTILEDATA: libc::c_long = 18;
+            // SAFETY: arch_prctl reads its two integer arguments only.
+            let result = unsafe {
+                libc::syscall(
+                    libc::SYS_arch_prctl,
+                    ARCH_REQ_XCOMP_PERM,
+                    XFEATURE_XTILEDATA,
+                )
+            };
             if result != 0 {
                 return Err(format!(
-                    "Linux refused AMX tile state to this process (arch_prctl: {result})"
+                    "Linux refused AMX tile state to this process (arch_prctl: {})",
+                    std::io::Error::last_os_error()
                 ));
             }
         }
@@ -415,6 +417,30 @@ mod amx {
         }
     }
 
+    /// The mask of the first `count` of 16 lanes (all of them from 16 on).
+    #[inline(always)]
+    fn lanes(count: usize) -> __mmask16 {
+        if count >= 16 { !0 } else { (1u16 << count) - 1 }
+    }
+
+    /// The first `count` (at most 32) of 32 contiguous f32 values, zeros after them, as 32
+    /// bf16 in one register.
+    ///
+    /// # Safety
+    /// The `count` values must be readable; the CPU has AVX-512 BF16.
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    unsafe fn load_bf16(from: *const f32, count: usize) -> __m512i {
+        use std::arch::x86_64::*;
+        // SAFETY: the masked loads read only the `count` readable values (the caller's
+        // promise); the second address is formed without being read when count ≤ 16.
+        unsafe {
+            let low = _mm512_maskz_loadu_ps(lanes(count), from);
+            let high =
+                _mm512_maskz_loadu_ps(lanes(count.saturating_sub(16)), from.wrapping_add(16));
+            bits(_mm512_cvtne2ps_pbh(high, low))
+        }
+    }
+
     /// Writes `count` values of a strided f32 vector (`step` apart) as bf16 into `out`, and
     /// zeros into the rest of `out` (at most 32 values).
     ///
@@ -424,30 +450,19 @@ mod amx {
     unsafe fn convert(from: *const f32, step: isize, count: usize, out: &mut [u16]) {
         use std::arch::x86_64::*;
         debug_assert!(count <= TK && out.len() == TK);
-        // SAFETY: masked loads read only the `count` readable values (the caller's promise);
-        // out holds 32 u16 (64 bytes, unaligned store).
+        // SAFETY: `count` values are readable, `step` apart (the caller's promise); out holds
+        // 32 u16 (64 bytes, unaligned store).
         unsafe {
-            let (low, high) = if step == 1 {
-                let mask = |from: usize| -> __mmask16 {
-                    let n = count.saturating_sub(from).min(16);
-                    if n == 16 { !0 } else { (1u16 << n) - 1 }
-                };
-                (
-                    _mm512_maskz_loadu_ps(mask(0), from),
-                    _mm512_maskz_loadu_ps(mask(16), from.add(16)),
-                )
+            let packed = if step == 1 {
+                load_bf16(from, count)
             } else {
                 let mut values = [0f32; TK];
                 for (c, v) in values.iter_mut().enumerate().take(count) {
                     *v = *from.offset(c as isize * step);
                 }
-                (
-                    _mm512_loadu_ps(values.as_ptr()),
-                    _mm512_loadu_ps(values.as_ptr().add(16)),
-                )
+                load_bf16(values.as_ptr(), TK)
             };
-            let packed = _mm512_cvtne2ps_pbh(high, low);
-            _mm512_storeu_si512(out.as_mut_ptr().cast(), bits(packed));
+            _mm512_storeu_si512(out.as_mut_ptr().cast(), packed);
         }
     }
 
@@ -460,7 +475,7 @@ mod amx {
     unsafe fn write_row(out: *mut f32, sums: &[f32], cols: usize, accumulate: bool) {
         use std::arch::x86_64::*;
         debug_assert!(cols <= T && sums.len() >= T);
-        let mask: __mmask16 = if cols >= T { !0 } else { (1u16 << cols) - 1 };
+        let mask = lanes(cols);
         // SAFETY: sums holds 16 values; the masked accesses touch only `cols` values of out.
         unsafe {
             let mut v = _mm512_loadu_ps(sums.as_ptr());
@@ -488,8 +503,6 @@ mod amx {
         use std::arch::x86_64::*;
         let tile_values = T * TK;
         let mut packed = vec![0u16; col_blocks * k_blocks * tile_values];
-        let mask =
-            |count: usize| -> __mmask16 { if count >= 16 { !0 } else { (1u16 << count) - 1 } };
         if b.cols == 1 {
             // Row-major B: rows kk and kk + 1 are read along their length (16 columns at a
             // time), converted together and interleaved into one pair row of each block.
@@ -500,7 +513,7 @@ mod amx {
                 let (kb, pair) = (kk / TK, (kk % TK) / 2);
                 for cb in 0..n.div_ceil(T) {
                     let first_col = cb * T;
-                    let columns = mask(n - first_col);
+                    let columns = lanes(n - first_col);
                     // SAFETY: masked loads read only columns < n of rows < k; the store
                     // writes one 64-byte pair row inside `packed`.
                     unsafe {
@@ -531,15 +544,9 @@ mod amx {
                     let mut rows = [_mm512_setzero_si512(); T];
                     for (c, row) in rows.iter_mut().enumerate().take(columns) {
                         let at = (first_col + c) as isize * b.cols + (kb * TK) as isize;
-                        // SAFETY: masked loads read the `count` values of column
-                        // first_col + c in this block.
-                        unsafe {
-                            let from = b.ptr.offset(at);
-                            let low = _mm512_maskz_loadu_ps(mask(count), from);
-                            let high =
-                                _mm512_maskz_loadu_ps(mask(count.saturating_sub(16)), from.add(16));
-                            *row = bits(_mm512_cvtne2ps_pbh(high, low));
-                        }
+                        // SAFETY: the `count` values of column first_col + c in this block
+                        // are readable.
+                        *row = unsafe { load_bf16(b.ptr.offset(at), count) };
                     }
                     transpose_16x16(&mut rows);
                     let tile = (cb * k_blocks + kb) * tile_values;
@@ -649,8 +656,9 @@ mod tests {
     }
 
     /// On AMX machines: the tile product equals the bf16 reference within f32 summation
-    /// error, on shapes with partial tiles everywhere, with transposed operands, adding to dst
-    /// or overwriting it. Elsewhere: bf16 is refused with a reason, and f32 stays.
+    /// error, on shapes with partial tiles everywhere, with transposed operands and a B at
+    /// general strides, adding to dst or overwriting it. Elsewhere: bf16 is refused with a
+    /// reason, and f32 stays.
     #[test]
     fn tile_product_matches_the_bf16_reference() {
         if let Err(why) = amx_usable() {
@@ -679,35 +687,39 @@ mod tests {
             let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
             let expected = reference(m, n, k, &a, &b);
             let start: Vec<f32> = (0..m * n).map(|_| next()).collect();
-            for (transpose, accumulate) in [(false, false), (true, true), (false, true)] {
-                let (lhs, rhs) = if transpose {
-                    // A read from its transpose [k × m], B from [n × k].
-                    (
-                        Operand {
-                            ptr: at.as_ptr(),
-                            rows: 1,
-                            cols: m as isize,
-                        },
-                        Operand {
-                            ptr: bt.as_ptr(),
-                            rows: 1,
-                            cols: k as isize,
-                        },
-                    )
-                } else {
-                    (
-                        Operand {
-                            ptr: a.as_ptr(),
-                            rows: k as isize,
-                            cols: 1,
-                        },
-                        Operand {
-                            ptr: b.as_ptr(),
-                            rows: n as isize,
-                            cols: 1,
-                        },
-                    )
-                };
+            // B again with every value two places from the next, rows 2n apart: neither
+            // row-major nor transposed (the general packing path).
+            let spread: Vec<f32> = (0..2 * k * n)
+                .map(|i| if i % 2 == 0 { b[i / 2] } else { f32::NAN })
+                .collect();
+            let spread_b = Operand {
+                ptr: spread.as_ptr(),
+                rows: 2 * n as isize,
+                cols: 2,
+            };
+            let row_major = |ptr: *const f32, width: usize| Operand {
+                ptr,
+                rows: width as isize,
+                cols: 1,
+            };
+            // A read from its transpose [k × m], B from [n × k].
+            let transposed = |ptr: *const f32, width: usize| Operand {
+                ptr,
+                rows: 1,
+                cols: width as isize,
+            };
+            let (row_a, row_b) = (row_major(a.as_ptr(), k), row_major(b.as_ptr(), n));
+            for (label, lhs, rhs, accumulate) in [
+                ("row-major", row_a, row_b, false),
+                (
+                    "transposed",
+                    transposed(at.as_ptr(), m),
+                    transposed(bt.as_ptr(), k),
+                    true,
+                ),
+                ("row-major", row_a, row_b, true),
+                ("spread B", row_a, spread_b, false),
+            ] {
                 let mut c = start.clone();
                 // SAFETY: the operands span their matrices; c is m × n.
                 unsafe {
@@ -724,7 +736,7 @@ mod tests {
                     let err = (c[i] as f64 - want).abs();
                     assert!(
                         err <= 1e-5 * (1.0 + want.abs()) * (k as f64).sqrt(),
-                        "({m}, {n}, {k}) transposed {transpose} accumulate {accumulate}: \
+                        "({m}, {n}, {k}) {label}, accumulate {accumulate}: \
                          value {i} is {} against {want}",
                         c[i]
                     );
