@@ -42,8 +42,8 @@ use burn::nn::activation::Activation;
 use burn::prelude::*;
 
 use super::recurrence::{
-    recurrent_product, recurrent_weight_gradient, register_projection_gradients,
-    sequences_per_thread, transpose,
+    recurrent_weight_gradient, register_projection_gradients, sequences_per_thread,
+    strided_product, transpose,
 };
 use super::step::gemm_add;
 use super::{
@@ -185,7 +185,7 @@ pub(super) fn forward(
             let mut p = vec![0f32; rows * width];
             for t in 0..time {
                 p.fill(0.0);
-                recurrent_product(&h, ws, width, &mut p);
+                strided_product(&h, ws, width, &mut p, width);
                 for (b, (h, p)) in h
                     .chunks_exact_mut(hidden)
                     .zip(p.chunks_exact(width))
@@ -320,7 +320,7 @@ impl Backward<Flex, 5> for GruBackward {
                         ));
                         dp_t[b * width..(b + 1) * width].copy_from_slice(&dp[at..at + width]);
                     }
-                    recurrent_product(&dp_t, &wt, hidden, &mut dh);
+                    strided_product(&dp_t, &wt, hidden, &mut dh, hidden);
                 }
             });
         if let Some(node) = w_node {

@@ -40,8 +40,8 @@ use burn::nn::{Lstm, LstmState};
 use burn::prelude::*;
 
 use super::recurrence::{
-    recurrent_product, recurrent_weight_gradient, register_projection_gradients,
-    sequences_per_thread, strided_product, transpose,
+    recurrent_weight_gradient, register_projection_gradients, sequences_per_thread,
+    strided_product, transpose,
 };
 use super::step::gemm_add;
 use super::{
@@ -362,7 +362,7 @@ impl Backward<Flex, 4> for LstmBackward {
                         da_t[b * width..(b + 1) * width].copy_from_slice(da);
                     }
                     dh.fill(0.0);
-                    recurrent_product(&da_t, &wt, hidden, &mut dh);
+                    strided_product(&da_t, &wt, hidden, &mut dh, hidden);
                 }
             });
         if let Some(node) = w_node {

@@ -9,10 +9,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::flex::FlexTensor;
 
 use super::flex_f32;
-use super::step::{LARGE_PRODUCT, accumulate, gemm_add, gemm_rows, multiply_add};
-
-/// Up to this many rows, [`strided_product`] computes row by row without packing W.
-const FEW_ROWS: usize = 4;
+use super::step::{FEW_ROWS, accumulate, gemm_rows, multiply_add};
 
 /// The transpose [cols, rows] of a row-major `rows` × `cols` matrix (Wᵀ, for
 /// dh_{t−1} += da_t Wᵀ).
@@ -54,23 +51,10 @@ pub(super) fn recurrent_weight_gradient<'a>(
     dw
 }
 
-/// y [n, outputs] += h [n, inputs] · W [inputs, outputs]: the forward pass's per-step
-/// recurrent product. A few rows against a wide W (the gates of every unit: outputs of 3H or
-/// 4H) go to `gemm` on the calling core, whose fused multiply-adds and register tiles beat
-/// [`multiply_add`]'s few-row loop there ([2, 200] × [200, 800]: 8.7 against 13.4–16.3 µs,
-/// `cargo bench --bench gemm_peak`); everything else goes to [`multiply_add`], which wins
-/// for a narrow W (the backward pass's [2, 800] × [800, 200]: 16.1 against 22.8 µs).
-pub(super) fn recurrent_product(h: &[f32], w: &[f32], outputs: usize, y: &mut [f32]) {
-    let inputs = w.len() / outputs.max(1);
-    let rows = y.len() / outputs.max(1);
-    if rows > 4 || outputs < 2 * inputs || rows * inputs * outputs > LARGE_PRODUCT {
-        return multiply_add(h, w, outputs, y);
-    }
-    gemm_add(h, w, outputs, y, gemm::Parallelism::None);
-}
-
 /// Rows of y += h [n, inputs] · W [inputs, outputs] where y's rows lie `row_stride` values
-/// apart (one step's rows of a batch-major [b][t][outputs] buffer), on the calling core.
+/// apart (one step's rows of a batch-major [b][t][outputs] buffer, or `outputs` for
+/// contiguous rows), on the calling core: the per-step product of the recurrent layers,
+/// forwards (h_{t−1} W) and backwards (da_t Wᵀ).
 pub(super) fn strided_product(
     h: &[f32],
     w: &[f32],

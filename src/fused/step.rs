@@ -31,8 +31,9 @@ pub fn accumulate(x: &[f32], w: &[f32], outputs: usize, y: &mut [f32]) {
     }
 }
 
-/// Up to this many rows, [`accumulate`] keeps blocks of each row of y in registers.
-const FEW_ROWS: usize = 4;
+/// Up to this many rows, [`accumulate`] keeps blocks of each row of y in registers (and the
+/// recurrent layers' per-step products go to it rather than to gemm).
+pub(super) const FEW_ROWS: usize = 4;
 
 /// Outputs per register block (eight AVX2 registers).
 const BLOCK: usize = 64;
