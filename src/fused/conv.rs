@@ -114,7 +114,7 @@ pub(super) fn forward(
         .for_each(|(y, xs)| {
             let mut cols = Columns::new(&g);
             // SAFETY: W [C_out × taps] is row-major in ws, which outlives `weights`.
-            let weights = unsafe { Lhs::new(c_out, taps, row_major(ws.as_ptr(), taps)) };
+            let weights = unsafe { Lhs::new(c_out, taps, Operand::row_major(ws.as_ptr(), taps)) };
             for (y, input) in y.chunks_mut(out_plane).zip(xs.chunks(plane)) {
                 let rhs = cols.of(input);
                 for (row, &b) in y.chunks_mut(pixels).zip(bs) {
@@ -128,7 +128,7 @@ pub(super) fn forward(
                 unsafe {
                     weights.times(
                         pixels,
-                        row_major(rhs.as_ptr(), pixels),
+                        Operand::row_major(rhs.as_ptr(), pixels),
                         y.as_mut_ptr(),
                         pixels as isize,
                         true,
@@ -220,8 +220,8 @@ pub(super) fn weight_gradient(
                         sum.as_mut_ptr(),
                         taps as isize,
                         true,
-                        row_major(lhs.as_ptr(), pixels),
-                        transposed(rhs.as_ptr(), pixels),
+                        Operand::row_major(lhs.as_ptr(), pixels),
+                        Operand::transposed(rhs.as_ptr(), pixels),
                     );
                 }
             }
@@ -276,7 +276,8 @@ pub(super) fn input_gradient(
         .for_each(|(dx, gs)| {
             // SAFETY: W [C_out × taps] is row-major in ws (read transposed: Wᵀ), which
             // outlives `weights_t`.
-            let weights_t = unsafe { Lhs::new(taps, c_out, transposed(ws.as_ptr(), taps)) };
+            let weights_t =
+                unsafe { Lhs::new(taps, c_out, Operand::transposed(ws.as_ptr(), taps)) };
             let mut cols = if direct {
                 Vec::new()
             } else {
@@ -295,7 +296,7 @@ pub(super) fn input_gradient(
                 unsafe {
                     weights_t.times(
                         pixels,
-                        row_major(dy.as_ptr(), pixels),
+                        Operand::row_major(dy.as_ptr(), pixels),
                         dst,
                         pixels as isize,
                         false,
@@ -312,24 +313,6 @@ pub(super) fn input_gradient(
     // SAFETY: every value was written above.
     let dx = unsafe { assume_init(dx) };
     flex_f32(dx, vec![n, c_in, height, width])
-}
-
-/// A row-major matrix at `ptr` with rows of `width` values.
-fn row_major(ptr: *const f32, width: usize) -> Operand {
-    Operand {
-        ptr,
-        rows: width as isize,
-        cols: 1,
-    }
-}
-
-/// The transpose of a row-major matrix at `ptr` with rows of `width` values, read in place.
-fn transposed(ptr: *const f32, width: usize) -> Operand {
-    Operand {
-        ptr,
-        rows: 1,
-        cols: width as isize,
-    }
 }
 
 /// The adjoint of [`im2col`]: x[c, i + a − top, j + b − left] += cols[(c, a, b), (i, j)] for

@@ -76,6 +76,27 @@ pub(super) struct Operand {
     pub cols: isize,
 }
 
+impl Operand {
+    /// A row-major matrix at `ptr` with rows of `width` values.
+    pub(super) fn row_major(ptr: *const f32, width: usize) -> Self {
+        Operand {
+            ptr,
+            rows: width as isize,
+            cols: 1,
+        }
+    }
+
+    /// The transpose of a row-major matrix at `ptr` with rows of `width` values, read in
+    /// place.
+    pub(super) fn transposed(ptr: *const f32, width: usize) -> Self {
+        Operand {
+            ptr,
+            rows: 1,
+            cols: width as isize,
+        }
+    }
+}
+
 /// The left factor A [m × k] of products A · B, prepared once for several right factors (the
 /// weights of a convolution, against each example's columns): kept as it is for f32, packed
 /// into bf16 tiles for [`Precision::Bf16`].
@@ -697,26 +718,16 @@ mod tests {
                 rows: 2 * n as isize,
                 cols: 2,
             };
-            let row_major = |ptr: *const f32, width: usize| Operand {
-                ptr,
-                rows: width as isize,
-                cols: 1,
-            };
+            let row_a = Operand::row_major(a.as_ptr(), k);
+            let row_b = Operand::row_major(b.as_ptr(), n);
             // A read from its transpose [k × m], B from [n × k].
-            let transposed = |ptr: *const f32, width: usize| Operand {
-                ptr,
-                rows: 1,
-                cols: width as isize,
-            };
-            let (row_a, row_b) = (row_major(a.as_ptr(), k), row_major(b.as_ptr(), n));
+            let (t_a, t_b) = (
+                Operand::transposed(at.as_ptr(), m),
+                Operand::transposed(bt.as_ptr(), k),
+            );
             for (label, lhs, rhs, accumulate) in [
                 ("row-major", row_a, row_b, false),
-                (
-                    "transposed",
-                    transposed(at.as_ptr(), m),
-                    transposed(bt.as_ptr(), k),
-                    true,
-                ),
+                ("transposed", t_a, t_b, true),
                 ("row-major", row_a, row_b, true),
                 ("spread B", row_a, spread_b, false),
             ] {
