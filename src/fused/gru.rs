@@ -114,7 +114,7 @@ pub(super) struct Saved {
     states: Vec<f32>,
     start: Vec<f32>,
     weight: Vec<f32>,
-    /// The inputs [B·T, I] and W_ih [I, 3H], for dW_ih and dx.
+    /// The inputs [B, T, I] (contiguous) and W_ih [I, 3H], for dW_ih and dx.
     inputs: FlexTensor,
     input_weight: FlexTensor,
     batch: usize,
@@ -209,7 +209,7 @@ pub(super) fn forward(
         states: out.clone(),
         start,
         weight: ws.to_vec(),
-        inputs: flex_f32(inputs_all.to_vec(), vec![batch * time, inputs]),
+        inputs: x.clone(),
         input_weight: w_ih.clone(),
         batch,
         time,

@@ -129,7 +129,7 @@ pub(super) struct Saved {
     states: Vec<f32>,
     start: Vec<f32>,
     weight: Vec<f32>,
-    /// The inputs [B·T, I] and W_ih [I, 4H], for dW_ih and dx.
+    /// The inputs [B, T, I] (contiguous) and W_ih [I, 4H], for dW_ih and dx.
     inputs: FlexTensor,
     input_weight: FlexTensor,
     batch: usize,
@@ -245,7 +245,7 @@ pub(super) fn forward(
             .flat_map(|(h, c)| h.iter().chain(c).copied())
             .collect(),
         weight: ws.to_vec(),
-        inputs: flex_f32(xs.to_vec(), vec![batch * time, inputs]),
+        inputs: x.clone(),
         input_weight: w_ih.clone(),
         batch,
         time,

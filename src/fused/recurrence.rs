@@ -83,7 +83,8 @@ pub(super) fn strided_product(
 
 /// Registers the gradients of the input projection xp = x W_ih + b from dxp [B·T, width]
 /// (batch-major): dW_ih = xᵀ dxp, db = Σ dxp over the rows, dx = dxp W_ihᵀ [B, T, I], each for
-/// the parents that want one (by their node ids). `x` is [B·T, I] and `w_ih` [I, width].
+/// the parents that want one (by their node ids). `x` holds [B, T, I] and `w_ih`
+/// [I, width], both contiguous.
 pub(super) fn register_projection_gradients(
     grads: &mut Gradients,
     [x_node, w_ih_node, bias_node]: [Option<NodeId>; 3],
