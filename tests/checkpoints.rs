@@ -4,7 +4,7 @@
 mod common;
 
 use argen::data::{DataSource, load};
-use argen::models::{GatedPixelCnnConfig, ImageModelConfig};
+use argen::models::ImageModelConfig;
 use argen::train::image::train;
 use argen::train::{
     self, LrSchedule, Progress, RunFolder, TrainOptions, TrainingConfig, checkpoint,
@@ -12,25 +12,9 @@ use argen::train::{
 use burn::prelude::*;
 use common::tensors;
 
-fn tiny_model(channels: usize) -> ImageModelConfig {
-    ImageModelConfig::GatedPixelcnn(GatedPixelCnnConfig {
-        levels: 17,
-        channels,
-        layers: 2,
-        first_kernel: 3,
-        kernel: 3,
-        head: 16,
-        num_classes: None,
-        vector_dim: None,
-        spatial: None,
-        dropout: 0.0,
-        colours: 1,
-    })
-}
-
 fn tiny_training(epochs: usize) -> TrainingConfig {
     TrainingConfig::new(
-        tiny_model(8),
+        common::tiny_gated_model(8),
         "digits",
         8,
         8,
@@ -60,12 +44,14 @@ fn tiny_training_with_dropout(epochs: usize) -> TrainingConfig {
 fn save_then_load_gives_a_bit_identical_nll() {
     let device = Device::flex();
     let data = load(&DataSource::Digits).unwrap();
-    let model = tiny_model(8).init_seeded(0, &device);
+    let model = common::tiny_gated_model(8).init_seeded(0, &device);
     let before = train::evaluate(&model, &data.test, 128, &device);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.safetensors");
     checkpoint::save_weights(&model, "gated-pixelcnn", &path).unwrap();
-    let loaded = checkpoint::load_weights(tiny_model(8).init_seeded(0, &device), &path).unwrap();
+    let loaded =
+        checkpoint::load_weights(common::tiny_gated_model(8).init_seeded(0, &device), &path)
+            .unwrap();
     let after = train::evaluate(&loaded, &data.test, 128, &device);
     assert_eq!(
         before.nats_per_image.to_bits(),
@@ -86,19 +72,20 @@ fn weights_of_another_shape_are_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("model.safetensors");
     checkpoint::save_weights(
-        &tiny_model(8).init_seeded(0, &device),
+        &common::tiny_gated_model(8).init_seeded(0, &device),
         "gated-pixelcnn",
         &path,
     )
     .unwrap();
-    let error = checkpoint::load_weights(tiny_model(12).init(&device), &path).unwrap_err();
+    let error =
+        checkpoint::load_weights(common::tiny_gated_model(12).init(&device), &path).unwrap_err();
     let message = format!("{error:#}");
     assert!(
         message.contains("does not fit this model") && message.contains("shape"),
         "{message}"
     );
 
-    let mut deeper = tiny_model(8);
+    let mut deeper = common::tiny_gated_model(8);
     if let ImageModelConfig::GatedPixelcnn(c) = &mut deeper {
         c.layers = 3;
     }
@@ -114,7 +101,8 @@ fn weights_of_another_shape_are_refused_with_a_clear_error() {
     std::fs::write(&path, b"not a safetensors file").unwrap();
     let message = format!(
         "{:#}",
-        checkpoint::load_weights(tiny_model(8).init_seeded(0, &device), &path).unwrap_err()
+        checkpoint::load_weights(common::tiny_gated_model(8).init_seeded(0, &device), &path)
+            .unwrap_err()
     );
     assert!(
         message.contains("not a valid safetensors file"),

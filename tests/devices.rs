@@ -19,7 +19,7 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 
 fn tiny_model() -> ImageModelConfig {
-    common::tiny_gated_model()
+    common::tiny_gated_model(8)
 }
 
 fn tiny_training(batch_size: usize, train_limit: usize) -> TrainingConfig {

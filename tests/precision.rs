@@ -128,7 +128,7 @@ fn bf16_products_are_close_to_f32_or_refused() {
         );
     }
     // The model's causality does not depend on the precision of its products.
-    let config = common::tiny_gated_model();
+    let config = common::tiny_gated_model(8);
     let model = config.init_seeded(4, &Device::flex());
     common::assert_causal_on_8x8(&model, &config);
 }

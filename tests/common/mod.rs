@@ -82,12 +82,12 @@ pub fn relative_error<const D: usize>(
         .fold(0.0, f32::max)
 }
 
-/// A tiny Gated PixelCNN (17 levels, 8 channels, 2 layers, kernels 3, head 16): the model of
-/// the device and precision tests.
-pub fn tiny_gated_model() -> argen::models::ImageModelConfig {
+/// A tiny Gated PixelCNN (17 levels, `channels` channels, 2 layers, kernels 3, head 16): the
+/// model of the checkpoint, device and precision tests.
+pub fn tiny_gated_model(channels: usize) -> argen::models::ImageModelConfig {
     argen::models::ImageModelConfig::GatedPixelcnn(argen::models::GatedPixelCnnConfig {
         levels: 17,
-        channels: 8,
+        channels,
         layers: 2,
         first_kernel: 3,
         kernel: 3,
