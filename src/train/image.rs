@@ -203,7 +203,10 @@ pub fn log_probs(
         batch_size
     } else {
         let logits_per_image = model.levels() * set.channels * set.height * set.width * 4;
-        batch_size.min(DEVICE_BATCH_BYTES / logits_per_image.max(1))
+        // At least one image: one whose logits alone exceed the cap is evaluated by itself.
+        batch_size
+            .min(DEVICE_BATCH_BYTES / logits_per_image.max(1))
+            .max(1)
     };
     let indices: Vec<usize> = (0..set.len()).collect();
     let mut out = Vec::with_capacity(set.len());
