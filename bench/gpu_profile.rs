@@ -16,7 +16,6 @@
 use std::time::Instant;
 
 use argen::device::DeviceSpec;
-use argen::distributions::categorical;
 use argen::kernel_profile::KernelProfile;
 use argen::models::{ImageModel, ImageModelConfig};
 use burn::optim::{AdamConfig, GradientsParams};
@@ -53,10 +52,7 @@ fn main() -> anyhow::Result<()> {
         )
         .int()
         .clamp(0, levels as i64 - 1);
-        let loss = categorical::log_prob(model.forward(x.clone(), None), x)
-            .neg()
-            .mean()
-            .div_scalar(dims);
+        let loss = model.log_prob(x, None).neg().mean().div_scalar(dims);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let model = optim.step(1e-3, model, grads);
         // Reading the loss waits for the whole step.

@@ -15,7 +15,6 @@
 use std::time::Instant;
 
 use argen::data::{self, DataSource};
-use argen::distributions::categorical;
 use argen::generate::{SampleRequest, sample_cached, sample_naive};
 use argen::train::{evaluate, image_batch};
 use burn::optim::{AdamConfig, GradientsParams};
@@ -69,10 +68,7 @@ fn main() -> anyhow::Result<()> {
     let mut batches = order.chunks(batch).cycle();
     let mut step = |model: ImageModel| {
         let (x, _) = image_batch(&data.train, batches.next().unwrap(), &device);
-        let loss = categorical::log_prob(model.forward(x.clone(), None), x)
-            .neg()
-            .mean()
-            .div_scalar(dims);
+        let loss = model.log_prob(x, None).neg().mean().div_scalar(dims);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         optim.step(1e-3, model, grads)
     };

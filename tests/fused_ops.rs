@@ -7,7 +7,7 @@ mod common;
 
 use argen::fused::{
     bernoulli_log_prob, bernoulli_log_prob_plain, conv2d, gated_activation, gated_activation_plain,
-    level_log_prob, level_log_prob_plain,
+    head_log_prob, head_log_prob_plain, level_log_prob, level_log_prob_plain,
 };
 use argen::rng::seeded;
 use burn::prelude::*;
@@ -216,6 +216,109 @@ fn the_fused_log_prob_is_a_normalised_distribution() {
 
 /// argen's conv2d against burn's: values, and the gradients with respect to the input, the
 /// weights and the bias of Σ y·w for random upstream weights w.
+/// The output head with its log-likelihood in tiles against burn's convolutions, relu and
+/// log-softmax: log p per example, and the gradients of the features and all four parameters,
+/// for a loss that weighs every example alike (the forward pass's gradients, scaled) and one
+/// that weighs them differently (computed again in the backward pass).
+fn check_head(
+    [n, c, d, colours, levels]: [usize; 5],
+    [height, width]: [usize; 2],
+    seed: u64,
+    uniform: bool,
+) {
+    let o = colours * levels;
+    let values = [
+        (
+            random(n * c * height * width, seed, 2.0),
+            vec![n, c, height, width],
+        ),
+        (random(d * c, seed + 1, 0.6), vec![d, c]),
+        (random(d, seed + 2, 0.3), vec![d]),
+        (random(o * d, seed + 3, 0.5), vec![o, d]),
+        (random(o, seed + 4, 0.3), vec![o]),
+    ];
+    let mut rng = seeded(seed + 5);
+    let x: Vec<i64> = (0..n * colours * height * width)
+        .map(|_| rng.random_range(0..levels as i64))
+        .collect();
+    let weights: Vec<f32> = if uniform {
+        vec![-0.37; n]
+    } else {
+        random(n, seed + 6, 1.0)
+    };
+    let what = format!("head {n}x{c}x{height}x{width}, D {d}, {colours} colours x {levels} levels");
+    for device in [Device::flex(), Device::flex().autodiff()] {
+        let leaves = || {
+            let t = |i: usize| {
+                let (v, shape) = &values[i];
+                TensorData::new(v.clone(), shape.clone())
+            };
+            (
+                track(Tensor::<4>::from_data(t(0), &device)),
+                track(Tensor::<2>::from_data(t(1), &device)),
+                track(Tensor::<1>::from_data(t(2), &device)),
+                track(Tensor::<2>::from_data(t(3), &device)),
+                track(Tensor::<1>::from_data(t(4), &device)),
+            )
+        };
+        let levels_x = Tensor::<4, Int>::from_data(
+            TensorData::new(x.clone(), [n, colours, height, width]),
+            &device,
+        );
+        let g = Tensor::<1>::from_data(TensorData::new(weights.clone(), [n]), &device);
+        let (fused_leaves, plain_leaves) = (leaves(), leaves());
+        let (h, w1, b1, w2, b2) = fused_leaves.clone();
+        let fused = head_log_prob(h, w1, b1, w2, b2, levels_x.clone());
+        let (h, w1, b1, w2, b2) = plain_leaves.clone();
+        let plain = head_log_prob_plain(h, w1, b1, w2, b2, levels_x);
+        let err = relative_error(fused.clone(), plain.clone());
+        assert!(err < 1e-5, "{what}: log p differs by {err}");
+        if !fused.is_autodiff() {
+            continue;
+        }
+        let g_fused = (fused * g.clone()).sum().backward();
+        let g_plain = (plain * g).sum().backward();
+        let (f, p) = (fused_leaves, plain_leaves);
+        let errors = [
+            (
+                "h",
+                relative_error(f.0.grad(&g_fused).unwrap(), p.0.grad(&g_plain).unwrap()),
+            ),
+            (
+                "W1",
+                relative_error(f.1.grad(&g_fused).unwrap(), p.1.grad(&g_plain).unwrap()),
+            ),
+            (
+                "b1",
+                relative_error(f.2.grad(&g_fused).unwrap(), p.2.grad(&g_plain).unwrap()),
+            ),
+            (
+                "W2",
+                relative_error(f.3.grad(&g_fused).unwrap(), p.3.grad(&g_plain).unwrap()),
+            ),
+            (
+                "b2",
+                relative_error(f.4.grad(&g_fused).unwrap(), p.4.grad(&g_plain).unwrap()),
+            ),
+        ];
+        for (name, err) in errors {
+            assert!(err < 1e-5, "{what}: gradient of {name} differs by {err}");
+        }
+    }
+}
+
+#[test]
+fn the_fused_head_matches_the_composition_in_values_and_gradients() {
+    for uniform in [true, false] {
+        // One tile, grey levels, an uneven split of the examples over two threads.
+        check_head([5, 4, 6, 1, 5], [5, 7], 1, uniform);
+        // Two tiles of 145 and 144 pixels, three colours.
+        check_head([2, 6, 9, 3, 4], [17, 17], 2, uniform);
+        // Three tiles, one example, the Fashion-MNIST widths (C 32, D 256, L 256).
+        check_head([1, 32, 256, 1, 256], [28, 28], 3, uniform);
+    }
+}
+
 fn check_conv(
     [n, c_in, c_out, height, width]: [usize; 5],
     [kh, kw]: [usize; 2],

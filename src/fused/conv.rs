@@ -32,7 +32,7 @@ use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
 use super::matmul::{Lhs, Operand, product};
-use super::{assume_init, flex_f32, initialised, values_f32};
+use super::{assume_init, flex_f32, initialised, uninit, values_f32};
 
 /// Whether these options are covered (otherwise burn's convolution runs).
 pub(super) fn supported(options: &ConvOptions<2>) -> bool {
@@ -104,9 +104,7 @@ pub(super) fn forward(
     let out_plane = c_out * pixels;
     // Every value of y is set to its bias below before the product adds to it, so it is not
     // zeroed when allocated.
-    let mut y: Vec<MaybeUninit<f32>> = Vec::with_capacity(n * out_plane);
-    // SAFETY: MaybeUninit values need no initialisation.
-    unsafe { y.set_len(n * out_plane) };
+    let mut y = uninit(n * out_plane);
     let threads = rayon::current_num_threads().clamp(1, n.max(1));
     let per_thread = n.div_ceil(threads).max(1);
     y.par_chunks_mut(per_thread * out_plane)
@@ -160,7 +158,7 @@ pub(super) fn bias_gradient(dy: &FlexTensor) -> FlexTensor {
 }
 
 /// Σ row, in 16 interleaved partial sums (so that the loop vectorises).
-fn row_sum(row: &[f32]) -> f32 {
+pub(super) fn row_sum(row: &[f32]) -> f32 {
     let mut lanes = [0f32; 16];
     let chunks = row.chunks_exact(16);
     let rest: f32 = chunks.remainder().iter().sum();
@@ -266,9 +264,7 @@ pub(super) fn input_gradient(
     let plane = c_in * height * width;
     // Every value of dx is written below (by the matrix product, or zeroed before col2im adds
     // into it), so it is not zeroed when allocated.
-    let mut dx: Vec<MaybeUninit<f32>> = Vec::with_capacity(n * plane);
-    // SAFETY: MaybeUninit values need no initialisation.
-    unsafe { dx.set_len(n * plane) };
+    let mut dx = uninit(n * plane);
     let threads = rayon::current_num_threads().clamp(1, n.max(1));
     let per_thread = n.div_ceil(threads).max(1);
     dx.par_chunks_mut(per_thread * plane)

@@ -30,8 +30,6 @@
 //! The start state is an input without gradient (the boundary of truncated backpropagation
 //! through time, or zeros); [`gru_sequence`] takes burn's path when it needs one.
 
-use std::mem::MaybeUninit;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
@@ -48,7 +46,7 @@ use super::recurrence::{
 use super::step::gemm_add;
 use super::{
     FusedOps, assume_init, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx,
-    values_f32,
+    uninit, values_f32,
 };
 
 /// Runs `gru` (burn's module, its weights as they are) over `input` [B, T, I] from `state`
@@ -162,9 +160,7 @@ pub(super) fn forward(
     let width = 3 * hidden;
     let start: Vec<f32> = h0.as_slice::<f32>().expect("contiguous").to_vec();
     // Not zeroed: every row (b, t) is written below.
-    let mut out: Vec<MaybeUninit<f32>> = Vec::with_capacity(batch * time * hidden);
-    // SAFETY: MaybeUninit values need no initialisation.
-    unsafe { out.set_len(batch * time * hidden) };
+    let mut out = uninit(batch * time * hidden);
     // z, r, n, m of every step (kept for the backward pass), or of the current step only.
     let kept_per_row = if keep { time } else { 1 };
     let mut gates = vec![0f32; batch * kept_per_row * 4 * hidden];

@@ -28,8 +28,6 @@
 //! The start state is an input without gradient (the boundary of truncated backpropagation
 //! through time, or zeros); [`lstm_sequence`] takes burn's path when it needs one.
 
-use std::mem::MaybeUninit;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
@@ -46,7 +44,7 @@ use super::recurrence::{
 use super::step::gemm_add;
 use super::{
     FusedOps, assume_init, dense_gradient, enabled, flex_f32, initialised, logistic, on_flex,
-    tanh_approx, values_f32,
+    tanh_approx, uninit, values_f32,
 };
 
 /// Runs `lstm` (burn's module, its weights as they are) over `input` [B, T, I] from `state`
@@ -191,13 +189,8 @@ pub(super) fn forward(
     // and activates them in place.
     // Neither buffer is zeroed: every value is written below (the gates by the bias, the
     // output row by row), so they start uninitialised.
-    let mut gates: Vec<MaybeUninit<f32>> = Vec::with_capacity(batch * time * width);
-    let mut out: Vec<MaybeUninit<f32>> = Vec::with_capacity(batch * time * 2 * hidden);
-    // SAFETY: MaybeUninit values need no initialisation.
-    unsafe {
-        gates.set_len(batch * time * width);
-        out.set_len(batch * time * 2 * hidden);
-    }
+    let mut gates = uninit(batch * time * width);
+    let mut out = uninit(batch * time * 2 * hidden);
     let chunk = sequences_per_thread(batch);
     gates
         .par_chunks_mut(chunk * time * width)

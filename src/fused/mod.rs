@@ -6,6 +6,9 @@
 //!   σ(b); backward is ∂y/∂a = σ(b)(1 − tanh²(a)), ∂y/∂b = tanh(a) σ(b)(1 − σ(b)), no exp.
 //! - [`level_log_prob`]: log softmax over the level axis, picked at the observed level:
 //!   log p(x) = z_x − log Σ_l exp(z_l). Backward is ∂/∂z_l = g·([l = x] − p_l).
+//! - [`head_log_prob`]: the image models' output head (relu, 1×1, relu, 1×1) and the
+//!   categorical log-likelihood of the observed levels, in tiles of pixels that stay in cache,
+//!   forwards and backwards, without forming the logits ([`head`]).
 //! - [`conv2d`]: 2-D convolution, forward and both gradients, as one well-shaped matrix
 //!   product per example ([`conv`]).
 //! - [`lstm::lstm_sequence`]: an LSTM layer over a whole sequence, forward and
@@ -24,6 +27,7 @@ pub mod conv;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 
+use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -219,6 +223,80 @@ pub fn conv1d(
     y.reshape([batch, c_out, out])
 }
 
+/// log p(x | h) of each example under the image models' output head: features `h`
+/// [N, C, H, W] → relu → 1×1 convolution `w1` [D, C] + `b1` → relu → 1×1 convolution `w2`
+/// [c·L, D] + `b2` → logits (channel c·L + l is level l of colour c) → Σ over pixels and
+/// colours of the categorical log-probability of the levels `x` [N, c, H, W]; shape [N], in
+/// nats. On burn-flex one operation in tiles of pixels ([`head`]); elsewhere (and with
+/// `--plain-ops`) the composition of [`conv2d`] and [`level_log_prob`].
+pub fn head_log_prob(
+    h: Tensor<4>,
+    w1: Tensor<2>,
+    b1: Tensor<1>,
+    w2: Tensor<2>,
+    b2: Tensor<1>,
+    x: Tensor<4, Int>,
+) -> Tensor<1> {
+    if enabled() && on_flex(&h) {
+        return Tensor::from_dispatch(<Dispatch as FusedOps>::head_log_prob(
+            h.into_dispatch(),
+            w1.into_dispatch(),
+            b1.into_dispatch(),
+            w2.into_dispatch(),
+            b2.into_dispatch(),
+            x.into_dispatch(),
+        ));
+    }
+    head_log_prob_composed((h, w1, b1, w2, b2), x, false)
+}
+
+/// [`head_log_prob`] from standard burn operations (the reference).
+pub fn head_log_prob_plain(
+    h: Tensor<4>,
+    w1: Tensor<2>,
+    b1: Tensor<1>,
+    w2: Tensor<2>,
+    b2: Tensor<1>,
+    x: Tensor<4, Int>,
+) -> Tensor<1> {
+    head_log_prob_composed((h, w1, b1, w2, b2), x, true)
+}
+
+/// [`head_log_prob`] op by op: with `plain`, burn's convolution and log-softmax; otherwise
+/// [`conv2d`] and [`level_log_prob`] (argen's kernels where they run).
+fn head_log_prob_composed(
+    (h, w1, b1, w2, b2): (Tensor<4>, Tensor<2>, Tensor<1>, Tensor<2>, Tensor<1>),
+    x: Tensor<4, Int>,
+    plain: bool,
+) -> Tensor<1> {
+    let [n, colours, height, width] = x.dims();
+    let positions = colours * height * width;
+    let pointwise = |input: Tensor<4>, w: Tensor<2>, b: Tensor<1>| {
+        let [c_out, c_in] = w.dims();
+        let w = w.reshape([c_out, c_in, 1, 1]);
+        let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+        if plain {
+            burn::tensor::module::conv2d(input, w, Some(b), options)
+        } else {
+            conv2d(input, w, Some(b), options)
+        }
+    };
+    let levels = w2.dims()[0] / colours;
+    let hidden =
+        burn::tensor::activation::relu(pointwise(burn::tensor::activation::relu(h), w1, b1));
+    let logits = pointwise(hidden, w2, b2)
+        .reshape([n, colours, levels, height * width])
+        .swap_dims(1, 2)
+        .reshape([n, levels, positions]);
+    let x = x.reshape([n, positions]);
+    let log_p = if plain {
+        level_log_prob_plain(logits, x)
+    } else {
+        level_log_prob(logits, x)
+    };
+    log_p.sum_dim(1).reshape([n])
+}
+
 /// The fused operations as a backend extension of burn-flex, with and without autodiff.
 #[backend_extension(Autodiff, Flex)]
 pub trait FusedOps: burn::backend::Backend {
@@ -259,6 +337,15 @@ pub trait FusedOps: burn::backend::Backend {
     ) -> FloatTensor<Self>;
     /// See [`dense_gradient`].
     fn dense_gradient(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// See [`head_log_prob`].
+    fn head_log_prob(
+        h: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        b1: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b2: FloatTensor<Self>,
+        x: IntTensor<Self>,
+    ) -> FloatTensor<Self>;
 }
 
 impl FusedOps for Flex {
@@ -307,6 +394,17 @@ impl FusedOps for Flex {
 
     fn dense_gradient(x: FlexTensor) -> FlexTensor {
         x
+    }
+
+    fn head_log_prob(
+        h: FlexTensor,
+        w1: FlexTensor,
+        b1: FlexTensor,
+        w2: FlexTensor,
+        b2: FlexTensor,
+        x: FlexTensor,
+    ) -> FlexTensor {
+        head::pass([&h, &w1, &b1, &w2, &b2], &x, None).0
     }
 }
 
@@ -432,6 +530,30 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
             .compute_bound()
             .stateless(value)
     }
+
+    fn head_log_prob(
+        h: FloatTensor<Self>,
+        w1: FloatTensor<Self>,
+        b1: FloatTensor<Self>,
+        w2: FloatTensor<Self>,
+        b2: FloatTensor<Self>,
+        x: IntTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let values = [&h, &w1, &b1, &w2, &b2].map(|t| t.primitive().clone());
+        match head::HeadBackward
+            .prepare::<C>([h.node(), w1.node(), b1.node(), w2.node(), b2.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                // The gradients for a weight of 1 on every example, scaled in the backward pass.
+                let ones = vec![1f32; values[0].shape()[0]];
+                let (log_p, unit) = head::pass(values.each_ref(), &x, Some(&ones));
+                prep.finish((values, x, unit.expect("asked for")), log_p)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(head::pass(values.each_ref(), &x, None).0),
+        }
+    }
 }
 
 /// A contiguous f32 tensor of the given shape.
@@ -443,11 +565,21 @@ fn flex_f32(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     )
 }
 
+/// A buffer of `len` values that are not initialised: for outputs whose every value a kernel
+/// writes, so that they are not zeroed first (glibc's calloc zeroes reused memory with a
+/// memset).
+pub(super) fn uninit(len: usize) -> Vec<MaybeUninit<f32>> {
+    let mut values = Vec::with_capacity(len);
+    // SAFETY: MaybeUninit values need no initialisation; the capacity is `len`.
+    unsafe { values.set_len(len) };
+    values
+}
+
 /// `values` as f32, once the caller has initialised every one.
 ///
 /// # Safety
 /// Every value of `values` must be initialised.
-pub(super) unsafe fn initialised(values: &mut [std::mem::MaybeUninit<f32>]) -> &mut [f32] {
+pub(super) unsafe fn initialised(values: &mut [MaybeUninit<f32>]) -> &mut [f32] {
     // SAFETY: every value is initialised (the caller's promise); MaybeUninit<f32> has f32's
     // layout.
     unsafe { &mut *(std::ptr::from_mut(values) as *mut [f32]) }
@@ -457,7 +589,7 @@ pub(super) unsafe fn initialised(values: &mut [std::mem::MaybeUninit<f32>]) -> &
 ///
 /// # Safety
 /// Every value of `values` must be initialised.
-pub(super) unsafe fn assume_init(values: Vec<std::mem::MaybeUninit<f32>>) -> Vec<f32> {
+pub(super) unsafe fn assume_init(values: Vec<MaybeUninit<f32>>) -> Vec<f32> {
     let mut values = std::mem::ManuallyDrop::new(values);
     // SAFETY: every value is initialised (the caller's promise); same allocation, length and
     // capacity, and MaybeUninit<f32> has f32's layout.
@@ -513,6 +645,7 @@ macro_rules! with_wide_simd {
 }
 
 pub mod gru;
+pub mod head;
 pub mod lstm;
 pub mod matmul;
 mod recurrence;
@@ -521,20 +654,26 @@ pub mod step;
 
 /// y = tanh(a)·σ(b), element by element.
 #[inline(always)]
-fn gate(a: &[f32], b: &[f32], y: &mut [f32]) {
+fn gate(a: &[f32], b: &[f32], y: &mut [MaybeUninit<f32>]) {
     for ((y, &a), &b) in y.iter_mut().zip(a).zip(b) {
-        *y = tanh_approx(a) * logistic(b);
+        y.write(tanh_approx(a) * logistic(b));
     }
 }
 
 /// [`gate`], keeping t = tanh(a) and s = σ(b) for the backward pass.
 #[inline(always)]
-fn gate_keeping(a: &[f32], b: &[f32], y: &mut [f32], t_out: &mut [f32], s_out: &mut [f32]) {
+fn gate_keeping(
+    a: &[f32],
+    b: &[f32],
+    y: &mut [MaybeUninit<f32>],
+    t_out: &mut [MaybeUninit<f32>],
+    s_out: &mut [MaybeUninit<f32>],
+) {
     for ((((y, t_out), s_out), &a), &b) in y.iter_mut().zip(t_out).zip(s_out).zip(a).zip(b) {
         let (t, s) = (tanh_approx(a), logistic(b));
-        *t_out = t;
-        *s_out = s;
-        *y = t * s;
+        t_out.write(t);
+        s_out.write(s);
+        y.write(t * s);
     }
 }
 
@@ -546,13 +685,11 @@ fn gate_forward(x: &FlexTensor, keep: bool) -> (FlexTensor, Option<FlexTensor>) 
     let xs: &[f32] = x.as_slice().expect("contiguous");
     let batch = dims[0];
     let half = xs.len() / batch / 2; // a and b of one example are consecutive blocks
-    let mut y = vec![0f32; batch * half];
-    let mut saved = if keep {
-        vec![0f32; xs.len()]
-    } else {
-        Vec::new()
-    };
-    let gate_example = |(x, y): (&[f32], &mut [f32]), saved: Option<&mut [f32]>| {
+    // Every value of both is written below.
+    let mut y = uninit(batch * half);
+    let mut saved = uninit(if keep { xs.len() } else { 0 });
+    let gate_example = |(x, y): (&[f32], &mut [MaybeUninit<f32>]),
+                        saved: Option<&mut [MaybeUninit<f32>]>| {
         let (a, b) = x.split_at(half);
         match saved {
             Some(saved) => {
@@ -574,6 +711,8 @@ fn gate_forward(x: &FlexTensor, keep: bool) -> (FlexTensor, Option<FlexTensor>) 
     }
     let mut out_dims = dims.clone();
     out_dims[1] /= 2;
+    // SAFETY: the kernels wrote every value of y and, when kept, of saved.
+    let (y, saved) = unsafe { (assume_init(y), assume_init(saved)) };
     (flex_f32(y, out_dims), keep.then(|| flex_f32(saved, dims)))
 }
 
@@ -623,10 +762,16 @@ fn tanh_approx(x: f32) -> f32 {
 /// The gate's gradient from the kept t = tanh(a) and s = σ(b): ∂/∂a = g·s·(1 − t²),
 /// ∂/∂b = g·t·s·(1 − s).
 #[inline(always)]
-fn gate_gradient(da: &mut [f32], db: &mut [f32], g: &[f32], t: &[f32], s: &[f32]) {
+fn gate_gradient(
+    da: &mut [MaybeUninit<f32>],
+    db: &mut [MaybeUninit<f32>],
+    g: &[f32],
+    t: &[f32],
+    s: &[f32],
+) {
     for ((((da, db), &g), &t), &s) in da.iter_mut().zip(db).zip(g).zip(t).zip(s) {
-        *da = g * s * (1.0 - t * t);
-        *db = g * t * s * (1.0 - s);
+        da.write(g * s * (1.0 - t * t));
+        db.write(g * t * s * (1.0 - s));
     }
 }
 
@@ -675,7 +820,8 @@ impl Backward<Flex, 1> for GateBackward {
         let ts: &[f32] = saved.as_slice().expect("contiguous");
         let g: &[f32] = grad.as_slice().expect("contiguous");
         let half = g.len() / dims[0];
-        let mut dx = vec![0f32; ts.len()];
+        // Every value is written below.
+        let mut dx = uninit(ts.len());
         dx.par_chunks_mut(2 * half)
             .zip(ts.par_chunks(2 * half))
             .zip(g.par_chunks(half))
@@ -684,6 +830,8 @@ impl Backward<Flex, 1> for GateBackward {
                 let (da, db) = dx.split_at_mut(half);
                 with_wide_simd!(gate_gradient(da, db, g, t, s));
             });
+        // SAFETY: gate_gradient wrote every value.
+        let dx = unsafe { assume_init(dx) };
         grads.register::<Flex>(parent.id, flex_f32(dx, dims));
     }
 }

@@ -115,6 +115,9 @@ pub fn gate(a: &[f32], b: &[f32], y: &mut [f32]) {
 
 #[inline(always)]
 fn gate_values(a: &[f32], b: &[f32], y: &mut [f32]) {
+    // SAFETY: MaybeUninit<f32> has f32's layout, and the gate writes an initialised value
+    // into every one (never an uninitialised one), so y stays initialised.
+    let y = unsafe { &mut *(std::ptr::from_mut(y) as *mut [std::mem::MaybeUninit<f32>]) };
     super::gate(a, b, y)
 }
 

@@ -167,12 +167,33 @@ fn colour_mask_1x1(
 
 /// A 1x1 convolution, with its weights masked when `mask` is given.
 pub(crate) fn conv1x1(conv: &Conv2d, mask: Option<&Tensor<4>>, x: Tensor<4>) -> Tensor<4> {
-    let weight = match mask {
+    let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+    conv2d(
+        x,
+        masked_weight(conv, mask),
+        conv.bias.as_ref().map(|b| b.val()),
+        options,
+    )
+}
+
+/// The weights [out, in, 1, 1] of a 1x1 convolution, masked when `mask` is given.
+fn masked_weight(conv: &Conv2d, mask: Option<&Tensor<4>>) -> Tensor<4> {
+    match mask {
         None => conv.weight.val(),
         Some(mask) => conv.weight.val() * mask.clone(),
+    }
+}
+
+/// A 1x1 convolution as a matrix [out, in] (masked when `mask` is given) and its bias [out]
+/// (zeros when it has none).
+fn pointwise_parameters(conv: &Conv2d, mask: Option<&Tensor<4>>) -> (Tensor<2>, Tensor<1>) {
+    let weight = masked_weight(conv, mask);
+    let [c_out, c_in, _, _] = weight.dims();
+    let bias = match &conv.bias {
+        Some(b) => b.val(),
+        None => Tensor::zeros([c_out], &weight.device()),
     };
-    let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
-    conv2d(x, weight, conv.bias.as_ref().map(|b| b.val()), options)
+    (weight.reshape([c_out, c_in]), bias)
 }
 
 /// tanh(a) ⊙ σ(b), where a and b are the two halves of `x` along the channel axis (one
@@ -359,15 +380,32 @@ impl GatedPixelCnn {
     /// to that input, which is how the tests and receptive-field maps measure dependencies.
     pub fn forward_embedded(&self, input: Tensor<4>, condition: Option<Condition>) -> Tensor<5> {
         let [batch, _, height, width] = input.dims();
+        let h = self.features(input, condition);
+        // Output channel c·L + l is level l of colour c.
+        self.head(h)
+            .reshape([batch, self.colours, self.levels, height, width])
+            .swap_dims(1, 2)
+    }
+
+    /// log p(x | h) of each image of `x` [batch, colours, height, width], in nats: the
+    /// features of the two stacks, then the output head and the categorical log-likelihood
+    /// as one operation ([`crate::fused::head_log_prob`]), which never forms the logits.
+    pub fn log_prob(&self, x: Tensor<4, Int>, condition: Option<Condition>) -> Tensor<1> {
+        let h = self.features(self.embed(x.clone()), condition);
+        let (w1, b1) = pointwise_parameters(&self.head_hidden, self.head_hidden_mask.as_ref());
+        let (w2, b2) = pointwise_parameters(&self.head_out, self.head_out_mask.as_ref());
+        crate::fused::head_log_prob(h, w1, b1, w2, b2, x)
+    }
+
+    /// The horizontal stack's last features [batch, channels, height, width], which the
+    /// output head reads.
+    fn features(&self, input: Tensor<4>, condition: Option<Condition>) -> Tensor<4> {
         let condition = self.image_condition(condition);
         let (mut v, mut h) = (input.clone(), input);
         for layer in &self.layers {
             (v, h) = layer.forward(v, h, condition.as_ref());
         }
-        // Output channel c·L + l is level l of colour c.
-        self.head(h)
-            .reshape([batch, self.colours, self.levels, height, width])
-            .swap_dims(1, 2)
+        h
     }
 
     /// The output head on the horizontal stack's last features: ReLU, 1x1, ReLU, 1x1 to

@@ -283,6 +283,8 @@ impl ImageModel {
         match self {
             // The mixture scores whole pixels without forming the L levels.
             Self::PixelCnnPp(m) => m.log_prob(x, condition),
+            // The head and the likelihood in one operation, without the logits.
+            Self::Gated(m) => m.log_prob(x, condition),
             _ => crate::distributions::categorical::log_prob(self.forward(x.clone(), condition), x),
         }
     }
