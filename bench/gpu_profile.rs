@@ -18,7 +18,7 @@ use std::time::Instant;
 use argen::device::DeviceSpec;
 use argen::kernel_profile::KernelProfile;
 use argen::models::{ImageModel, ImageModelConfig};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     );
     let device = DeviceSpec::Gpu(0).connect()?.autodiff();
     let mut model = ImageModelConfig::GatedPixelcnn(config).init_seeded(0, &device);
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut optim = argen::train::adam::adam(1e-8);
     let dims = (size * size) as f64;
     let mut step = |model: ImageModel| {
         let x: Tensor<4, Int> = Tensor::<4>::random(

@@ -56,7 +56,6 @@ use argen::train::parallel::batch_gradients;
 use argen::train::sequence::{SequenceTask, SequenceTrainingConfig, evaluate_sequences};
 use argen::train::{LrSchedule, Task, TrainOptions, clip_global_norm};
 use burn::module::Module;
-use burn::optim::AdamConfig;
 use burn::prelude::*;
 use rand::RngExt;
 
@@ -238,9 +237,7 @@ fn main() -> anyhow::Result<()> {
 
     // Training: forward, loss, backward, clipping, Adam, as the training loop does per batch.
     let _generator = argen::rng::seed_devices(std::slice::from_ref(&device), 0);
-    let mut optim = AdamConfig::new()
-        .with_epsilon(config.training.adam_epsilon as f32)
-        .init();
+    let mut optim = argen::train::adam::adam(config.training.adam_epsilon as f32);
     let mut next = 0;
     let mut step = |model: SequenceModel| {
         let batch = cycled(&data.train, next, s.batch);

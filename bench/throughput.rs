@@ -17,7 +17,7 @@ use std::time::Instant;
 use argen::data::{self, DataSource};
 use argen::generate::{SampleRequest, sample_cached, sample_naive};
 use argen::train::{evaluate, image_batch};
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 
 #[path = "common.rs"]
@@ -62,7 +62,7 @@ fn main() -> anyhow::Result<()> {
     let device = Device::flex().autodiff();
     device.seed(0);
     let mut model = ImageModelConfig::GatedPixelcnn(config).init_seeded(0, &device);
-    let mut optim = AdamConfig::new().with_epsilon(1e-8).init();
+    let mut optim = argen::train::adam::adam(1e-8);
     let dims = data.train.image_size() as f64;
     let order = data::shuffled_indices(data.train.len(), 0);
     let mut batches = order.chunks(batch).cycle();

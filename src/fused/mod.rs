@@ -836,6 +836,45 @@ impl Backward<Flex, 1> for GateBackward {
     }
 }
 
+/// The scalars of one Adam step (see [`crate::train::adam`]): the decays β₁ and β₂, the
+/// bias-correction factor √(1 − β₂ᵗ)/(1 − β₁ᵗ), ε·√(1 − β₂ᵗ) and the learning rate.
+#[derive(Debug, Clone, Copy)]
+pub struct AdamConstants {
+    pub beta_1: f32,
+    pub beta_2: f32,
+    pub factor: f32,
+    pub epsilon: f32,
+    pub lr: f32,
+}
+
+/// One Adam step in place, element by element, with burn's operations in burn's order:
+/// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − (m·factor / (√v + ε'))·lr. Blocks of the
+/// parameter run on all threads.
+pub fn adam_update(theta: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: AdamConstants) {
+    assert!(
+        theta.len() == m.len() && m.len() == v.len() && v.len() == g.len(),
+        "a parameter, its moments and its gradient of one size"
+    );
+    const BLOCK: usize = 1 << 14;
+    theta
+        .par_chunks_mut(BLOCK)
+        .zip(m.par_chunks_mut(BLOCK))
+        .zip(v.par_chunks_mut(BLOCK))
+        .zip(g.par_chunks(BLOCK))
+        .for_each(|(((theta, m), v), g)| with_wide_simd!(adam_values(theta, m, v, g, k)));
+}
+
+#[inline(always)]
+fn adam_values(theta: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], k: AdamConstants) {
+    let (keep_1, keep_2) = (1.0 - k.beta_1, 1.0 - k.beta_2);
+    for (((theta, m), v), &g) in theta.iter_mut().zip(m).zip(v).zip(g) {
+        *m = *m * k.beta_1 + g * keep_1;
+        *v = *v * k.beta_2 + g * g * keep_2;
+        let step = *m * k.factor / (v.sqrt() + k.epsilon);
+        *theta -= step * k.lr;
+    }
+}
+
 /// The levels of `x` as usize, whatever its integer type.
 fn levels_of(x: &FlexTensor) -> Vec<usize> {
     let x = x.to_contiguous();

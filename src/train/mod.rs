@@ -16,6 +16,7 @@
 //! An epoch's files commit as one unit, and a folder has one writer at a time (see
 //! [`folder`]).
 
+pub mod adam;
 pub mod batch;
 pub mod checkpoint;
 pub mod folder;
@@ -29,7 +30,7 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -405,9 +406,7 @@ pub fn clip_global_norm<M: Module>(model: &M, grads: &mut GradientsParams, max_n
 
 /// The Adam optimiser of a run.
 fn optimizer(options: &TrainOptions) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_epsilon(options.adam_epsilon as f32)
-        .init()
+    adam::adam(options.adam_epsilon as f32)
 }
 
 /// The seed of every device's generator in epoch `epoch`: a resumed run draws its dropout
