@@ -326,17 +326,24 @@ fn all_images(n: usize, levels: usize) -> Vec<i64> {
     out
 }
 
-/// Σ_x p(x | class) over every image of the space.
+/// Σ_x p(x | class) over every image of the space, from the model's `log_prob` (the fused
+/// head on the CPU), which must also give each image the log-probability of its logits.
 fn total_probability(model: &ImageModel, c: usize, h: usize, w: usize, class: Option<i64>) -> f64 {
     let device = Device::flex();
     let n = c * h * w;
     let count = model.levels().pow(n as u32);
     let x = int4(all_images(n, model.levels()), [count, c, h, w], &device);
     let y = class.map(|k| labels(vec![k; count], &device));
-    let log_p = categorical::log_prob(model.forward(x.clone(), y), x)
-        .into_data()
-        .convert::<f64>();
-    log_p.iter::<f64>().map(f64::exp).sum()
+    let f64s = |t: Tensor<1>| -> Vec<f64> { t.into_data().convert::<f64>().iter().collect() };
+    let log_p = f64s(model.log_prob(x.clone(), y.clone()));
+    let from_logits = f64s(categorical::log_prob(model.forward(x.clone(), y), x));
+    for (fused, plain) in log_p.iter().zip(&from_logits) {
+        assert!(
+            (fused - plain).abs() < 1e-4,
+            "log p {fused} against {plain} from the logits"
+        );
+    }
+    log_p.iter().map(|v| v.exp()).sum()
 }
 
 #[test]
@@ -357,6 +364,13 @@ fn probabilities_of_all_images_sum_to_one() {
             );
         }
     }
+    // Gated PixelCNN in colour: 2x2 images, 3 channels, 2 levels (4,096 images).
+    let model = gated_colour(2, 3, 2, 3, None).init_seeded(3, &device);
+    let total = total_probability(&model, 3, 2, 2, None);
+    assert!(
+        (total - 1.0).abs() < 1e-4,
+        "gated colour: total probability {total}"
+    );
     // PixelCNN in colour: 2x2 images, 3 channels, 2 levels (4,096 images).
     for classes in [None, Some(2)] {
         let model = pixelcnn(2, 3, 2, 3, classes).init_seeded(2, &device);

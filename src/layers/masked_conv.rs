@@ -122,6 +122,19 @@ impl MaskedConv2d {
         self.mask.clone()
     }
 
+    /// A 1×1 masked convolution as a matrix [out, in] (the masked weights) and its bias [out]
+    /// (zeros when it has none): what [`crate::fused::head_log_prob`] reads.
+    pub fn pointwise_parameters(&self) -> (Tensor<2>, Tensor<1>) {
+        let [c_out, c_in, kh, kw] = self.conv.weight.dims();
+        assert_eq!([kh, kw], [1, 1], "a 1x1 convolution");
+        let weight = (self.conv.weight.val() * self.mask.clone()).reshape([c_out, c_in]);
+        let bias = match &self.conv.bias {
+            Some(b) => b.val(),
+            None => Tensor::zeros([c_out], &weight.device()),
+        };
+        (weight, bias)
+    }
+
     /// Applies the masked convolution to `x` [batch, in, height, width].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let half = self.conv.kernel_size[0] / 2;

@@ -131,10 +131,22 @@ impl AutoEncoder {
     /// Logits of p(x | h) for images `x` [batch, colours, height, width]: h is the given code
     /// (`Condition::Vectors`, sampling), or e(x) when none is given (training, evaluation).
     pub fn forward(&self, x: Tensor<4, Int>, code: Option<Condition>) -> Tensor<5> {
-        let code = match code {
+        let code = self.code_of(&x, code);
+        self.decoder.forward(x, Some(code))
+    }
+
+    /// log p(x | h) of each image of `x` in nats, h its code as in [`Self::forward`]; the
+    /// decoder's head and likelihood as one operation (see [`GatedPixelCnn::log_prob`]).
+    pub fn log_prob(&self, x: Tensor<4, Int>, code: Option<Condition>) -> Tensor<1> {
+        let code = self.code_of(&x, code);
+        self.decoder.log_prob(x, Some(code))
+    }
+
+    /// The code given, or the encoder's code of `x`.
+    fn code_of(&self, x: &Tensor<4, Int>, code: Option<Condition>) -> Condition {
+        match code {
             Some(c @ Condition::Vectors(_)) => c,
             _ => Condition::Vectors(self.encoder.forward(x.clone())),
-        };
-        self.decoder.forward(x, Some(code))
+        }
     }
 }

@@ -285,7 +285,8 @@ impl ImageModel {
             Self::PixelCnnPp(m) => m.log_prob(x, condition),
             // The head and the likelihood in one operation, without the logits.
             Self::Gated(m) => m.log_prob(x, condition),
-            _ => crate::distributions::categorical::log_prob(self.forward(x.clone(), condition), x),
+            Self::PixelCnn(m) => m.log_prob(x, condition),
+            Self::AutoEncoder(m) => m.log_prob(x, condition),
         }
     }
 

@@ -180,10 +180,7 @@ impl PixelCnn {
     /// to that input.
     pub fn forward_embedded(&self, input: Tensor<4>, condition: Option<Condition>) -> Tensor<5> {
         let [batch, _, height, width] = input.dims();
-        let mut x = self.input.forward(input);
-        for block in &self.blocks {
-            x = block.forward(x, condition.as_ref());
-        }
+        let x = self.features(input, condition);
         let logits = self
             .head_out
             .forward(relu(self.head_hidden.forward(relu(x))));
@@ -191,6 +188,26 @@ impl PixelCnn {
         logits
             .reshape([batch, self.colours, self.levels, height, width])
             .swap_dims(1, 2)
+    }
+
+    /// log p(x | h) of each image of `x` [batch, colours, height, width], in nats: the
+    /// residual blocks' features, then the output head and the categorical log-likelihood as
+    /// one operation ([`crate::fused::head_log_prob`]), which never forms the logits.
+    pub fn log_prob(&self, x: Tensor<4, Int>, condition: Option<Condition>) -> Tensor<1> {
+        let h = self.features(self.embed(x.clone()), condition);
+        let (w1, b1) = self.head_hidden.pointwise_parameters();
+        let (w2, b2) = self.head_out.pointwise_parameters();
+        crate::fused::head_log_prob(h, w1, b1, w2, b2, x)
+    }
+
+    /// The last residual block's features [batch, channels, height, width], which the
+    /// output head reads.
+    fn features(&self, input: Tensor<4>, condition: Option<Condition>) -> Tensor<4> {
+        let mut x = self.input.forward(input);
+        for block in &self.blocks {
+            x = block.forward(x, condition.as_ref());
+        }
+        x
     }
 
     /// Number of levels L per channel.
