@@ -191,10 +191,7 @@ pub(super) fn forward(
                     let step = if keep { b * time + t } else { b };
                     let kept = &mut gates[step * 4 * hidden..][..4 * hidden];
                     with_wide_simd!(cell_step(x, p, bns, h, kept));
-                    let row = &mut out[(b * time + t) * hidden..][..hidden];
-                    for (o, &v) in row.iter_mut().zip(h.iter()) {
-                        o.write(v);
-                    }
+                    out[(b * time + t) * hidden..][..hidden].write_copy_of_slice(h);
                 }
             }
         });

@@ -120,7 +120,8 @@ pub(super) fn pass(
     assert_eq!(w1.shape()[1], c, "W₁ reads the features' channels");
     assert_eq!(w2.shape()[1], d, "W₂ reads the hidden layer");
     let xs = levels_of(x);
-    let colours = xs.len() / (n * pixels).max(1);
+    // x is [N, colours, H, W].
+    let colours = x.shape()[1];
     assert_eq!(
         xs.len(),
         n * colours * pixels,
@@ -240,30 +241,12 @@ fn share(
             }
             // u = relu(b₁ + W₁ a), z = b₂ + W₂ u.
             fill_rows(&mut u[..d * t], p.b1, t);
-            // SAFETY: a is C × t, u is D × t, both row-major with rows of t values.
-            unsafe {
-                w1.times(
-                    t,
-                    Operand::row_major(a.as_ptr(), t),
-                    u.as_mut_ptr(),
-                    t as isize,
-                    true,
-                )
-            };
+            tile_product(&w1, (d, c, t), &a, &mut u, true);
             for v in &mut u[..d * t] {
                 *v = v.max(0.0);
             }
             fill_rows(&mut z[..o * t], p.b2, t);
-            // SAFETY: u is D × t, z is o × t.
-            unsafe {
-                w2.times(
-                    t,
-                    Operand::row_major(u.as_ptr(), t),
-                    z.as_mut_ptr(),
-                    t as isize,
-                    true,
-                )
-            };
+            tile_product(&w2, (o, d, t), &u, &mut z, true);
             for colour in 0..colours {
                 let rows = &mut z[colour * levels * t..][..levels * t];
                 let x = &x[colour * pixels + start..][..t];
@@ -281,28 +264,9 @@ fn share(
             };
             // z now holds ∂z. ∂b₂ += row sums, ∂W₂ [o × D] += ∂z [o × t] · uᵀ [t × D].
             add_row_sums(&mut sums.db2, &z[..o * t], t);
-            // SAFETY: ∂W₂ is o × D, ∂z is o × t and u is D × t (read transposed).
-            unsafe {
-                product(
-                    (o, d, t),
-                    sums.dw2.as_mut_ptr(),
-                    d as isize,
-                    true,
-                    Operand::row_major(z.as_ptr(), t),
-                    Operand::transposed(u.as_ptr(), t),
-                );
-            }
+            add_outer_products(&mut sums.dw2, (o, d, t), &z, &u);
             // ∂u = (W₂ᵀ ∂z) ⊙ [u > 0].
-            // SAFETY: ∂u is D × t, ∂z is o × t.
-            unsafe {
-                w2t.times(
-                    t,
-                    Operand::row_major(z.as_ptr(), t),
-                    du.as_mut_ptr(),
-                    t as isize,
-                    false,
-                )
-            };
+            tile_product(w2t, (d, o, t), &z, du, false);
             for (g, &u) in du[..d * t].iter_mut().zip(&u[..d * t]) {
                 if u <= 0.0 {
                     *g = 0.0;
@@ -310,28 +274,9 @@ fn share(
             }
             add_row_sums(&mut sums.db1, &du[..d * t], t);
             // ∂W₁ [D × C] += ∂u [D × t] · aᵀ [t × C].
-            // SAFETY: ∂W₁ is D × C, ∂u is D × t and a is C × t (read transposed).
-            unsafe {
-                product(
-                    (d, c, t),
-                    sums.dw1.as_mut_ptr(),
-                    c as isize,
-                    true,
-                    Operand::row_major(du.as_ptr(), t),
-                    Operand::transposed(a.as_ptr(), t),
-                );
-            }
+            add_outer_products(&mut sums.dw1, (d, c, t), du, &a);
             // ∂h = (W₁ᵀ ∂u) ⊙ [h > 0], written into the tile's columns of this example.
-            // SAFETY: ∂a is C × t, ∂u is D × t.
-            unsafe {
-                w1t.times(
-                    t,
-                    Operand::row_major(du.as_ptr(), t),
-                    da.as_mut_ptr(),
-                    t as isize,
-                    false,
-                )
-            };
+            tile_product(w1t, (c, d, t), du, da, false);
             let dh = &mut dh[e * plane..][..plane];
             for ((out, channel), grad) in dh
                 .chunks_mut(pixels)
@@ -350,6 +295,56 @@ fn share(
         log_p[e] = total as f32;
     }
     backward.map(|(.., sums)| sums)
+}
+
+/// dst [m × t] = (dst if `accumulate`, else 0) + A [m × k] · src [k × t], both row-major with
+/// rows of t values (the first m·t and k·t values of the tile buffers).
+fn tile_product(
+    a: &Lhs,
+    (m, k, t): (usize, usize, usize),
+    src: &[f32],
+    dst: &mut [f32],
+    accumulate: bool,
+) {
+    assert!(src.len() >= k * t && dst.len() >= m * t, "tile buffers");
+    assert_eq!((a.rows(), a.cols()), (m, k), "the left factor's shape");
+    // SAFETY: src holds k × t and dst m × t values (checked above), row-major with rows of
+    // t values; they are distinct buffers and neither is A.
+    unsafe {
+        a.times(
+            t,
+            Operand::row_major(src.as_ptr(), t),
+            dst.as_mut_ptr(),
+            t as isize,
+            accumulate,
+        )
+    };
+}
+
+/// sum [m × n] += grad [m × t] · inputᵀ [t × n]: a weight gradient over one tile of pixels,
+/// from the gradient of the layer's outputs and its inputs (rows of t values each).
+fn add_outer_products(
+    sum: &mut [f32],
+    (m, n, t): (usize, usize, usize),
+    grad: &[f32],
+    input: &[f32],
+) {
+    assert!(
+        sum.len() == m * n && grad.len() >= m * t && input.len() >= n * t,
+        "gradient buffers"
+    );
+    // SAFETY: the three buffers hold the values the shapes describe (checked above) and do
+    // not overlap; input is read transposed (n × t row-major as t × n).
+    unsafe {
+        product(
+            (m, n, t),
+            sum.as_mut_ptr(),
+            n as isize,
+            true,
+            Operand::row_major(grad.as_ptr(), t),
+            Operand::transposed(input.as_ptr(), t),
+        );
+    }
 }
 
 /// Every row of `m` (rows of `width` values) set to its value of `bias`.

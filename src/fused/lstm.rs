@@ -202,9 +202,7 @@ pub(super) fn forward(
         )
         .for_each(|(((gates, out), xs), (h0, c0))| {
             for row in gates.chunks_exact_mut(width) {
-                for (g, &b) in row.iter_mut().zip(bs) {
-                    g.write(b);
-                }
+                row.write_copy_of_slice(bs);
             }
             // SAFETY: every value was just initialised.
             let gates = unsafe { initialised(gates) };
@@ -221,9 +219,9 @@ pub(super) fn forward(
                     let a = &mut gates[(b * time + t) * width..][..width];
                     with_wide_simd!(cell_step(a, h, c, hidden));
                     let row = &mut out[(b * time + t) * 2 * hidden..][..2 * hidden];
-                    for (o, &v) in row.iter_mut().zip(h.iter().chain(c.iter())) {
-                        o.write(v);
-                    }
+                    let (h_out, c_out) = row.split_at_mut(hidden);
+                    h_out.write_copy_of_slice(h);
+                    c_out.write_copy_of_slice(c);
                 }
             }
         });

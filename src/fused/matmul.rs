@@ -128,6 +128,16 @@ impl Lhs {
         }
     }
 
+    /// m, the rows of A.
+    pub(super) fn rows(&self) -> usize {
+        self.m
+    }
+
+    /// k, the columns of A.
+    pub(super) fn cols(&self) -> usize {
+        self.k
+    }
+
     /// dst [m × n] (row-major, row stride `dst_row`) = (dst if `accumulate`, else 0) + A · B
     /// for B [k × n], on the calling core.
     ///
