@@ -840,10 +840,15 @@ impl Backward<Flex, 1> for GateBackward {
 /// bias-correction factor √(1 − β₂ᵗ)/(1 − β₁ᵗ), ε·√(1 − β₂ᵗ) and the learning rate.
 #[derive(Debug, Clone, Copy)]
 pub struct AdamConstants {
+    /// β₁, the decay of the gradient's running mean m.
     pub beta_1: f32,
+    /// β₂, the decay of the squared gradient's running mean v.
     pub beta_2: f32,
+    /// √(1 − β₂ᵗ) / (1 − β₁ᵗ): both bias corrections of step t in one factor on m.
     pub factor: f32,
+    /// ε·√(1 − β₂ᵗ), added to √v.
     pub epsilon: f32,
+    /// The learning rate.
     pub lr: f32,
 }
 
