@@ -209,7 +209,7 @@ fn share(
         levels,
     } = *s;
     let tiles = pixels.div_ceil(TILE).max(1);
-    let width = pixels.div_ceil(tiles);
+    let width = pixels.div_ceil(tiles).max(1);
     // SAFETY (all four): the weights are row-major in slices that outlive these factors.
     let w1 = unsafe { Lhs::new(d, c, Operand::row_major(p.w1.as_ptr(), c)) };
     let w2 = unsafe { Lhs::new(o, d, Operand::row_major(p.w2.as_ptr(), d)) };
