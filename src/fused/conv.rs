@@ -31,7 +31,7 @@ use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
-use super::matmul::{Lhs, Operand, product};
+use super::matmul::{Lhs, Operand, add_outer_products};
 use super::{assume_init, flex_f32, initialised, uninit, values_f32};
 
 /// Whether these options are covered (otherwise burn's convolution runs).
@@ -121,17 +121,7 @@ pub(super) fn forward(
                 // SAFETY: every value was just initialised.
                 let y = unsafe { initialised(y) };
                 // y [C_out × pixels] += W [C_out × taps] · cols [taps × pixels].
-                // SAFETY: each pointer spans the matrix its strides describe; the buffers do
-                // not overlap.
-                unsafe {
-                    weights.times(
-                        pixels,
-                        Operand::row_major(rhs.as_ptr(), pixels),
-                        y.as_mut_ptr(),
-                        pixels as isize,
-                        true,
-                    );
-                }
+                weights.times_rows(pixels, rhs, y, true);
             }
         });
     // SAFETY: every value was set to its bias above.
@@ -207,21 +197,9 @@ pub(super) fn weight_gradient(
             for &e in chunk {
                 let input = &xs[e * c_in * height * width..][..c_in * height * width];
                 let rhs = cols.of(input);
-                let lhs = &gs[e * c_out * pixels..][..c_out * pixels];
-                // sum [C_out × taps] += lhs [C_out × pixels] · rhsᵀ [pixels × taps].
-                // SAFETY: each pointer spans the matrix its strides describe (row-major
-                // C_out × taps, C_out × pixels and taps × pixels read transposed); the three
-                // buffers do not overlap.
-                unsafe {
-                    product(
-                        (c_out, taps, pixels),
-                        sum.as_mut_ptr(),
-                        taps as isize,
-                        true,
-                        Operand::row_major(lhs.as_ptr(), pixels),
-                        Operand::transposed(rhs.as_ptr(), pixels),
-                    );
-                }
+                let dy = &gs[e * c_out * pixels..][..c_out * pixels];
+                // sum [C_out × taps] += dy [C_out × pixels] · colsᵀ [pixels × taps].
+                add_outer_products(&mut sum, (c_out, taps, pixels), dy, rhs);
             }
             sum
         })

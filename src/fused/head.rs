@@ -29,8 +29,8 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::{Flex, TensorMetadata};
 use rayon::prelude::*;
 
-use super::matmul::{Lhs, Operand, product};
-use super::{exp_approx, flex_f32, levels_of, values_f32};
+use super::matmul::{Lhs, Operand, add_outer_products};
+use super::{exp_approx, flex_f32, levels_of, log_sum_exp, values_f32};
 
 /// The most pixels of one example a tile holds: its hidden layer and logits (256 values per
 /// pixel each in the Fashion-MNIST configuration) then take 256 KB each.
@@ -241,12 +241,12 @@ fn share(
             }
             // u = relu(b₁ + W₁ a), z = b₂ + W₂ u.
             fill_rows(&mut u[..d * t], p.b1, t);
-            tile_product(&w1, (d, c, t), &a, &mut u, true);
+            w1.times_rows(t, &a, &mut u, true);
             for v in &mut u[..d * t] {
                 *v = v.max(0.0);
             }
             fill_rows(&mut z[..o * t], p.b2, t);
-            tile_product(&w2, (o, d, t), &u, &mut z, true);
+            w2.times_rows(t, &u, &mut z, true);
             for colour in 0..colours {
                 let rows = &mut z[colour * levels * t..][..levels * t];
                 let x = &x[colour * pixels + start..][..t];
@@ -266,7 +266,7 @@ fn share(
             add_row_sums(&mut sums.db2, &z[..o * t], t);
             add_outer_products(&mut sums.dw2, (o, d, t), &z, &u);
             // ∂u = (W₂ᵀ ∂z) ⊙ [u > 0].
-            tile_product(w2t, (d, o, t), &z, du, false);
+            w2t.times_rows(t, &z, du, false);
             for (g, &u) in du[..d * t].iter_mut().zip(&u[..d * t]) {
                 if u <= 0.0 {
                     *g = 0.0;
@@ -276,7 +276,7 @@ fn share(
             // ∂W₁ [D × C] += ∂u [D × t] · aᵀ [t × C].
             add_outer_products(&mut sums.dw1, (d, c, t), du, &a);
             // ∂h = (W₁ᵀ ∂u) ⊙ [h > 0], written into the tile's columns of this example.
-            tile_product(w1t, (c, d, t), du, da, false);
+            w1t.times_rows(t, du, da, false);
             let dh = &mut dh[e * plane..][..plane];
             for ((out, channel), grad) in dh
                 .chunks_mut(pixels)
@@ -297,56 +297,6 @@ fn share(
     backward.map(|(.., sums)| sums)
 }
 
-/// dst [m × t] = (dst if `accumulate`, else 0) + A [m × k] · src [k × t], both row-major with
-/// rows of t values (the first m·t and k·t values of the tile buffers).
-fn tile_product(
-    a: &Lhs,
-    (m, k, t): (usize, usize, usize),
-    src: &[f32],
-    dst: &mut [f32],
-    accumulate: bool,
-) {
-    assert!(src.len() >= k * t && dst.len() >= m * t, "tile buffers");
-    assert_eq!((a.rows(), a.cols()), (m, k), "the left factor's shape");
-    // SAFETY: src holds k × t and dst m × t values (checked above), row-major with rows of
-    // t values; they are distinct buffers and neither is A.
-    unsafe {
-        a.times(
-            t,
-            Operand::row_major(src.as_ptr(), t),
-            dst.as_mut_ptr(),
-            t as isize,
-            accumulate,
-        )
-    };
-}
-
-/// sum [m × n] += grad [m × t] · inputᵀ [t × n]: a weight gradient over one tile of pixels,
-/// from the gradient of the layer's outputs and its inputs (rows of t values each).
-fn add_outer_products(
-    sum: &mut [f32],
-    (m, n, t): (usize, usize, usize),
-    grad: &[f32],
-    input: &[f32],
-) {
-    assert!(
-        sum.len() == m * n && grad.len() >= m * t && input.len() >= n * t,
-        "gradient buffers"
-    );
-    // SAFETY: the three buffers hold the values the shapes describe (checked above) and do
-    // not overlap; input is read transposed (n × t row-major as t × n).
-    unsafe {
-        product(
-            (m, n, t),
-            sum.as_mut_ptr(),
-            n as isize,
-            true,
-            Operand::row_major(grad.as_ptr(), t),
-            Operand::transposed(input.as_ptr(), t),
-        );
-    }
-}
-
 /// Every row of `m` (rows of `width` values) set to its value of `bias`.
 fn fill_rows(m: &mut [f32], bias: &[f32], width: usize) {
     for (row, &b) in m.chunks_mut(width).zip(bias) {
@@ -358,32 +308,6 @@ fn fill_rows(m: &mut [f32], bias: &[f32], width: usize) {
 fn add_row_sums(sums: &mut [f32], m: &[f32], width: usize) {
     for (s, row) in sums.iter_mut().zip(m.chunks(width)) {
         *s += super::conv::row_sum(row);
-    }
-}
-
-/// log Σ_l exp(z_l) of every column of `rows` (L rows of `width` values) into `lse`.
-#[inline(always)]
-fn log_sum_exp(rows: &[f32], width: usize, max: &mut [f32], lse: &mut [f32]) {
-    max.copy_from_slice(&rows[..width]);
-    for row in rows.chunks(width).skip(1) {
-        for (m, &v) in max.iter_mut().zip(row) {
-            *m = m.max(v);
-        }
-    }
-    lse.fill(0.0);
-    for row in rows.chunks(width) {
-        add_exps(lse, row, max);
-    }
-    for (l, &m) in lse.iter_mut().zip(max.iter()) {
-        *l = m + l.ln();
-    }
-}
-
-/// sum += e^(row − max), element by element.
-#[inline(always)]
-fn add_exps(sum: &mut [f32], row: &[f32], max: &[f32]) {
-    for ((s, &v), &m) in sum.iter_mut().zip(row).zip(max) {
-        *s += exp_approx(v - m);
     }
 }
 

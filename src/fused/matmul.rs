@@ -128,14 +128,26 @@ impl Lhs {
         }
     }
 
-    /// m, the rows of A.
-    pub(super) fn rows(&self) -> usize {
-        self.m
-    }
-
-    /// k, the columns of A.
-    pub(super) fn cols(&self) -> usize {
-        self.k
+    /// dst [m × n] = (dst if `accumulate`, else 0) + A · src [k × n], src and dst row-major
+    /// with rows of n values (their first k·n and m·n values): [`Self::times`] on slices.
+    pub(super) fn times_rows(&self, n: usize, src: &[f32], dst: &mut [f32], accumulate: bool) {
+        assert!(
+            src.len() >= self.k * n && dst.len() >= self.m * n,
+            "{} x {n} values of B and {} x {n} of the product",
+            self.k,
+            self.m
+        );
+        // SAFETY: src holds k × n and dst m × n values (checked above), row-major with rows of
+        // n values; a &mut slice overlaps neither src nor A.
+        unsafe {
+            self.times(
+                n,
+                Operand::row_major(src.as_ptr(), n),
+                dst.as_mut_ptr(),
+                n as isize,
+                accumulate,
+            )
+        };
     }
 
     /// dst [m × n] (row-major, row stride `dst_row`) = (dst if `accumulate`, else 0) + A · B
@@ -204,6 +216,32 @@ pub(super) unsafe fn product(
 ) {
     // SAFETY: the caller's promise.
     unsafe { Lhs::new(m, k, a).times(n, b, dst, dst_row, accumulate) }
+}
+
+/// sum [m × n] += grad [m × t] · inputᵀ [t × n], all row-major: a weight gradient from the
+/// gradient of a layer's m outputs and its n inputs at t positions (rows of t values each).
+pub(super) fn add_outer_products(
+    sum: &mut [f32],
+    (m, n, t): (usize, usize, usize),
+    grad: &[f32],
+    input: &[f32],
+) {
+    assert!(
+        sum.len() == m * n && grad.len() >= m * t && input.len() >= n * t,
+        "gradient buffers"
+    );
+    // SAFETY: the three buffers hold the values the shapes describe (checked above) and do
+    // not overlap; input is read transposed (n × t row-major as t × n).
+    unsafe {
+        product(
+            (m, n, t),
+            sum.as_mut_ptr(),
+            n as isize,
+            true,
+            Operand::row_major(grad.as_ptr(), t),
+            Operand::transposed(input.as_ptr(), t),
+        );
+    }
 }
 
 /// The bf16 value nearest to `x` (ties to even), as its 16 bits: the upper half of x's f32

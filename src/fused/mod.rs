@@ -916,24 +916,34 @@ fn log_prob_forward(logits: &FlexTensor, x: &FlexTensor) -> (FlexTensor, Vec<f32
         .zip(zs.par_chunks(levels * positions))
         .zip(xs.par_chunks(positions))
         .for_each(|(((out, lse), z), x)| {
-            // Levels outer, positions inner: every pass reads contiguous rows.
-            let mut max = z[..positions].to_vec();
-            for row in z.chunks(positions).skip(1) {
-                for (m, &v) in max.iter_mut().zip(row) {
-                    *m = m.max(v);
-                }
-            }
-            let mut sum = vec![0f32; positions];
-            for row in z.chunks(positions) {
-                with_wide_simd!(add_exps(&mut sum, row, &max));
-            }
+            let mut max = vec![0f32; positions];
+            with_wide_simd!(log_sum_exp(z, positions, &mut max, lse));
             for p in 0..positions {
                 assert!(x[p] < levels, "level {} out of range 0..{levels}", x[p]);
-                lse[p] = max[p] + sum[p].ln();
                 out[p] = z[x[p] * positions + p] - lse[p];
             }
         });
     (flex_f32(out, vec![batch, positions]), lse)
+}
+
+/// log Σ_l exp(z_l) of every column of `rows` (L rows of `width` values, levels outer so that
+/// every pass reads contiguous rows) into `lse`, with `max` as scratch:
+/// max_l z_l + ln Σ_l e^(z_l − max).
+#[inline(always)]
+fn log_sum_exp(rows: &[f32], width: usize, max: &mut [f32], lse: &mut [f32]) {
+    max.copy_from_slice(&rows[..width]);
+    for row in rows.chunks(width).skip(1) {
+        for (m, &v) in max.iter_mut().zip(row) {
+            *m = m.max(v);
+        }
+    }
+    lse.fill(0.0);
+    for row in rows.chunks(width) {
+        add_exps(lse, row, max);
+    }
+    for (l, &m) in lse.iter_mut().zip(max.iter()) {
+        *l = m + l.ln();
+    }
 }
 
 /// sum += e^(row − max), element by element.
