@@ -469,6 +469,11 @@ fn the_fused_lstm_matches_burns_lstm_in_values_and_gradients() {
         (70, 3, 5, 64, true),
         // Many sequences: 65 on each core (3 above: 2 and 1).
         (130, 2, 3, 128, false),
+        // A sequence or two per core and 32 units or more per core (on two cores or more):
+        // the recurrence split by units, one chunk of units per core at every step.
+        (2, 9, 88, 200, true),
+        (3, 4, 6, 67, false),
+        (1, 6, 3, 64, true),
     ]
     .into_iter()
     .enumerate()

@@ -37,14 +37,14 @@ use burn::nn::activation::Activation;
 use burn::nn::{Lstm, LstmState};
 use burn::prelude::*;
 
+use super::packed::PackedWeight;
 use super::recurrence::{
-    recurrent_weight_gradient, register_projection_gradients, sequences_per_thread,
-    strided_product, transpose,
+    SharedBuffer, chunk_units, recurrent_weight_gradient, register_projection_gradients,
+    sequences_per_thread, split_by_units, steps_in_chunks,
 };
-use super::step::gemm_add;
 use super::{
-    FusedOps, assume_init, dense_gradient, enabled, flex_f32, initialised, logistic, on_flex,
-    tanh_approx, uninit, values_f32,
+    FusedOps, assume_init, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx,
+    uninit, values_f32,
 };
 
 /// Runs `lstm` (burn's module, its weights as they are) over `input` [B, T, I] from `state`
@@ -161,7 +161,6 @@ pub(super) fn forward(
     [x, w_ih, bias, w, h0, c0]: [&FlexTensor; 6],
     keep: bool,
 ) -> (FlexTensor, Option<Saved>) {
-    use rayon::prelude::*;
     let (x, w_ih, bias, w, h0, c0) = (
         values_f32(x),
         values_f32(w_ih),
@@ -171,7 +170,7 @@ pub(super) fn forward(
         values_f32(c0),
     );
     let dims = x.shape().to_vec();
-    let (batch, time, inputs) = (dims[0], dims[1], dims[2]);
+    let (batch, time) = (dims[0], dims[1]);
     let hidden = w.shape()[0];
     let ws: &[f32] = w.as_slice().expect("contiguous");
     let (xs, w_ihs, bs): (&[f32], &[f32], &[f32]) = (
@@ -183,50 +182,11 @@ pub(super) fn forward(
         h0.as_slice().expect("contiguous"),
         c0.as_slice().expect("contiguous"),
     );
-    let width = 4 * hidden;
-    // The gates' pre-activations: each thread fills its sequences' rows with the bias and
-    // adds their input projections (one product), then each step adds its recurrent product
-    // and activates them in place.
-    // Neither buffer is zeroed: every value is written below (the gates by the bias, the
-    // output row by row), so they start uninitialised.
-    let mut gates = uninit(batch * time * width);
-    let mut out = uninit(batch * time * 2 * hidden);
-    let chunk = sequences_per_thread(batch);
-    gates
-        .par_chunks_mut(chunk * time * width)
-        .zip(out.par_chunks_mut(chunk * time * 2 * hidden))
-        .zip(xs.par_chunks(chunk * time * inputs))
-        .zip(
-            h0s.par_chunks(chunk * hidden)
-                .zip(c0s.par_chunks(chunk * hidden)),
-        )
-        .for_each(|(((gates, out), xs), (h0, c0))| {
-            for row in gates.chunks_exact_mut(width) {
-                row.write_copy_of_slice(bs);
-            }
-            // SAFETY: every value was just initialised.
-            let gates = unsafe { initialised(gates) };
-            gemm_add(xs, w_ihs, width, gates, gemm::Parallelism::None);
-            let (mut h, mut c) = (h0.to_vec(), c0.to_vec());
-            for t in 0..time {
-                // a_t = xp_t + h_{t−1} W for this thread's sequences (rows T·4H apart).
-                strided_product(&h, ws, width, &mut gates[t * width..], time * width);
-                for (b, (h, c)) in h
-                    .chunks_exact_mut(hidden)
-                    .zip(c.chunks_exact_mut(hidden))
-                    .enumerate()
-                {
-                    let a = &mut gates[(b * time + t) * width..][..width];
-                    with_wide_simd!(cell_step(a, h, c, hidden));
-                    let row = &mut out[(b * time + t) * 2 * hidden..][..2 * hidden];
-                    let (h_out, c_out) = row.split_at_mut(hidden);
-                    h_out.write_copy_of_slice(h);
-                    c_out.write_copy_of_slice(c);
-                }
-            }
-        });
-    // SAFETY: every row (b, t) of both was written above, by the thread of sequence b.
-    let (gates, out) = unsafe { (assume_init(gates), assume_init(out)) };
+    let (gates, out) = if split_by_units(batch, hidden) {
+        forward_by_units(xs, (w_ihs, bs, ws), (h0s, c0s), (batch, time, hidden))
+    } else {
+        forward_by_sequences(xs, (w_ihs, bs, ws), (h0s, c0s), (batch, time, hidden), keep)
+    };
     let saved = keep.then(|| Saved {
         gates,
         states: out.clone(),
@@ -243,6 +203,165 @@ pub(super) fn forward(
         hidden,
     });
     (flex_f32(out, vec![batch, time, 2 * hidden]), saved)
+}
+
+/// The recurrence split by sequences ([`sequences_per_thread`]): each thread runs all the
+/// steps of its own sequences, with W_ih and W packed once for all. At each step a thread
+/// sums its sequences' pre-activations b + x_t W_ih + h_{t−1} W in a buffer of its own and
+/// activates them there. Returns the activated gates [B, T, 4H] (only with `keep`: in
+/// evaluation they are never stored) and the output [B, T, 2H].
+fn forward_by_sequences(
+    xs: &[f32],
+    (w_ih, bias, w): (&[f32], &[f32], &[f32]),
+    (h0, c0): (&[f32], &[f32]),
+    (batch, time, hidden): (usize, usize, usize),
+    keep: bool,
+) -> (Vec<f32>, Vec<f32>) {
+    use rayon::prelude::*;
+    let width = 4 * hidden;
+    let inputs = xs.len() / (batch * time).max(1);
+    let all: Vec<usize> = (0..width).collect();
+    let (w, w_ih) = (
+        PackedWeight::columns_of(w, width, &all),
+        PackedWeight::columns_of(w_ih, width, &all),
+    );
+    // Neither buffer is zeroed: every value is written below, row (b, t) by the thread of
+    // sequence b at step t.
+    let mut gates = uninit(if keep { batch * time * width } else { 0 });
+    let mut out = uninit(batch * time * 2 * hidden);
+    let chunk = sequences_per_thread(batch);
+    let threads = batch.div_ceil(chunk);
+    let gate_parts: Vec<&mut [_]> = match keep {
+        true => gates.chunks_mut(chunk * time * width).collect(),
+        false => (0..threads).map(|_| &mut [][..]).collect(),
+    };
+    out.par_chunks_mut(chunk * time * 2 * hidden)
+        .zip(gate_parts)
+        .zip(xs.par_chunks((chunk * time * inputs).max(1)))
+        .zip(
+            h0.par_chunks(chunk * hidden)
+                .zip(c0.par_chunks(chunk * hidden)),
+        )
+        .for_each(|(((out, gates), xs), (h0, c0))| {
+            let rows = h0.len() / hidden;
+            let (mut h, mut c) = (h0.to_vec(), c0.to_vec());
+            let mut a = vec![0f32; rows * width];
+            for t in 0..time {
+                // a_t = b + x_t W_ih + h_{t−1} W for this thread's sequences.
+                for a in a.chunks_exact_mut(width) {
+                    a.copy_from_slice(bias);
+                }
+                w_ih.multiply_add((&xs[t * inputs..], time * inputs), rows, (&mut a, width));
+                w.multiply_add((&h, hidden), rows, (&mut a, width));
+                for (b, ((h, c), a)) in h
+                    .chunks_exact_mut(hidden)
+                    .zip(c.chunks_exact_mut(hidden))
+                    .zip(a.chunks_exact_mut(width))
+                    .enumerate()
+                {
+                    with_wide_simd!(cell_step(a, h, c, hidden));
+                    let row = &mut out[(b * time + t) * 2 * hidden..][..2 * hidden];
+                    let (h_out, c_out) = row.split_at_mut(hidden);
+                    h_out.write_copy_of_slice(h);
+                    c_out.write_copy_of_slice(c);
+                    if keep {
+                        gates[(b * time + t) * width..][..width].write_copy_of_slice(a);
+                    }
+                }
+            }
+        });
+    // SAFETY: every row (b, t) of both was written above, by the thread of sequence b (of
+    // the gates, with `keep`; else they hold none).
+    unsafe { (assume_init(gates), assume_init(out)) }
+}
+
+/// The recurrence split by units ([`split_by_units`]): the input projections of all
+/// sequences as one product on all cores, then at every step each chunk of units
+/// ([`steps_in_chunks`]) computes its gates and states for every sequence from the whole of
+/// h_{t−1}, with its columns of W (the i, f, g and o columns of its units) packed once.
+/// Returns the activated gates [B, T, 4H] and the output [B, T, 2H].
+fn forward_by_units(
+    xs: &[f32],
+    (w_ih, bias, w): (&[f32], &[f32], &[f32]),
+    (h0, c0): (&[f32], &[f32]),
+    (batch, time, hidden): (usize, usize, usize),
+) -> (Vec<f32>, Vec<f32>) {
+    use rayon::prelude::*;
+    let width = 4 * hidden;
+    let mut gates = uninit(batch * time * width);
+    for row in gates.chunks_exact_mut(width) {
+        row.write_copy_of_slice(bias);
+    }
+    // SAFETY: every value was just initialised.
+    let mut gates = unsafe { assume_init(gates) };
+    let inputs = xs.len() / (batch * time).max(1);
+    let all: Vec<usize> = (0..width).collect();
+    let w_ih = PackedWeight::columns_of(w_ih, width, &all);
+    let rows = (batch * time).div_ceil(rayon::current_num_threads()).max(1);
+    gates
+        .par_chunks_mut(rows * width)
+        .zip(xs.par_chunks((rows * inputs).max(1)))
+        .for_each(|(gates, xs)| {
+            w_ih.multiply_add((xs, inputs), xs.len() / inputs, (gates, width));
+        });
+    let mut out = vec![0f32; batch * time * 2 * hidden];
+    let chunks = rayon::current_num_threads().min(hidden).max(1);
+    let parts: Vec<_> = (0..chunks)
+        .map(|chunk| {
+            let units = chunk_units(hidden, chunks, chunk);
+            let columns: Vec<usize> = (0..4)
+                .flat_map(|g| units.clone().map(move |u| g * hidden + u))
+                .collect();
+            (units, PackedWeight::columns_of(w, width, &columns))
+        })
+        .collect();
+    let (gate_values, states) = (SharedBuffer::new(&mut gates), SharedBuffer::new(&mut out));
+    steps_in_chunks(time, chunks, |t, chunk| {
+        let (units, w) = &parts[chunk];
+        let n = units.len();
+        // h_{t−1} of every sequence, and this chunk's xp_t (gate by gate).
+        let mut h = vec![0f32; batch * hidden];
+        let mut a = vec![0f32; batch * 4 * n];
+        for b in 0..batch {
+            let row = (b * time + t) * width;
+            // SAFETY: step t − 1's tasks are done and no task of step t writes its states;
+            // the gates of (b, t) at this chunk's units are this task's alone.
+            unsafe {
+                let before = match t {
+                    0 => &h0[b * hidden..][..hidden],
+                    _ => states.read((b * time + t - 1) * 2 * hidden, hidden),
+                };
+                h[b * hidden..][..hidden].copy_from_slice(before);
+                for g in 0..4 {
+                    a[(b * 4 + g) * n..][..n]
+                        .copy_from_slice(gate_values.read(row + g * hidden + units.start, n));
+                }
+            }
+        }
+        w.multiply_add((&h, hidden), batch, (&mut a, 4 * n));
+        for (b, a) in a.chunks_exact_mut(4 * n).enumerate() {
+            let row = (b * time + t) * width;
+            let at = (b * time + t) * 2 * hidden;
+            // SAFETY: as above; h_t and c_t of (b, t) at this chunk's units are this task's
+            // alone.
+            let (h, c) = unsafe {
+                let before = match t {
+                    0 => &c0[b * hidden + units.start..][..n],
+                    _ => states.read((b * time + t - 1) * 2 * hidden + hidden + units.start, n),
+                };
+                let c = states.write(at + hidden + units.start, n);
+                c.copy_from_slice(before);
+                (states.write(at + units.start, n), c)
+            };
+            with_wide_simd!(cell_step(a, h, c, n));
+            for g in 0..4 {
+                // SAFETY: as above.
+                unsafe { gate_values.write(row + g * hidden + units.start, n) }
+                    .copy_from_slice(&a[g * n..][..n]);
+            }
+        }
+    });
+    (gates, out)
 }
 
 /// One step of one sequence: the gates' pre-activations `a` [4H] become i, f, g, o in place,
@@ -268,26 +387,27 @@ fn cell_step(a: &mut [f32], h: &mut [f32], c: &mut [f32], hidden: usize) {
     }
 }
 
-/// The gradients of the gates' pre-activations at one step of one sequence from the
-/// incoming dh (already including dh_{t+1}) and dc (including ∂c_t and dc_{t+1} ⊙ f_{t+1});
-/// leaves dc ⊙ f in `dc` for the step before.
+/// The gradients of the gates' pre-activations `da` (i, f, g, o, each over the same units)
+/// at one step of one sequence from the activated gates, the cell state after and before the
+/// step, the incoming dh (already including dh_{t+1}) and dc (including ∂c_t and
+/// dc_{t+1} ⊙ f_{t+1}); leaves dc ⊙ f in `dc` for the step before.
 #[inline(always)]
 fn gate_gradient(
-    da: &mut [f32],
-    gates: &[f32],
-    c: &[f32],
-    c_in: &[f32],
+    [dai, daf, dag, dao]: [&mut [f32]; 4],
+    [i, f, g, o]: [&[f32]; 4],
+    (c, c_in): (&[f32], &[f32]),
     dh: &[f32],
     dc: &mut [f32],
 ) {
-    let hidden = dh.len();
-    let (dai, rest) = da.split_at_mut(hidden);
-    let (daf, rest) = rest.split_at_mut(hidden);
-    let (dag, dao) = rest.split_at_mut(hidden);
-    let (i, rest) = gates.split_at(hidden);
-    let (f, rest) = rest.split_at(hidden);
-    let (g, o) = rest.split_at(hidden);
-    for j in 0..hidden {
+    let n = dh.len();
+    let lengths = [dai.len(), daf.len(), dag.len(), dao.len(), i.len(), f.len()];
+    assert!(
+        lengths
+            .iter()
+            .chain(&[g.len(), o.len(), c.len(), c_in.len(), dc.len()])
+            .all(|&l| l == n)
+    );
+    for j in 0..n {
         let th = tanh_approx(c[j]);
         let d = dc[j] + dh[j] * o[j] * (1.0 - th * th);
         dao[j] = dh[j] * th * o[j] * (1.0 - o[j]);
@@ -298,6 +418,130 @@ fn gate_gradient(
     }
 }
 
+/// A row of the four gates (i, f, g, o) split gate by gate.
+fn four<T>(row: &[T]) -> [&[T]; 4] {
+    let n = row.len() / 4;
+    [0, 1, 2, 3].map(|g| &row[g * n..(g + 1) * n])
+}
+
+/// [`four`] of a row to write.
+fn four_mut<T>(row: &mut [T]) -> [&mut [T]; 4] {
+    let n = row.len() / 4;
+    let (i, rest) = row.split_at_mut(n);
+    let (f, rest) = rest.split_at_mut(n);
+    let (g, o) = rest.split_at_mut(n);
+    [i, f, g, o]
+}
+
+/// Backpropagation through time split by sequences ([`sequences_per_thread`]): each thread
+/// carries dh and dc of its own sequences back through time, with Wᵀ packed once for all;
+/// fills `da` [B, T, 4H] (batch-major), the gradients of the gates' pre-activations.
+fn backward_by_sequences(s: &Saved, gs: &[f32], da: &mut [f32]) {
+    use rayon::prelude::*;
+    let (batch, time, hidden) = (s.batch, s.time, s.hidden);
+    let width = 4 * hidden;
+    // Wᵀ [4H, H], for dh_{t−1} = da_t Wᵀ.
+    let wt = PackedWeight::transposed_rows_of(&s.weight, width, 0..hidden);
+    let chunk = sequences_per_thread(batch);
+    da.par_chunks_mut(chunk * time * width)
+        .zip(gs.par_chunks(chunk * time * 2 * hidden))
+        .enumerate()
+        .for_each(|(part, (da, gs))| {
+            let rows = gs.len() / (time * 2 * hidden);
+            let first = part * chunk;
+            let mut dh = vec![0f32; rows * hidden];
+            let mut dc = vec![0f32; rows * hidden];
+            // This step's da of the thread's sequences, side by side for the product.
+            let mut da_t = vec![0f32; rows * width];
+            for t in (0..time).rev() {
+                for b in 0..rows {
+                    let row = (b * time + t) * 2 * hidden;
+                    let at = b * hidden..(b + 1) * hidden;
+                    for (j, (dh, dc)) in dh[at.clone()]
+                        .iter_mut()
+                        .zip(&mut dc[at.clone()])
+                        .enumerate()
+                    {
+                        *dh += gs[row + j];
+                        *dc += gs[row + hidden + j];
+                    }
+                    let gate_at = (b * time + t) * width;
+                    let da = &mut da[gate_at..gate_at + width];
+                    let (global, after) = ((first + b) * time + t, s.after(first + b, t).1);
+                    with_wide_simd!(gate_gradient(
+                        four_mut(da),
+                        four(&s.gates[global * width..][..width]),
+                        (after, s.before(first + b, t).1),
+                        &dh[at.clone()],
+                        &mut dc[at]
+                    ));
+                    da_t[b * width..(b + 1) * width].copy_from_slice(da);
+                }
+                dh.fill(0.0);
+                wt.multiply_add((&da_t, width), rows, (&mut dh, hidden));
+            }
+        });
+}
+
+/// Backpropagation through time split by units ([`split_by_units`]): at every step, from the
+/// last to the first, each chunk of units ([`steps_in_chunks`]) computes its part of dh from
+/// the whole of da_{t+1} (with its columns of Wᵀ packed once), then its part of da_t for
+/// every sequence; fills `da` [B, T, 4H] (batch-major).
+fn backward_by_units(s: &Saved, gs: &[f32], da: &mut [f32]) {
+    let (batch, time, hidden) = (s.batch, s.time, s.hidden);
+    let width = 4 * hidden;
+    let chunks = rayon::current_num_threads().min(hidden).max(1);
+    let parts: Vec<_> = (0..chunks)
+        .map(|chunk| {
+            let units = chunk_units(hidden, chunks, chunk);
+            let wt = PackedWeight::transposed_rows_of(&s.weight, width, units.clone());
+            (units, wt)
+        })
+        .collect();
+    let mut dc = vec![0f32; batch * hidden];
+    let (da, dc) = (SharedBuffer::new(da), SharedBuffer::new(&mut dc));
+    steps_in_chunks(time, chunks, |step, chunk| {
+        let t = time - 1 - step;
+        let (units, wt) = &parts[chunk];
+        let n = units.len();
+        // dh_t at this chunk's units: ∂h_t, plus da_{t+1} Wᵀ after the last step.
+        let mut dh = vec![0f32; batch * n];
+        for (b, dh) in dh.chunks_exact_mut(n).enumerate() {
+            dh.copy_from_slice(&gs[(b * time + t) * 2 * hidden + units.start..][..n]);
+        }
+        if t + 1 < time {
+            let mut next = vec![0f32; batch * width];
+            for (b, next) in next.chunks_exact_mut(width).enumerate() {
+                // SAFETY: step t + 1's tasks are done, and no task of step t writes its da.
+                next.copy_from_slice(unsafe { da.read((b * time + t + 1) * width, width) });
+            }
+            wt.multiply_add((&next, width), batch, (&mut dh, n));
+        }
+        for (b, dh) in dh.chunks_exact(n).enumerate() {
+            let (row, at) = ((b * time + t) * width, (b * time + t) * 2 * hidden);
+            let (after, before) = (s.after(b, t).1, s.before(b, t).1);
+            let gates = four(&s.gates[row..row + width]).map(|g| &g[units.clone()]);
+            // SAFETY: da of (b, t) and dc of b at this chunk's units are this task's alone.
+            let (da_parts, dc) = unsafe {
+                (
+                    [0, 1, 2, 3].map(|g| da.write(row + g * hidden + units.start, n)),
+                    dc.write(b * hidden + units.start, n),
+                )
+            };
+            for (dc, g) in dc.iter_mut().zip(&gs[at + hidden + units.start..][..n]) {
+                *dc += g;
+            }
+            with_wide_simd!(gate_gradient(
+                da_parts,
+                gates,
+                (&after[units.clone()], &before[units.clone()]),
+                dh,
+                dc
+            ));
+        }
+    });
+}
+
 #[derive(Debug)]
 pub(super) struct LstmBackward;
 
@@ -305,57 +549,18 @@ impl Backward<Flex, 4> for LstmBackward {
     type State = Saved;
 
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
-        use rayon::prelude::*;
         let grad = values_f32(&grads.consume::<Flex>(&ops.node));
         let gs: &[f32] = grad.as_slice().expect("contiguous");
         let [x_node, w_ih_node, bias_node, w_node] = ops.parents;
         let s = ops.state;
         let (batch, time, hidden) = (s.batch, s.time, s.hidden);
         let width = 4 * hidden;
-        // Wᵀ [4H, H], for dh_{t−1} = da_t Wᵀ.
-        let wt = transpose(&s.weight, hidden, width);
-        // da of every step, batch-major: dxp itself. Each thread carries dh and dc of its
-        // own sequences back through time.
         let mut da = vec![0f32; batch * time * width];
-        let chunk = sequences_per_thread(batch);
-        da.par_chunks_mut(chunk * time * width)
-            .zip(gs.par_chunks(chunk * time * 2 * hidden))
-            .enumerate()
-            .for_each(|(part, (da, gs))| {
-                let rows = gs.len() / (time * 2 * hidden);
-                let first = part * chunk;
-                let mut dh = vec![0f32; rows * hidden];
-                let mut dc = vec![0f32; rows * hidden];
-                // This step's da of the thread's sequences, side by side for the product.
-                let mut da_t = vec![0f32; rows * width];
-                for t in (0..time).rev() {
-                    for b in 0..rows {
-                        let row = (b * time + t) * 2 * hidden;
-                        let at = b * hidden..(b + 1) * hidden;
-                        for (j, (dh, dc)) in dh[at.clone()]
-                            .iter_mut()
-                            .zip(&mut dc[at.clone()])
-                            .enumerate()
-                        {
-                            *dh += gs[row + j];
-                            *dc += gs[row + hidden + j];
-                        }
-                        let gate_at = (b * time + t) * width;
-                        let da = &mut da[gate_at..gate_at + width];
-                        with_wide_simd!(gate_gradient(
-                            da,
-                            &s.gates[(first * time) * width + gate_at..][..width],
-                            s.after(first + b, t).1,
-                            s.before(first + b, t).1,
-                            &dh[at.clone()],
-                            &mut dc[at]
-                        ));
-                        da_t[b * width..(b + 1) * width].copy_from_slice(da);
-                    }
-                    dh.fill(0.0);
-                    strided_product(&da_t, &wt, hidden, &mut dh, hidden);
-                }
-            });
+        if split_by_units(batch, hidden) {
+            backward_by_units(&s, gs, &mut da);
+        } else {
+            backward_by_sequences(&s, gs, &mut da);
+        }
         if let Some(node) = w_node {
             let dw =
                 recurrent_weight_gradient(|r| s.before(r / time, r % time).0, &da, (hidden, width));

@@ -648,6 +648,7 @@ pub mod gru;
 pub mod head;
 pub mod lstm;
 pub mod matmul;
+mod packed;
 mod recurrence;
 
 pub mod step;

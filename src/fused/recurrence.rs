@@ -116,3 +116,105 @@ pub(super) fn register_projection_gradients(
         grads.register::<Flex>(node, flex_f32(dx, vec![batch, time, inputs]));
     }
 }
+
+/// Whether a recurrence of `batch` sequences with `hidden` units runs by units
+/// ([`steps_in_chunks`], one chunk of units per core) rather than by sequences: for training
+/// batches of a sequence or two per core, where splitting the sequences leaves each core
+/// reading all of W at every step for one row, and splitting the units halves what each
+/// core reads while its rows double.
+pub(super) fn split_by_units(batch: usize, hidden: usize) -> bool {
+    let threads = rayon::current_num_threads();
+    threads > 1 && batch <= 2 * threads && hidden >= MIN_UNITS_PER_CHUNK * threads
+}
+
+/// The fewest units per chunk for [`split_by_units`]: below this, the wait at every step
+/// costs more than the product it shares.
+const MIN_UNITS_PER_CHUNK: usize = 32;
+
+/// The units of chunk `chunk` of `chunks` over `hidden` units, as even as can be.
+pub(super) fn chunk_units(hidden: usize, chunks: usize, chunk: usize) -> std::ops::Range<usize> {
+    hidden * chunk / chunks..hidden * (chunk + 1) / chunks
+}
+
+/// Runs `task(step, chunk)` for every step < `steps` and chunk < `chunks` on all cores, every
+/// task of a step finishing before any task of the next starts: a recurrence split by units,
+/// each chunk of units computing its part of a step from the whole of the step before.
+///
+/// The tasks are claimed in order from one counter, and a task waits only for the tasks of
+/// the step before, which threads are already running: no thread ever waits on one that is
+/// not working, so this finishes even when one thread ends up running every task.
+pub(super) fn steps_in_chunks(steps: usize, chunks: usize, task: impl Fn(usize, usize) + Sync) {
+    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let total = steps * chunks;
+    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let work = || {
+        loop {
+            let n = next.fetch_add(1, Ordering::Relaxed);
+            if n >= total {
+                return;
+            }
+            let (step, chunk) = (n / chunks, n % chunks);
+            let mut spins = 0u32;
+            // Acquire: the writes of the step before's tasks (released below) are visible.
+            while done.load(Ordering::Acquire) < step * chunks {
+                spins += 1;
+                if spins < 1 << 14 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
+            }
+            task(step, chunk);
+            done.fetch_add(1, Ordering::Release);
+        }
+    };
+    (0..rayon::current_num_threads().min(chunks))
+        .into_par_iter()
+        .for_each(|_| work());
+}
+
+/// A buffer that the tasks of [`steps_in_chunks`] write at disjoint places from several
+/// threads: each takes the slices it reads or writes, never one that overlaps another
+/// thread's writes.
+pub(super) struct SharedBuffer<'a> {
+    ptr: *mut f32,
+    len: usize,
+    _values: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: the buffer is only reached through `read` and `write`, whose callers promise that
+// no two threads touch one value while one of them writes it.
+unsafe impl Sync for SharedBuffer<'_> {}
+
+impl<'a> SharedBuffer<'a> {
+    pub(super) fn new(values: &'a mut [f32]) -> Self {
+        SharedBuffer {
+            ptr: values.as_mut_ptr(),
+            len: values.len(),
+            _values: std::marker::PhantomData,
+        }
+    }
+
+    /// Values `at .. at + len`, to read.
+    ///
+    /// # Safety
+    /// No thread writes any of them while the slice lives.
+    pub(super) unsafe fn read(&self, at: usize, len: usize) -> &[f32] {
+        assert!(at + len <= self.len, "inside the buffer");
+        // SAFETY: inside the buffer (checked); no writer meanwhile (the caller's promise).
+        unsafe { std::slice::from_raw_parts(self.ptr.add(at), len) }
+    }
+
+    /// Values `at .. at + len`, to write.
+    ///
+    /// # Safety
+    /// No other thread reads or writes any of them while the slice lives.
+    #[allow(clippy::mut_from_ref)]
+    pub(super) unsafe fn write(&self, at: usize, len: usize) -> &mut [f32] {
+        assert!(at + len <= self.len, "inside the buffer");
+        // SAFETY: inside the buffer (checked); this thread alone touches them meanwhile (the
+        // caller's promise).
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), len) }
+    }
+}
