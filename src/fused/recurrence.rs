@@ -218,3 +218,42 @@ impl<'a> SharedBuffer<'a> {
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(at), len) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Every task of a step starts after every task of the step before has finished, every
+    /// task runs once, on pools of one to four threads (one thread runs them all).
+    #[test]
+    fn steps_in_chunks_runs_every_task_once_after_the_step_before() {
+        for threads in 1..=4 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (steps, chunks) = (100, 3);
+            let finished: Vec<AtomicUsize> = (0..steps).map(|_| AtomicUsize::new(0)).collect();
+            let runs = AtomicUsize::new(0);
+            pool.install(|| {
+                steps_in_chunks(steps, chunks, |step, chunk| {
+                    assert!(chunk < chunks);
+                    if step > 0 {
+                        let before = finished[step - 1].load(Ordering::Relaxed);
+                        assert_eq!(before, chunks, "step {step} started before {}", step - 1);
+                    }
+                    // One task of each step lasts longer, so that the other threads reach the
+                    // next step's tasks while it runs.
+                    if chunk == step % chunks {
+                        std::thread::sleep(std::time::Duration::from_micros(20));
+                    }
+                    runs.fetch_add(1, Ordering::Relaxed);
+                    finished[step].fetch_add(1, Ordering::Relaxed);
+                })
+            });
+            assert_eq!(runs.load(Ordering::Relaxed), steps * chunks);
+            assert!(finished.iter().all(|f| f.load(Ordering::Relaxed) == chunks));
+        }
+    }
+}
