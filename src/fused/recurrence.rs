@@ -9,7 +9,9 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::flex::FlexTensor;
 
 use super::flex_f32;
-use super::step::{FEW_ROWS, accumulate, gemm_rows, multiply_add};
+use super::step::{
+    FEW_ROWS, accumulate, gemm_rows, multiply_add, times_transposed_add, transposed_times_add,
+};
 
 /// The transpose [cols, rows] of a row-major `rows` × `cols` matrix (Wᵀ, for
 /// dh_{t−1} += da_t Wᵀ).
@@ -97,7 +99,7 @@ pub(super) fn register_projection_gradients(
     let inputs = xs.len() / rows.max(1);
     if let Some(node) = w_ih_node {
         let mut dw = vec![0f32; inputs * width];
-        multiply_add(&transpose(xs, rows, inputs), dxp, width, &mut dw);
+        transposed_times_add(xs, dxp, (inputs, width), &mut dw);
         grads.register::<Flex>(node, flex_f32(dw, vec![inputs, width]));
     }
     if let Some(node) = bias_node {
@@ -112,7 +114,7 @@ pub(super) fn register_projection_gradients(
     if let Some(node) = x_node {
         let w: &[f32] = w_ih.as_slice().expect("contiguous");
         let mut dx = vec![0f32; rows * inputs];
-        multiply_add(dxp, &transpose(w, inputs, width), inputs, &mut dx);
+        times_transposed_add(dxp, w, inputs, &mut dx);
         grads.register::<Flex>(node, flex_f32(dx, vec![batch, time, inputs]));
     }
 }

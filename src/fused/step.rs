@@ -221,5 +221,82 @@ pub fn gemm_rows(
     }
 }
 
+/// y [m × n] += aᵀ b for a [k × m] and b [k × n], row-major, through `gemm` on all cores,
+/// reading a in place (no transposed copy): the weight gradients xᵀ dy.
+pub fn transposed_times_add(a: &[f32], b: &[f32], (m, n): (usize, usize), y: &mut [f32]) {
+    let k = a.len() / m.max(1);
+    assert!(
+        a.len() == k * m && b.len() == k * n && y.len() == m * n,
+        "a [k, m], b [k, n], y [m, n]"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: a, b and y are the row-major matrices their lengths describe (checked above);
+    // lhs (i, l) = a[l·m + i] and rhs (l, j) = b[l·n + j]; y does not overlap them (a &mut).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            y.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            a.as_ptr(),
+            m as isize,
+            1,
+            b.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}
+
+/// y [m × n] += a bᵀ for a [m × k] and b [n × k], row-major, through `gemm` on all cores,
+/// reading b in place (no transposed copy): the input gradients dy Wᵀ.
+pub fn times_transposed_add(a: &[f32], b: &[f32], n: usize, y: &mut [f32]) {
+    let m = y.len() / n.max(1);
+    let k = a.len() / m.max(1);
+    assert!(
+        a.len() == m * k && b.len() == n * k && y.len() == m * n,
+        "a [m, k], b [n, k], y [m, n]"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    // SAFETY: as in `transposed_times_add`, with lhs (i, l) = a[i·k + l] and
+    // rhs (l, j) = b[j·k + l].
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            y.as_mut_ptr(),
+            1,
+            n as isize,
+            true,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            k as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::Rayon(0),
+        );
+    }
+}
+
 /// Multiply-adds above which [`multiply_add`] hands a product to `gemm` on all cores.
 pub const LARGE_PRODUCT: usize = 1 << 20;
