@@ -206,10 +206,11 @@ pub(super) fn forward(
 }
 
 /// The recurrence split by sequences ([`sequences_per_thread`]): each thread runs all the
-/// steps of its own sequences, with W_ih and W packed once for all. At each step a thread
-/// sums its sequences' pre-activations b + x_t W_ih + h_{t−1} W in a buffer of its own and
-/// activates them there. Returns the activated gates [B, T, 4H] (only with `keep`: in
-/// evaluation they are never stored) and the output [B, T, 2H].
+/// steps of its own sequences, with [W_ih; W] packed once for all. At each step a thread
+/// computes its sequences' pre-activations b + [x_t | h_{t−1}] · [W_ih; W] as one product
+/// into a buffer of its own and activates them there. Returns the activated gates
+/// [B, T, 4H] (only with `keep`: in evaluation they are never stored) and the output
+/// [B, T, 2H].
 fn forward_by_sequences(
     xs: &[f32],
     (w_ih, bias, w): (&[f32], &[f32], &[f32]),
@@ -221,10 +222,7 @@ fn forward_by_sequences(
     let width = 4 * hidden;
     let inputs = xs.len() / (batch * time).max(1);
     let all: Vec<usize> = (0..width).collect();
-    let (w, w_ih) = (
-        PackedWeight::columns_of(w, width, &all),
-        PackedWeight::columns_of(w_ih, width, &all),
-    );
+    let w = PackedWeight::stacked_columns_of(&[w_ih, w], width, &all);
     // Neither buffer is zeroed: every value is written below, row (b, t) by the thread of
     // sequence b at step t.
     let mut gates = uninit(if keep { batch * time * width } else { 0 });
@@ -244,21 +242,26 @@ fn forward_by_sequences(
         )
         .for_each(|(((out, gates), xs), (h0, c0))| {
             let rows = h0.len() / hidden;
-            let (mut h, mut c) = (h0.to_vec(), c0.to_vec());
+            // [x_t | h_{t−1}] of each sequence, side by side; the cell writes h_t in place.
+            let k = inputs + hidden;
+            let mut xh = vec![0f32; rows * k];
+            for (xh, h) in xh.chunks_exact_mut(k).zip(h0.chunks_exact(hidden)) {
+                xh[inputs..].copy_from_slice(h);
+            }
+            let mut c = c0.to_vec();
             let mut a = vec![0f32; rows * width];
             for t in 0..time {
-                // a_t = b + x_t W_ih + h_{t−1} W for this thread's sequences.
-                for a in a.chunks_exact_mut(width) {
-                    a.copy_from_slice(bias);
+                for (b, xh) in xh.chunks_exact_mut(k).enumerate() {
+                    xh[..inputs].copy_from_slice(&xs[(b * time + t) * inputs..][..inputs]);
                 }
-                w_ih.multiply_add((&xs[t * inputs..], time * inputs), rows, (&mut a, width));
-                w.multiply_add((&h, hidden), rows, (&mut a, width));
-                for (b, ((h, c), a)) in h
-                    .chunks_exact_mut(hidden)
+                w.bias_plus_product(bias, (&xh, k), rows, (&mut a, width));
+                for (b, ((xh, c), a)) in xh
+                    .chunks_exact_mut(k)
                     .zip(c.chunks_exact_mut(hidden))
                     .zip(a.chunks_exact_mut(width))
                     .enumerate()
                 {
+                    let h = &mut xh[inputs..];
                     with_wide_simd!(cell_step(a, h, c, hidden));
                     let row = &mut out[(b * time + t) * 2 * hidden..][..2 * hidden];
                     let (h_out, c_out) = row.split_at_mut(hidden);

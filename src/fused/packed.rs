@@ -18,6 +18,10 @@ const LANES: usize = 16;
 /// Rows of y per block of the many-row products (with [`panels_for`] panels, 24
 /// accumulators of the 32 vector registers).
 const ROW_BLOCK: usize = 8;
+
+/// Rows of W per slice of the many-row products: 3 panels of 208 rows are 39 KB, which stay
+/// in a 48 KB L1 cache beside a block's rows of x.
+const DEPTH: usize = 208;
 const _: () = assert!(
     panels_for(ROW_BLOCK) == 3,
     "multiply_add's match covers 1 to 3 panels"
@@ -33,12 +37,21 @@ pub(super) struct PackedWeight {
 
 impl PackedWeight {
     /// The columns `columns` of the row-major matrix `w` with rows of `width` values, packed:
-    /// column j of the packed matrix is column `columns[j]` of w. A panel whose 16 columns
-    /// are consecutive in w is copied 16 values at a time.
+    /// column j of the packed matrix is column `columns[j]` of w.
     pub(super) fn columns_of(w: &[f32], width: usize, columns: &[usize]) -> Self {
-        let k = w.len() / width.max(1);
-        assert_eq!(w.len(), k * width, "w holds whole rows");
+        Self::stacked_columns_of(&[w], width, columns)
+    }
+
+    /// [`Self::columns_of`] the matrices `parts` stacked one above the other (all with rows of
+    /// `width` values): [W_ih; W], so that one product [x_t | h_{t−1}] · [W_ih; W] sums both.
+    /// A panel whose 16 columns are consecutive is copied 16 values at a time.
+    pub(super) fn stacked_columns_of(parts: &[&[f32]], width: usize, columns: &[usize]) -> Self {
+        assert!(
+            parts.iter().all(|w| w.len() % width.max(1) == 0),
+            "whole rows"
+        );
         assert!(columns.iter().all(|&c| c < width), "columns of w");
+        let k = parts.iter().map(|w| w.len() / width.max(1)).sum();
         let n = columns.len();
         let mut panels = vec![0f32; n.div_ceil(LANES) * k * LANES];
         for (panel, columns) in panels
@@ -51,7 +64,8 @@ impl PackedWeight {
                     .iter()
                     .enumerate()
                     .all(|(lane, &c)| c == first + lane);
-            for (row, w) in panel.chunks_exact_mut(LANES).zip(w.chunks_exact(width)) {
+            let rows = parts.iter().flat_map(|w| w.chunks_exact(width));
+            for (row, w) in panel.chunks_exact_mut(LANES).zip(rows) {
                 if consecutive {
                     row.copy_from_slice(&w[first..first + LANES]);
                 } else {
@@ -89,11 +103,29 @@ impl PackedWeight {
 
     /// y[r, j] += Σ_i x[r, i] · W[i, j] for r < `rows`, with x's rows `x_stride` values apart
     /// and y's rows `y_stride` apart (each at least as long as a row).
-    pub(super) fn multiply_add(
+    pub(super) fn multiply_add(&self, x: (&[f32], usize), rows: usize, y: (&mut [f32], usize)) {
+        self.product(x, rows, y, None)
+    }
+
+    /// y[r, j] = bias[j] + Σ_i x[r, i] · W[i, j]: [`Self::multiply_add`] onto the bias
+    /// instead of onto y (whose values before are never read).
+    pub(super) fn bias_plus_product(
+        &self,
+        bias: &[f32],
+        x: (&[f32], usize),
+        rows: usize,
+        y: (&mut [f32], usize),
+    ) {
+        assert_eq!(bias.len(), self.n, "a bias per column");
+        self.product(x, rows, y, Some(bias))
+    }
+
+    fn product(
         &self,
         (x, x_stride): (&[f32], usize),
         rows: usize,
         (y, y_stride): (&mut [f32], usize),
+        bias: Option<&[f32]>,
     ) {
         if rows == 0 || self.n == 0 {
             return;
@@ -110,11 +142,16 @@ impl PackedWeight {
         );
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the processor has AVX-512 F; x and y span the rows checked above, and y
-            // does not overlap x (a &mut borrow).
-            return unsafe {
-                avx512::multiply_add(self, x.as_ptr(), x_stride, rows, y.as_mut_ptr(), y_stride)
-            };
+            let bias = bias.map_or(std::ptr::null(), <[f32]>::as_ptr);
+            let (x, y) = ((x.as_ptr(), x_stride), (y.as_mut_ptr(), y_stride));
+            // SAFETY: the processor has AVX-512 F; x and y span the rows checked above, y
+            // does not overlap x (a &mut borrow), and the bias is null or n values.
+            return unsafe { avx512::multiply_add(self, x, rows, y, bias) };
+        }
+        if let Some(bias) = bias {
+            for r in 0..rows {
+                y[r * y_stride..r * y_stride + self.n].copy_from_slice(bias);
+            }
         }
         with_wide_simd!(multiply_add_portable(self, x, x_stride, rows, y, y_stride))
     }
@@ -157,24 +194,25 @@ fn multiply_add_portable(
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{LANES, PackedWeight, ROW_BLOCK, panels_for};
+    use super::{DEPTH, LANES, PackedWeight, ROW_BLOCK, panels_for};
     use std::arch::x86_64::*;
 
     /// Blocks of [`ROW_BLOCK`] rows, each group of [`panels_for`] panels (a few tens of KB)
     /// staying in the L1 cache while it meets every block; then the rows left over, in one
     /// smaller block.
     ///
+    /// y = (y or the bias) + x·W.
+    ///
     /// # Safety
     /// AVX-512 F; x holds `rows` rows of w.k values `x_stride` apart, y `rows` rows of w.n
-    /// values `y_stride` apart, not overlapping x.
+    /// values `y_stride` apart, not overlapping x; `bias` is null or w.n values.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn multiply_add(
         w: &PackedWeight,
-        x: *const f32,
-        x_stride: usize,
+        (x, x_stride): (*const f32, usize),
         rows: usize,
-        y: *mut f32,
-        y_stride: usize,
+        (y, y_stride): (*mut f32, usize),
+        bias: *const f32,
     ) {
         const GROUP: usize = panels_for(ROW_BLOCK);
         let count = w.n.div_ceil(LANES);
@@ -182,15 +220,27 @@ mod avx512 {
         let mut p = 0;
         while full > 0 && p < count {
             let here = (count - p).min(GROUP);
-            for r in (0..full).step_by(ROW_BLOCK) {
-                // SAFETY: rows r .. r + ROW_BLOCK of x and y (the caller's promise); panels
-                // p .. p + here exist.
-                unsafe {
-                    let (x, y) = (x.add(r * x_stride), y.add(r * y_stride));
-                    match here {
-                        1 => block::<ROW_BLOCK, 1>(w, p, x, x_stride, y, y_stride),
-                        2 => block::<ROW_BLOCK, 2>(w, p, x, x_stride, y, y_stride),
-                        _ => block::<ROW_BLOCK, GROUP>(w, p, x, x_stride, y, y_stride),
+            // The group's rows of W in slices of at most DEPTH (38 KB of panels), each
+            // meeting every block of rows while it stays in the L1 cache; the first slice
+            // starts from the bias (or y), the others from y.
+            let slices = w.k.div_ceil(DEPTH).max(1);
+            let depth = w.k.div_ceil(slices);
+            for (s, first) in (0..w.k.max(1)).step_by(depth.max(1)).enumerate() {
+                let (rows_of_w, start) = (
+                    first..(first + depth).min(w.k),
+                    if s == 0 { bias } else { std::ptr::null() },
+                );
+                for r in (0..full).step_by(ROW_BLOCK) {
+                    // SAFETY: rows r .. r + ROW_BLOCK of x and y (the caller's promise);
+                    // panels p .. p + here exist.
+                    unsafe {
+                        let (x, y) = (x.add(r * x_stride), y.add(r * y_stride));
+                        let (x, y, rows_of_w) = ((x, x_stride), (y, y_stride), rows_of_w.clone());
+                        match here {
+                            1 => block::<ROW_BLOCK, 1>(w, p, rows_of_w, x, y, start),
+                            2 => block::<ROW_BLOCK, 2>(w, p, rows_of_w, x, y, start),
+                            _ => block::<ROW_BLOCK, GROUP>(w, p, rows_of_w, x, y, start),
+                        }
                     }
                 }
             }
@@ -201,13 +251,13 @@ mod avx512 {
             let (x, y) = (x.add(full * x_stride), y.add(full * y_stride));
             match rows - full {
                 0 => {}
-                1 => row_block::<1>(w, x, x_stride, y, y_stride),
-                2 => row_block::<2>(w, x, x_stride, y, y_stride),
-                3 => row_block::<3>(w, x, x_stride, y, y_stride),
-                4 => row_block::<4>(w, x, x_stride, y, y_stride),
-                5 => row_block::<5>(w, x, x_stride, y, y_stride),
-                6 => row_block::<6>(w, x, x_stride, y, y_stride),
-                _ => row_block::<7>(w, x, x_stride, y, y_stride),
+                1 => row_block::<1>(w, x, x_stride, y, y_stride, bias),
+                2 => row_block::<2>(w, x, x_stride, y, y_stride, bias),
+                3 => row_block::<3>(w, x, x_stride, y, y_stride, bias),
+                4 => row_block::<4>(w, x, x_stride, y, y_stride, bias),
+                5 => row_block::<5>(w, x, x_stride, y, y_stride, bias),
+                6 => row_block::<6>(w, x, x_stride, y, y_stride, bias),
+                _ => row_block::<7>(w, x, x_stride, y, y_stride, bias),
             }
         }
     }
@@ -223,6 +273,7 @@ mod avx512 {
         x_stride: usize,
         y: *mut f32,
         y_stride: usize,
+        bias: *const f32,
     ) {
         let count = w.n.div_ceil(LANES);
         let group = panels_for(R);
@@ -232,21 +283,22 @@ mod avx512 {
             // SAFETY: panels p .. p + here exist; the caller's promise for x and y.
             unsafe {
                 match here {
-                    1 => block::<R, 1>(w, p, x, x_stride, y, y_stride),
-                    2 => block::<R, 2>(w, p, x, x_stride, y, y_stride),
-                    3 => block::<R, 3>(w, p, x, x_stride, y, y_stride),
-                    4 => block::<R, 4>(w, p, x, x_stride, y, y_stride),
-                    5 => block::<R, 5>(w, p, x, x_stride, y, y_stride),
-                    6 => block::<R, 6>(w, p, x, x_stride, y, y_stride),
-                    7 => block::<R, 7>(w, p, x, x_stride, y, y_stride),
-                    _ => block::<R, 8>(w, p, x, x_stride, y, y_stride),
+                    1 => block::<R, 1>(w, p, 0..w.k, (x, x_stride), (y, y_stride), bias),
+                    2 => block::<R, 2>(w, p, 0..w.k, (x, x_stride), (y, y_stride), bias),
+                    3 => block::<R, 3>(w, p, 0..w.k, (x, x_stride), (y, y_stride), bias),
+                    4 => block::<R, 4>(w, p, 0..w.k, (x, x_stride), (y, y_stride), bias),
+                    5 => block::<R, 5>(w, p, 0..w.k, (x, x_stride), (y, y_stride), bias),
+                    6 => block::<R, 6>(w, p, 0..w.k, (x, x_stride), (y, y_stride), bias),
+                    7 => block::<R, 7>(w, p, 0..w.k, (x, x_stride), (y, y_stride), bias),
+                    _ => block::<R, 8>(w, p, 0..w.k, (x, x_stride), (y, y_stride), bias),
                 }
             }
             p += here;
         }
     }
 
-    /// y[R rows, panels first .. first + C] += x[R rows] · those panels, summed in R·C
+    /// y[R rows, panels first .. first + C] = (y or the bias) + x[R rows, rows_of_w] · those
+    /// panels' rows `rows_of_w`, summed in R·C
     /// registers over all k; the last panel's columns past w.n are neither read nor written
     /// in y.
     ///
@@ -257,15 +309,15 @@ mod avx512 {
     unsafe fn block<const R: usize, const C: usize>(
         w: &PackedWeight,
         first: usize,
-        x: *const f32,
-        x_stride: usize,
-        y: *mut f32,
-        y_stride: usize,
+        rows_of_w: std::ops::Range<usize>,
+        (x, x_stride): (*const f32, usize),
+        (y, y_stride): (*mut f32, usize),
+        bias: *const f32,
     ) {
         let panel_len = w.k * LANES;
         let panels = w.panels[first * panel_len..(first + C) * panel_len].as_ptr();
         let mut sums = [[_mm512_setzero_ps(); C]; R];
-        for i in 0..w.k {
+        for i in rows_of_w {
             let mut row = [_mm512_setzero_ps(); C];
             for (c, row) in row.iter_mut().enumerate() {
                 // SAFETY: row i of panel first + c, inside the slice taken above.
@@ -288,12 +340,15 @@ mod avx512 {
                 } else {
                     (1u16 << valid) - 1
                 };
-                // SAFETY: the valid columns of row r of y (the caller's promise); the mask
-                // leaves the others untouched.
+                // SAFETY: the valid columns of row r of y and of the bias (the caller's
+                // promise); the mask leaves the others untouched.
                 unsafe {
                     let at = y.add(r * y_stride + column);
-                    let old = _mm512_maskz_loadu_ps(mask, at);
-                    _mm512_mask_storeu_ps(at, mask, _mm512_add_ps(old, s));
+                    let start = match bias.is_null() {
+                        true => _mm512_maskz_loadu_ps(mask, at),
+                        false => _mm512_maskz_loadu_ps(mask, bias.add(column)),
+                    };
+                    _mm512_mask_storeu_ps(at, mask, _mm512_add_ps(start, s));
                 }
             }
         }
@@ -322,6 +377,7 @@ mod tests {
             (3, 17, 33),
             (9, 40, 130),
             (19, 7, 16),
+            (17, 450, 70),
         ] {
             let w = values(k * width, 1);
             let columns: Vec<usize> = (0..width).rev().step_by(2).collect();
@@ -367,6 +423,20 @@ mod tests {
                 (&mut y, y_stride),
             );
             check(&y, "transposed");
+            // Onto a bias instead of onto y: y's values before are never read.
+            let bias = values(n, 4);
+            let mut y = vec![f32::NAN; rows * y_stride];
+            packed.bias_plus_product(&bias, (&x, x_stride), rows, (&mut y, y_stride));
+            for r in 0..rows {
+                for j in 0..n {
+                    let want = expected[r * y_stride + j] - y0[r * y_stride + j] + bias[j];
+                    let got = y[r * y_stride + j];
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "bias: {got} against {want}"
+                    );
+                }
+            }
         }
     }
 }
