@@ -39,9 +39,9 @@ use burn::nn::Gru;
 use burn::nn::activation::Activation;
 use burn::prelude::*;
 
+use super::packed::PackedWeight;
 use super::recurrence::{
     recurrent_weight_gradient, register_projection_gradients, sequences_per_thread,
-    strided_product, transpose,
 };
 use super::step::gemm_add;
 use super::{
@@ -165,6 +165,8 @@ pub(super) fn forward(
     let kept_per_row = if keep { time } else { 1 };
     let mut gates = vec![0f32; batch * kept_per_row * 4 * hidden];
     let chunk = sequences_per_thread(batch);
+    // W packed once for every step's product h_{t−1} W.
+    let w = PackedWeight::columns_of(ws, width, &(0..width).collect::<Vec<_>>());
     out.par_chunks_mut(chunk * time * hidden)
         .zip(gates.par_chunks_mut(chunk * kept_per_row * 4 * hidden))
         .zip(inputs_all.par_chunks(chunk * time * inputs))
@@ -181,7 +183,7 @@ pub(super) fn forward(
             let mut p = vec![0f32; rows * width];
             for t in 0..time {
                 p.fill(0.0);
-                strided_product(&h, ws, width, &mut p, width);
+                w.multiply_add((&h, hidden), rows, (&mut p, width));
                 for (b, (h, p)) in h
                     .chunks_exact_mut(hidden)
                     .zip(p.chunks_exact(width))
@@ -279,7 +281,7 @@ impl Backward<Flex, 5> for GruBackward {
         let (batch, time, hidden) = (s.batch, s.time, s.hidden);
         let width = 3 * hidden;
         // Wᵀ [3H, H], for dh_{t−1} += dp_t Wᵀ.
-        let wt = transpose(&s.weight, hidden, width);
+        let wt = PackedWeight::transposed_rows_of(&s.weight, width, 0..hidden);
         // dxp and dp of every step, batch-major. Each thread carries dh of its own sequences
         // back through time.
         let mut dx = vec![0f32; batch * time * width];
@@ -313,7 +315,7 @@ impl Backward<Flex, 5> for GruBackward {
                         ));
                         dp_t[b * width..(b + 1) * width].copy_from_slice(&dp[at..at + width]);
                     }
-                    strided_product(&dp_t, &wt, hidden, &mut dh, hidden);
+                    wt.multiply_add((&dp_t, width), rows, (&mut dh, hidden));
                 }
             });
         if let Some(node) = w_node {

@@ -1,6 +1,6 @@
-//! What the fused recurrent layers ([`super::lstm`], [`super::gru`]) share: the layout
-//! changes, the per-step products and the one product of their backward passes that do not
-//! depend on the cell. The operations' inputs and outputs are batch-major ([b][t][·], as burn
+//! What the fused recurrent layers ([`super::lstm`], [`super::gru`]) share: how the batch or
+//! the units are split over the cores, the weight gradients of their backward passes (which do
+//! not depend on the cell), and the shared buffer of a recurrence split by units. The operations' inputs and outputs are batch-major ([b][t][·], as burn
 //! lays out [B, T, ·]).
 
 use burn::backend::Flex;
@@ -9,21 +9,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::flex::FlexTensor;
 
 use super::flex_f32;
-use super::step::{
-    FEW_ROWS, accumulate, gemm_rows, multiply_add, times_transposed_add, transposed_times_add,
-};
-
-/// The transpose [cols, rows] of a row-major `rows` × `cols` matrix (Wᵀ, for
-/// dh_{t−1} += da_t Wᵀ).
-pub(super) fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut t = vec![0f32; rows * cols];
-    for r in 0..rows {
-        for k in 0..cols {
-            t[k * rows + r] = m[r * cols + k];
-        }
-    }
-    t
-}
+use super::step::{multiply_add, times_transposed_add, transposed_times_add};
 
 /// Sequences per thread: the batch split evenly over the cores. Sequences are independent in
 /// the forward pass and in backpropagation through time, so each thread runs the whole
@@ -51,36 +37,6 @@ pub(super) fn recurrent_weight_gradient<'a>(
     let mut dw = vec![0f32; hidden * width];
     multiply_add(&ht, da, width, &mut dw);
     dw
-}
-
-/// Rows of y += h [n, inputs] · W [inputs, outputs] where y's rows lie `row_stride` values
-/// apart (one step's rows of a batch-major [b][t][outputs] buffer, or `outputs` for
-/// contiguous rows), on the calling core: the per-step product of the recurrent layers,
-/// forwards (h_{t−1} W) and backwards (da_t Wᵀ).
-pub(super) fn strided_product(
-    h: &[f32],
-    w: &[f32],
-    outputs: usize,
-    y: &mut [f32],
-    row_stride: usize,
-) {
-    let inputs = w.len() / outputs.max(1);
-    let rows = h.len() / inputs.max(1);
-    assert_eq!(h.len(), rows * inputs, "h holds whole rows");
-    if rows <= FEW_ROWS {
-        // One or two sequences per core (training batches): gemm would pack all of W again
-        // for every step's product, which costs more than the product itself.
-        for (r, h) in h.chunks_exact(inputs).enumerate() {
-            accumulate(
-                h,
-                w,
-                outputs,
-                &mut y[r * row_stride..r * row_stride + outputs],
-            );
-        }
-        return;
-    }
-    gemm_rows(h, w, outputs, y, row_stride, gemm::Parallelism::None);
 }
 
 /// Registers the gradients of the input projection xp = x W_ih + b from dxp [B·T, width]

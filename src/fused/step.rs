@@ -31,8 +31,7 @@ pub fn accumulate(x: &[f32], w: &[f32], outputs: usize, y: &mut [f32]) {
     }
 }
 
-/// Up to this many rows, [`accumulate`] keeps blocks of each row of y in registers (and the
-/// recurrent layers' per-step products go to it rather than to gemm).
+/// Up to this many rows, [`accumulate`] keeps blocks of each row of y in registers.
 pub(super) const FEW_ROWS: usize = 4;
 
 /// Outputs per register block (eight AVX2 registers).
@@ -154,8 +153,8 @@ pub fn multiply_add(x: &[f32], w: &[f32], outputs: usize, y: &mut [f32]) {
 }
 
 /// y [n, C_out] += x [n, C_in] · w [C_in, C_out] (row-major) through the `gemm` crate, on
-/// the cores `parallelism` gives it: what [`multiply_add`], the recurrent layers and the
-/// benches share ([`gemm_rows`] with contiguous rows).
+/// the cores `parallelism` gives it: what [`multiply_add`], the GRU's input projection and
+/// the benches share ([`gemm_rows`] with contiguous rows).
 pub fn gemm_add(
     x: &[f32],
     w: &[f32],
