@@ -196,27 +196,13 @@ pub fn gemm_rows(
     // SAFETY: x and w are the row-major matrices their lengths describe, y spans rows − 1
     // strides and a row (checked above), and y does not overlap x or w (a &mut borrow).
     unsafe {
-        gemm::gemm(
-            rows,
-            outputs,
-            inputs,
-            y.as_mut_ptr(),
-            1,
-            row_stride as isize,
-            true,
-            x.as_ptr(),
-            1,
-            inputs as isize,
-            w.as_ptr(),
-            1,
-            outputs as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
+        add_strided_product(
+            (rows, outputs, inputs),
+            (y.as_mut_ptr(), row_stride),
+            (x.as_ptr(), inputs, 1),
+            (w.as_ptr(), outputs, 1),
             parallelism,
-        );
+        )
     }
 }
 
@@ -232,29 +218,15 @@ pub fn transposed_times_add(a: &[f32], b: &[f32], (m, n): (usize, usize), y: &mu
         return;
     }
     // SAFETY: a, b and y are the row-major matrices their lengths describe (checked above);
-    // lhs (i, l) = a[l·m + i] and rhs (l, j) = b[l·n + j]; y does not overlap them (a &mut).
+    // A's value (i, l) is a[l·m + i]; y does not overlap a or b (a &mut borrow).
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            y.as_mut_ptr(),
-            1,
-            n as isize,
-            true,
-            a.as_ptr(),
-            m as isize,
-            1,
-            b.as_ptr(),
-            1,
-            n as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
+        add_strided_product(
+            (m, n, k),
+            (y.as_mut_ptr(), n),
+            (a.as_ptr(), 1, m),
+            (b.as_ptr(), n, 1),
             gemm::Parallelism::Rayon(0),
-        );
+        )
     }
 }
 
@@ -270,29 +242,55 @@ pub fn times_transposed_add(a: &[f32], b: &[f32], n: usize, y: &mut [f32]) {
     if m == 0 || n == 0 {
         return;
     }
-    // SAFETY: as in `transposed_times_add`, with lhs (i, l) = a[i·k + l] and
-    // rhs (l, j) = b[j·k + l].
+    // SAFETY: as in `transposed_times_add`; B's value (l, j) is b[j·k + l].
+    unsafe {
+        add_strided_product(
+            (m, n, k),
+            (y.as_mut_ptr(), n),
+            (a.as_ptr(), k, 1),
+            (b.as_ptr(), 1, k),
+            gemm::Parallelism::Rayon(0),
+        )
+    }
+}
+
+/// y [m × n] += A [m × k] · B [k × n] through `gemm`, y's value (i, j) at `y + i·y_row + j`,
+/// A's (i, l) at `a + i·a_row + l·a_col`, B's (l, j) at `b + l·b_row + j·b_col`: the one call
+/// of `gemm` behind [`gemm_rows`], [`transposed_times_add`] and [`times_transposed_add`].
+///
+/// # Safety
+/// Every value the shapes and strides describe must be readable (A, B) or writable (y), and
+/// y must not overlap A or B.
+unsafe fn add_strided_product(
+    (m, n, k): (usize, usize, usize),
+    (y, y_row): (*mut f32, usize),
+    (a, a_row, a_col): (*const f32, usize, usize),
+    (b, b_row, b_col): (*const f32, usize, usize),
+    parallelism: gemm::Parallelism,
+) {
+    // SAFETY: the caller's promise. gemm takes each matrix's column stride, then its row
+    // stride; alpha = 1 keeps y, beta = 1 adds the product.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            y.as_mut_ptr(),
+            y,
             1,
-            n as isize,
+            y_row as isize,
             true,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            k as isize,
-            1,
+            a,
+            a_col as isize,
+            a_row as isize,
+            b,
+            b_col as isize,
+            b_row as isize,
             1.0,
             1.0,
             false,
             false,
             false,
-            gemm::Parallelism::Rayon(0),
+            parallelism,
         );
     }
 }
