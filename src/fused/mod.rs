@@ -24,6 +24,7 @@
 //! standard operations run.
 
 pub mod conv;
+pub mod dropout;
 #[cfg(feature = "gpu")]
 pub mod gpu;
 

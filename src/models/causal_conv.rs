@@ -34,6 +34,7 @@
 //! with the direction v (the convolution's own weight) and the length g learned apart; g
 //! starts at ‖v‖, so the initial weights are those of the plain stack.
 
+use crate::fused::dropout::dropout;
 use burn::module::Param;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Dropout, DropoutConfig, PaddingConfig1d};
@@ -330,7 +331,7 @@ impl CausalConv {
                     let dilated = apply_causal(&b.dilated, b.dilated_gain.as_ref(), z.clone());
                     let pre = add_condition(dilated, b.condition.as_ref(), condition);
                     let pre = add_covariates(pre, b.covariate.as_ref(), covariates);
-                    let g = self.dropout.forward(crate::fused::gated_activation(pre)); // tanh(a) ⊙ σ(b)
+                    let g = dropout(&self.dropout, crate::fused::gated_activation(pre)); // tanh(a) ⊙ σ(b)
                     let skip = forward_conv(&b.skip, g.clone());
                     skips = Some(match skips {
                         Some(s) => s + skip,
@@ -339,24 +340,30 @@ impl CausalConv {
                     z = z + forward_conv(&b.residual, g);
                 }
                 ConvBlock::Tcn(b) => {
-                    let y = self.dropout.forward(relu(add_covariates(
-                        add_condition(
-                            apply_causal(&b.first, b.first_gain.as_ref(), z.clone()),
-                            b.condition_first.as_ref(),
-                            condition,
-                        ),
-                        b.covariate_first.as_ref(),
-                        covariates,
-                    )));
-                    let y = self.dropout.forward(relu(add_covariates(
-                        add_condition(
-                            apply_causal(&b.second, b.second_gain.as_ref(), y),
-                            b.condition_second.as_ref(),
-                            condition,
-                        ),
-                        b.covariate_second.as_ref(),
-                        covariates,
-                    )));
+                    let y = dropout(
+                        &self.dropout,
+                        relu(add_covariates(
+                            add_condition(
+                                apply_causal(&b.first, b.first_gain.as_ref(), z.clone()),
+                                b.condition_first.as_ref(),
+                                condition,
+                            ),
+                            b.covariate_first.as_ref(),
+                            covariates,
+                        )),
+                    );
+                    let y = dropout(
+                        &self.dropout,
+                        relu(add_covariates(
+                            add_condition(
+                                apply_causal(&b.second, b.second_gain.as_ref(), y),
+                                b.condition_second.as_ref(),
+                                condition,
+                            ),
+                            b.covariate_second.as_ref(),
+                            covariates,
+                        )),
+                    );
                     z = relu(z + y);
                 }
             }

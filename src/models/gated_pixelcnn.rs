@@ -25,6 +25,7 @@ use burn::tensor::activation::relu;
 
 use super::conditioning::{Condition, ConditionMap, ConditionWidth, SpatialConfig, SpatialMap};
 use crate::fused::conv2d;
+use crate::fused::dropout::dropout;
 use crate::layers::masked_conv::mask_values;
 use crate::layers::{HorizontalConv, MaskType, VerticalConv};
 use burn::tensor::ops::ConvOptions;
@@ -282,7 +283,7 @@ impl GatedLayer {
             h_pre = h_pre + bias_h;
         }
         let v_out = gate(v_pre);
-        let h_gated = self.horizontal_out_forward(self.dropout.forward(gate(h_pre)));
+        let h_gated = self.horizontal_out_forward(dropout(&self.dropout, gate(h_pre)));
         // The first layer's input includes the current pixel: no residual there.
         let h_out = if self.first { h_gated } else { h + h_gated };
         (v_out, h_out)

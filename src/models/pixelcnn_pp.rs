@@ -47,6 +47,7 @@ use burn::tensor::ops::ConvOptions;
 use super::conditioning::{Condition, ConditionMap, ConditionWidth};
 use crate::distributions::pixel_mixture::{self, Layout};
 use crate::fused::conv2d;
+use crate::fused::dropout::dropout;
 
 /// The most resolutions (halvings + 1) a PixelCNN++ may have.
 pub const MAX_RESOLUTIONS: usize = 8;
@@ -367,7 +368,7 @@ impl GatedResidual {
             (None, None) => convolved,
             _ => unreachable!("a block reads an auxiliary input exactly when it has its map"),
         };
-        self.dropout.forward(concat_elu(c))
+        dropout(&self.dropout, concat_elu(c))
     }
 
     /// x + p ⊙ σ(q) from `convolved` = W₂ * c and the conditioning `bias` V₂ h.

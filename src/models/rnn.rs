@@ -16,6 +16,7 @@
 //! cut into chunks, each chunk starts from the previous chunk's final state (detached from
 //! the graph), and the optimiser steps after each chunk ([`Rnn::forward_chunk`]).
 
+use crate::fused::dropout::dropout;
 use burn::nn::{
     Dropout, DropoutConfig, Gru, GruConfig, Linear, LinearConfig, Lstm, LstmConfig, LstmState,
 };
@@ -178,7 +179,7 @@ impl Rnn {
                 }
             };
             finals.push(last);
-            z = self.dropout.forward(out.swap_dims(1, 2));
+            z = dropout(&self.dropout, out.swap_dims(1, 2));
         }
         let features = self.out.forward(z.swap_dims(1, 2)).swap_dims(1, 2);
         (features, RnnState { layers: finals })

@@ -13,6 +13,7 @@
 //! Steps before the start of the sequence read zeros. The later layers are 1x1 convolutions,
 //! the same dense layer at every step.
 
+use crate::fused::dropout::dropout;
 use burn::nn::PaddingConfig1d;
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Dropout, DropoutConfig};
@@ -125,7 +126,7 @@ impl WindowMlp {
             .forward(relu(add_condition(z, self.condition.first(), condition)));
         for (i, layer) in self.hidden.iter().enumerate() {
             let pre = add_condition(layer.forward(z), self.condition.get(i + 1), condition);
-            z = self.dropout.forward(relu(pre));
+            z = dropout(&self.dropout, relu(pre));
         }
         self.out.forward(z)
     }
