@@ -3,9 +3,7 @@
 //! pace of argen's recurrent models).
 //!
 //! The operation takes the inputs x [B, T, I], the input weight W_ih [I, 4H] and bias b [4H],
-//! the recurrent weight W [H, 4H] and the start state. Each core takes its own sequences: their
-//! input projections xp_t = x_t W_ih + b as one matrix product, written straight into the
-//! gates' buffer, then, for every step t,
+//! the recurrent weight W [H, 4H] and the start state, and computes, for every step t,
 //!
 //! ```text
 //! a_t = xp_t + h_{t−1} W                      (gates in the order i, f, g, o)
@@ -24,6 +22,14 @@
 //! ```
 //!
 //! and from dxp: dx = dxp W_ihᵀ, dW_ih = xᵀ dxp, db = Σ dxp.
+//!
+//! The cores share the work in one of two ways. With several sequences per core (evaluation,
+//! large batches) each core runs the whole recurrence of its own sequences
+//! (`forward_by_sequences`, `backward_by_sequences`). With a sequence or two per core (a
+//! training batch of 2, say) each core takes a chunk of the units instead, for every sequence,
+//! and the cores meet once per step (`forward_by_units`, `backward_by_units`): each then
+//! reads only its own columns of W. Either way the per-step products go through weights
+//! packed once per pass (`packed.rs`).
 //!
 //! The start state is an input without gradient (the boundary of truncated backpropagation
 //! through time, or zeros); [`lstm_sequence`] takes burn's path when it needs one.
@@ -155,8 +161,8 @@ impl Saved {
 
 /// The forward pass: [h_t | c_t] as [B, T, 2H] for the inputs `x` [B, T, I], `w_ih` [I, 4H],
 /// `bias` [4H], `w` [H, 4H] and the start state `h0`, `c0` [B, H]; with `keep`, what the
-/// backward pass reads. The sequences are split over the cores ([`sequences_per_thread`]),
-/// each thread projecting the inputs of its own and running all their steps.
+/// backward pass reads. Split over the cores by units when there are few sequences per core
+/// ([`split_by_units`]), else by sequences.
 pub(super) fn forward(
     [x, w_ih, bias, w, h0, c0]: [&FlexTensor; 6],
     keep: bool,
