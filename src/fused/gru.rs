@@ -333,10 +333,11 @@ impl Backward<Flex, 5> for GruBackward {
             grads.register::<Flex>(node.id, flex_f32(dbn, vec![hidden]));
         }
         // dx holds dxp [B·T, 3H]: through xp = x W_ih + b to the inputs, W_ih and b.
+        let [x_id, w_ih_id, bias_id] = [x_node, w_ih_node, bias_node].map(|n| n.map(|n| n.id));
         register_projection_gradients(
             grads,
-            [x_node, w_ih_node, bias_node].map(|node| node.map(|n| n.id)),
-            (&s.inputs, &s.input_weight),
+            (x_id, &[w_ih_id], bias_id),
+            (&s.inputs, s.input_weight.as_slice().expect("contiguous")),
             &dx,
             (batch, time, width),
         );

@@ -45,12 +45,12 @@ use burn::prelude::*;
 
 use super::packed::PackedWeight;
 use super::recurrence::{
-    SharedBuffer, chunk_units, recurrent_weight_gradient, register_projection_gradients,
-    sequences_per_thread, split_by_units, steps_in_chunks,
+    SharedBuffer, chunk_units, column_blocks, recurrent_weight_gradient,
+    register_projection_gradients, sequences_per_thread, side_by_side, split_by_units,
+    steps_in_chunks,
 };
 use super::{
-    FusedOps, assume_init, dense_gradient, enabled, flex_f32, logistic, on_flex, tanh_approx,
-    uninit, values_f32,
+    FusedOps, assume_init, enabled, flex_f32, logistic, on_flex, tanh_approx, uninit, values_f32,
 };
 
 /// Runs `lstm` (burn's module, its weights as they are) over `input` [B, T, I] from `state`
@@ -83,14 +83,13 @@ pub fn lstm_sequence(
     let [batch, time, inputs] = input.dims();
     let hidden = lstm.d_hidden;
     let gates = [&lstm.input_gate, forget, &lstm.cell_gate, &lstm.output_gate];
-    let cat = |part: fn(&burn::nn::GateController) -> &burn::nn::Linear| {
-        let weights = (gates.iter())
-            .map(|g| dense_gradient(part(g).weight.val()))
-            .collect();
-        Tensor::cat(weights, 1)
+    // Each gate's weights go to the operation on their own, so that their gradients come
+    // back contiguous, with no concatenation to cut apart again.
+    let weights = |part: fn(&burn::nn::GateController) -> &burn::nn::Linear| {
+        gates.map(|g| part(g).weight.val().into_dispatch())
     };
-    let w_ih = cat(|g| &g.input_transform);
-    let w_hh = cat(|g| &g.hidden_transform);
+    let [w_ii, w_if, w_ig, w_io] = weights(|g| &g.input_transform);
+    let [w_hi, w_hf, w_hg, w_ho] = weights(|g| &g.hidden_transform);
     let biases: Vec<Tensor<1>> = gates
         .iter()
         .map(|g| {
@@ -109,9 +108,15 @@ pub fn lstm_sequence(
     };
     let out = Tensor::<3>::from_dispatch(<Dispatch as FusedOps>::lstm(
         input.reshape([batch, time, inputs]).into_dispatch(),
-        w_ih.into_dispatch(),
+        w_ii,
+        w_if,
+        w_ig,
+        w_io,
         bias.into_dispatch(),
-        w_hh.into_dispatch(),
+        w_hi,
+        w_hf,
+        w_hg,
+        w_ho,
         h0.into_dispatch(),
         c0.into_dispatch(),
     ));
@@ -135,7 +140,7 @@ pub(super) struct Saved {
     weight: Vec<f32>,
     /// The inputs [B, T, I] (contiguous) and W_ih [I, 4H], for dW_ih and dx.
     inputs: FlexTensor,
-    input_weight: FlexTensor,
+    input_weight: Vec<f32>,
     batch: usize,
     time: usize,
     hidden: usize,
@@ -159,29 +164,37 @@ impl Saved {
     }
 }
 
-/// The forward pass: [h_t | c_t] as [B, T, 2H] for the inputs `x` [B, T, I], `w_ih` [I, 4H],
-/// `bias` [4H], `w` [H, 4H] and the start state `h0`, `c0` [B, H]; with `keep`, what the
-/// backward pass reads. Split over the cores by units when there are few sequences per core
+/// The forward pass: [h_t | c_t] as [B, T, 2H] for the inputs `x` [B, T, I], the gates'
+/// input weights `w_ih` (i, f, g, o, each [I, H]), `bias` [4H], the gates' recurrent weights
+/// `w` (each [H, H]) and the start state `h0`, `c0` [B, H]; with `keep`, what the backward
+/// pass reads. Split over the cores by units when there are few sequences per core
 /// ([`split_by_units`]), else by sequences.
 pub(super) fn forward(
-    [x, w_ih, bias, w, h0, c0]: [&FlexTensor; 6],
+    x: &FlexTensor,
+    (w_ih, bias, w): ([&FlexTensor; 4], &FlexTensor, [&FlexTensor; 4]),
+    (h0, c0): (&FlexTensor, &FlexTensor),
     keep: bool,
 ) -> (FlexTensor, Option<Saved>) {
-    let (x, w_ih, bias, w, h0, c0) = (
+    let (x, bias, h0, c0) = (
         values_f32(x),
-        values_f32(w_ih),
         values_f32(bias),
-        values_f32(w),
         values_f32(h0),
         values_f32(c0),
     );
     let dims = x.shape().to_vec();
     let (batch, time) = (dims[0], dims[1]);
-    let hidden = w.shape()[0];
-    let ws: &[f32] = w.as_slice().expect("contiguous");
-    let (xs, w_ihs, bs): (&[f32], &[f32], &[f32]) = (
+    let w = w.map(values_f32);
+    let hidden = w[0].shape()[0];
+    // W_ih [I, 4H] and W [H, 4H]: the gates side by side.
+    let side_by_side_of = |parts: [FlexTensor; 4]| {
+        let slices = parts
+            .each_ref()
+            .map(|p| p.as_slice::<f32>().expect("contiguous"));
+        side_by_side(&slices, hidden)
+    };
+    let (w_ihs, ws) = (side_by_side_of(w_ih.map(values_f32)), side_by_side_of(w));
+    let (xs, bs): (&[f32], &[f32]) = (
         x.as_slice().expect("contiguous"),
-        w_ih.as_slice().expect("contiguous"),
         bias.as_slice().expect("contiguous"),
     );
     let (h0s, c0s): (&[f32], &[f32]) = (
@@ -189,9 +202,15 @@ pub(super) fn forward(
         c0.as_slice().expect("contiguous"),
     );
     let (gates, out) = if split_by_units(batch, hidden) {
-        forward_by_units(xs, (w_ihs, bs, ws), (h0s, c0s), (batch, time, hidden))
+        forward_by_units(xs, (&w_ihs, bs, &ws), (h0s, c0s), (batch, time, hidden))
     } else {
-        forward_by_sequences(xs, (w_ihs, bs, ws), (h0s, c0s), (batch, time, hidden), keep)
+        forward_by_sequences(
+            xs,
+            (&w_ihs, bs, &ws),
+            (h0s, c0s),
+            (batch, time, hidden),
+            keep,
+        )
     };
     let saved = keep.then(|| Saved {
         gates,
@@ -201,9 +220,9 @@ pub(super) fn forward(
             .zip(c0s.chunks(hidden))
             .flat_map(|(h, c)| h.iter().chain(c).copied())
             .collect(),
-        weight: ws.to_vec(),
+        weight: ws,
         inputs: x.clone(),
-        input_weight: w_ih.clone(),
+        input_weight: w_ihs,
         batch,
         time,
         hidden,
@@ -554,13 +573,14 @@ fn backward_by_units(s: &Saved, gs: &[f32], da: &mut [f32]) {
 #[derive(Debug)]
 pub(super) struct LstmBackward;
 
-impl Backward<Flex, 4> for LstmBackward {
+impl Backward<Flex, 10> for LstmBackward {
     type State = Saved;
 
-    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
+    fn backward(self, ops: Ops<Self::State, 10>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = values_f32(&grads.consume::<Flex>(&ops.node));
         let gs: &[f32] = grad.as_slice().expect("contiguous");
-        let [x_node, w_ih_node, bias_node, w_node] = ops.parents;
+        let [x_node, w_i, w_f, w_g, w_o, bias_node, r_i, r_f, r_g, r_o] =
+            ops.parents.map(|n| n.map(|n| n.id));
         let s = ops.state;
         let (batch, time, hidden) = (s.batch, s.time, s.hidden);
         let width = 4 * hidden;
@@ -570,14 +590,19 @@ impl Backward<Flex, 4> for LstmBackward {
         } else {
             backward_by_sequences(&s, gs, &mut da);
         }
-        if let Some(node) = w_node {
+        let recurrent = [r_i, r_f, r_g, r_o];
+        if recurrent.iter().any(Option::is_some) {
             let dw =
                 recurrent_weight_gradient(|r| s.before(r / time, r % time).0, &da, (hidden, width));
-            grads.register::<Flex>(node.id, flex_f32(dw, vec![hidden, width]));
+            for (node, dw) in recurrent.into_iter().zip(column_blocks(&dw, width, 4)) {
+                if let Some(node) = node {
+                    grads.register::<Flex>(node, flex_f32(dw, vec![hidden, hidden]));
+                }
+            }
         }
         register_projection_gradients(
             grads,
-            [x_node, w_ih_node, bias_node].map(|node| node.map(|n| n.id)),
+            (x_node, &[w_i, w_f, w_g, w_o], bias_node),
             (&s.inputs, &s.input_weight),
             &da,
             (batch, time, width),

@@ -315,13 +315,21 @@ pub trait FusedOps: burn::backend::Backend {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
     /// See [`lstm::lstm_sequence`]: [h_t | c_t] for every step from the inputs `x` [B, T, I],
-    /// the input weight `w_ih` [I, 4H] and bias [4H], the recurrent weight `w` [H, 4H] and
-    /// the start state `h0`, `c0`.
+    /// the input weights of the gates i, f, g, o (`w_ii` .. `w_io`, each [I, H]), the bias
+    /// [4H], the gates' recurrent weights (`w_hi` .. `w_ho`, each [H, H]) and the start state
+    /// `h0`, `c0`.
+    #[allow(clippy::too_many_arguments)]
     fn lstm(
         x: FloatTensor<Self>,
-        w_ih: FloatTensor<Self>,
+        w_ii: FloatTensor<Self>,
+        w_if: FloatTensor<Self>,
+        w_ig: FloatTensor<Self>,
+        w_io: FloatTensor<Self>,
         bias: FloatTensor<Self>,
-        w: FloatTensor<Self>,
+        w_hi: FloatTensor<Self>,
+        w_hf: FloatTensor<Self>,
+        w_hg: FloatTensor<Self>,
+        w_ho: FloatTensor<Self>,
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
     ) -> FloatTensor<Self>;
@@ -373,13 +381,24 @@ impl FusedOps for Flex {
 
     fn lstm(
         x: FlexTensor,
-        w_ih: FlexTensor,
+        w_ii: FlexTensor,
+        w_if: FlexTensor,
+        w_ig: FlexTensor,
+        w_io: FlexTensor,
         bias: FlexTensor,
-        w: FlexTensor,
+        w_hi: FlexTensor,
+        w_hf: FlexTensor,
+        w_hg: FlexTensor,
+        w_ho: FlexTensor,
         h0: FlexTensor,
         c0: FlexTensor,
     ) -> FlexTensor {
-        lstm::forward([&x, &w_ih, &bias, &w, &h0, &c0], false).0
+        let weights = (
+            [&w_ii, &w_if, &w_ig, &w_io],
+            &bias,
+            [&w_hi, &w_hf, &w_hg, &w_ho],
+        );
+        lstm::forward(&x, weights, (&h0, &c0), false).0
     }
 
     fn gru(
@@ -480,24 +499,42 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
 
     fn lstm(
         x: FloatTensor<Self>,
-        w_ih: FloatTensor<Self>,
+        w_ii: FloatTensor<Self>,
+        w_if: FloatTensor<Self>,
+        w_ig: FloatTensor<Self>,
+        w_io: FloatTensor<Self>,
         bias: FloatTensor<Self>,
-        w: FloatTensor<Self>,
+        w_hi: FloatTensor<Self>,
+        w_hf: FloatTensor<Self>,
+        w_hg: FloatTensor<Self>,
+        w_ho: FloatTensor<Self>,
         h0: FloatTensor<Self>,
         c0: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
-        let values = [&x, &w_ih, &bias, &w, &h0, &c0].map(|t| t.primitive().clone());
-        let args = values.each_ref();
+        let parents = [
+            &x, &w_ii, &w_if, &w_ig, &w_io, &bias, &w_hi, &w_hf, &w_hg, &w_ho,
+        ];
+        let [x, w_ii, w_if, w_ig, w_io, bias, w_hi, w_hf, w_hg, w_ho] =
+            parents.map(|t| t.primitive().clone());
+        let (h0, c0) = (h0.primitive().clone(), c0.primitive().clone());
+        let run = |keep| {
+            let weights = (
+                [&w_ii, &w_if, &w_ig, &w_io],
+                &bias,
+                [&w_hi, &w_hf, &w_hg, &w_ho],
+            );
+            lstm::forward(&x, weights, (&h0, &c0), keep)
+        };
         match lstm::LstmBackward
-            .prepare::<C>([x.node(), w_ih.node(), bias.node(), w.node()])
+            .prepare::<C>(parents.map(|t| t.node()))
             .compute_bound()
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let (y, saved) = lstm::forward(args, true);
+                let (y, saved) = run(true);
                 prep.finish(saved.expect("kept"), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(lstm::forward(args, false).0),
+            OpsKind::UnTracked(prep) => prep.finish(run(false).0),
         }
     }
 

@@ -41,22 +41,32 @@ pub(super) fn recurrent_weight_gradient<'a>(
 
 /// Registers the gradients of the input projection xp = x W_ih + b from dxp [B·T, width]
 /// (batch-major): dW_ih = xᵀ dxp, db = Σ dxp over the rows, dx = dxp W_ihᵀ [B, T, I], each for
-/// the parents that want one (by their node ids). `x` holds [B, T, I] and `w_ih`
-/// [I, width], both contiguous.
+/// the parents that want one (by their node ids). W_ih's gradient goes to `w_ih_nodes` in
+/// equal blocks of columns (one for the whole W_ih, or one per gate of the LSTM), each
+/// registered as a contiguous [I, width / blocks]. `x` holds [B, T, I] and `w_ih` [I, width],
+/// both contiguous.
 pub(super) fn register_projection_gradients(
     grads: &mut Gradients,
-    [x_node, w_ih_node, bias_node]: [Option<NodeId>; 3],
-    (x, w_ih): (&FlexTensor, &FlexTensor),
+    (x_node, w_ih_nodes, bias_node): (Option<NodeId>, &[Option<NodeId>], Option<NodeId>),
+    (x, w_ih): (&FlexTensor, &[f32]),
     dxp: &[f32],
     (batch, time, width): (usize, usize, usize),
 ) {
     let xs: &[f32] = x.as_slice().expect("contiguous");
     let rows = batch * time;
     let inputs = xs.len() / rows.max(1);
-    if let Some(node) = w_ih_node {
+    if w_ih_nodes.iter().any(Option::is_some) {
         let mut dw = vec![0f32; inputs * width];
         transposed_times_add(xs, dxp, (inputs, width), &mut dw);
-        grads.register::<Flex>(node, flex_f32(dw, vec![inputs, width]));
+        for (node, block) in w_ih_nodes
+            .iter()
+            .zip(column_blocks(&dw, width, w_ih_nodes.len()))
+        {
+            if let Some(node) = node {
+                let shape = vec![inputs, width / w_ih_nodes.len()];
+                grads.register::<Flex>(*node, flex_f32(block, shape));
+            }
+        }
     }
     if let Some(node) = bias_node {
         let mut db = vec![0f32; width];
@@ -68,11 +78,44 @@ pub(super) fn register_projection_gradients(
         grads.register::<Flex>(node, flex_f32(db, vec![width]));
     }
     if let Some(node) = x_node {
-        let w: &[f32] = w_ih.as_slice().expect("contiguous");
         let mut dx = vec![0f32; rows * inputs];
-        times_transposed_add(dxp, w, inputs, &mut dx);
+        times_transposed_add(dxp, w_ih, inputs, &mut dx);
         grads.register::<Flex>(node, flex_f32(dx, vec![batch, time, inputs]));
     }
+}
+
+/// The row-major matrix `m` (rows of `width` values) cut into `blocks` matrices of
+/// width / blocks consecutive columns each, each contiguous (a single block: m itself).
+pub(super) fn column_blocks(m: &[f32], width: usize, blocks: usize) -> Vec<Vec<f32>> {
+    if blocks <= 1 {
+        return vec![m.to_vec()];
+    }
+    let part = width / blocks;
+    (0..blocks)
+        .map(|b| {
+            (m.chunks_exact(width))
+                .flat_map(|row| &row[b * part..(b + 1) * part])
+                .copied()
+                .collect()
+        })
+        .collect()
+}
+
+/// The matrices `parts` (each [rows, cols], row-major) side by side: [rows, cols·parts], the
+/// concatenation along columns (the four gates' weights of an LSTM as one matrix).
+pub(super) fn side_by_side(parts: &[&[f32]], cols: usize) -> Vec<f32> {
+    let rows = parts.first().map_or(0, |p| p.len() / cols.max(1));
+    assert!(
+        parts.iter().all(|p| p.len() == rows * cols),
+        "parts of one shape"
+    );
+    let mut m = Vec::with_capacity(rows * cols * parts.len());
+    for r in 0..rows {
+        for p in parts {
+            m.extend_from_slice(&p[r * cols..(r + 1) * cols]);
+        }
+    }
+    m
 }
 
 /// Whether a recurrence of `batch` sequences with `hidden` units runs by units
