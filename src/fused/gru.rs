@@ -166,7 +166,7 @@ pub(super) fn forward(
     let mut gates = vec![0f32; batch * kept_per_row * 4 * hidden];
     let chunk = sequences_per_thread(batch);
     // W packed once for every step's product h_{t−1} W.
-    let w = PackedWeight::columns_of(ws, width, &(0..width).collect::<Vec<_>>());
+    let w = PackedWeight::of(ws, width);
     out.par_chunks_mut(chunk * time * hidden)
         .zip(gates.par_chunks_mut(chunk * kept_per_row * 4 * hidden))
         .zip(inputs_all.par_chunks(chunk * time * inputs))

@@ -246,8 +246,7 @@ fn forward_by_sequences(
     use rayon::prelude::*;
     let width = 4 * hidden;
     let inputs = xs.len() / (batch * time).max(1);
-    let all: Vec<usize> = (0..width).collect();
-    let w = PackedWeight::stacked_columns_of(&[w_ih, w], width, &all);
+    let w = PackedWeight::stacked_of(&[w_ih, w], width);
     // Neither buffer is zeroed: every value is written below, row (b, t) by the thread of
     // sequence b at step t.
     let mut gates = uninit(if keep { batch * time * width } else { 0 });
@@ -287,7 +286,7 @@ fn forward_by_sequences(
                     .enumerate()
                 {
                     let h = &mut xh[inputs..];
-                    with_wide_simd!(cell_step(a, h, c, hidden));
+                    with_wide_simd!(cell_step(a, h, c));
                     let row = &mut out[(b * time + t) * 2 * hidden..][..2 * hidden];
                     let (h_out, c_out) = row.split_at_mut(hidden);
                     h_out.write_copy_of_slice(h);
@@ -323,8 +322,7 @@ fn forward_by_units(
     // SAFETY: every value was just initialised.
     let mut gates = unsafe { assume_init(gates) };
     let inputs = xs.len() / (batch * time).max(1);
-    let all: Vec<usize> = (0..width).collect();
-    let w_ih = PackedWeight::columns_of(w_ih, width, &all);
+    let w_ih = PackedWeight::of(w_ih, width);
     let rows = (batch * time).div_ceil(rayon::current_num_threads()).max(1);
     gates
         .par_chunks_mut(rows * width)
@@ -381,7 +379,7 @@ fn forward_by_units(
                 c.copy_from_slice(before);
                 (states.write(at + units.start, n), c)
             };
-            with_wide_simd!(cell_step(a, h, c, n));
+            with_wide_simd!(cell_step(a, h, c));
             for g in 0..4 {
                 // SAFETY: as above.
                 unsafe { gate_values.write(row + g * hidden + units.start, n) }
@@ -395,10 +393,8 @@ fn forward_by_units(
 /// One step of one sequence: the gates' pre-activations `a` [4H] become i, f, g, o in place,
 /// and the state (h, c) moves to the step's.
 #[inline(always)]
-fn cell_step(a: &mut [f32], h: &mut [f32], c: &mut [f32], hidden: usize) {
-    let (i, rest) = a.split_at_mut(hidden);
-    let (f, rest) = rest.split_at_mut(hidden);
-    let (g, o) = rest.split_at_mut(hidden);
+fn cell_step(a: &mut [f32], h: &mut [f32], c: &mut [f32]) {
+    let [i, f, g, o] = four_mut(a);
     for ((((i, f), g), o), (h, c)) in i
         .iter_mut()
         .zip(f.iter_mut())
@@ -594,7 +590,7 @@ impl Backward<Flex, 10> for LstmBackward {
         if recurrent.iter().any(Option::is_some) {
             let dw =
                 recurrent_weight_gradient(|r| s.before(r / time, r % time).0, &da, (hidden, width));
-            for (node, dw) in recurrent.into_iter().zip(column_blocks(&dw, width, 4)) {
+            for (node, dw) in recurrent.into_iter().zip(column_blocks(dw, width, 4)) {
                 if let Some(node) = node {
                     grads.register::<Flex>(node, flex_f32(dw, vec![hidden, hidden]));
                 }

@@ -36,6 +36,17 @@ pub(super) struct PackedWeight {
 }
 
 impl PackedWeight {
+    /// The row-major matrix `w` with rows of `width` values, packed whole.
+    pub(super) fn of(w: &[f32], width: usize) -> Self {
+        Self::stacked_of(&[w], width)
+    }
+
+    /// The matrices `parts` stacked one above the other, packed whole: [`Self::of`] of
+    /// [W_ih; W], so that one product [x_t | h_{t−1}] · [W_ih; W] sums both.
+    pub(super) fn stacked_of(parts: &[&[f32]], width: usize) -> Self {
+        Self::stacked_columns_of(parts, width, &(0..width).collect::<Vec<_>>())
+    }
+
     /// The columns `columns` of the row-major matrix `w` with rows of `width` values, packed:
     /// column j of the packed matrix is column `columns[j]` of w.
     pub(super) fn columns_of(w: &[f32], width: usize, columns: &[usize]) -> Self {
@@ -43,8 +54,7 @@ impl PackedWeight {
     }
 
     /// [`Self::columns_of`] the matrices `parts` stacked one above the other (all with rows of
-    /// `width` values): [W_ih; W], so that one product [x_t | h_{t−1}] · [W_ih; W] sums both.
-    /// A panel whose 16 columns are consecutive is copied 16 values at a time.
+    /// `width` values). A panel whose 16 columns are consecutive is copied 16 values at a time.
     pub(super) fn stacked_columns_of(parts: &[&[f32]], width: usize, columns: &[usize]) -> Self {
         assert!(
             parts.iter().all(|w| w.len() % width.max(1) == 0),

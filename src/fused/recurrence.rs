@@ -1,7 +1,7 @@
 //! What the fused recurrent layers ([`super::lstm`], [`super::gru`]) share: how the batch or
 //! the units are split over the cores, the weight gradients of their backward passes (which do
-//! not depend on the cell), and the shared buffer of a recurrence split by units. The operations' inputs and outputs are batch-major ([b][t][·], as burn
-//! lays out [B, T, ·]).
+//! not depend on the cell), and the shared buffer of a recurrence split by units. The
+//! operations' inputs and outputs are batch-major ([b][t][·], as burn lays out [B, T, ·]).
 
 use burn::backend::Flex;
 use burn::backend::autodiff::NodeId;
@@ -9,7 +9,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::flex::FlexTensor;
 
 use super::flex_f32;
-use super::step::{multiply_add, times_transposed_add, transposed_times_add};
+use super::step::{times_transposed_add, transposed_times_add};
 
 /// Sequences per thread: the batch split evenly over the cores. Sequences are independent in
 /// the forward pass and in backpropagation through time, so each thread runs the whole
@@ -21,21 +21,17 @@ pub(super) fn sequences_per_thread(batch: usize) -> usize {
 
 /// dW = Σ_t h_{t−1}ᵀ da_t [hidden, width] as one product Hᵀ dA over the rows of `da`
 /// ([rows, width], any order of (b, t)), with `before(r)` the state h_{t−1} that row r's step
-/// read.
+/// read: those states gathered as the rows of H, which gemm reads transposed in place.
 pub(super) fn recurrent_weight_gradient<'a>(
     before: impl Fn(usize) -> &'a [f32],
     da: &[f32],
     (hidden, width): (usize, usize),
 ) -> Vec<f32> {
     let rows = da.len() / width.max(1);
-    let mut ht = vec![0f32; hidden * rows];
-    for r in 0..rows {
-        for (j, &h) in before(r).iter().enumerate() {
-            ht[j * rows + r] = h;
-        }
-    }
+    let h: Vec<f32> = (0..rows).flat_map(|r| before(r).iter().copied()).collect();
+    assert_eq!(h.len(), rows * hidden, "a state of `hidden` values per row");
     let mut dw = vec![0f32; hidden * width];
-    multiply_add(&ht, da, width, &mut dw);
+    transposed_times_add(&h, da, (hidden, width), &mut dw);
     dw
 }
 
@@ -60,7 +56,7 @@ pub(super) fn register_projection_gradients(
         transposed_times_add(xs, dxp, (inputs, width), &mut dw);
         for (node, block) in w_ih_nodes
             .iter()
-            .zip(column_blocks(&dw, width, w_ih_nodes.len()))
+            .zip(column_blocks(dw, width, w_ih_nodes.len()))
         {
             if let Some(node) = node {
                 let shape = vec![inputs, width / w_ih_nodes.len()];
@@ -85,10 +81,11 @@ pub(super) fn register_projection_gradients(
 }
 
 /// The row-major matrix `m` (rows of `width` values) cut into `blocks` matrices of
-/// width / blocks consecutive columns each, each contiguous (a single block: m itself).
-pub(super) fn column_blocks(m: &[f32], width: usize, blocks: usize) -> Vec<Vec<f32>> {
+/// width / blocks consecutive columns each, each contiguous (a single block: m itself, not
+/// copied).
+pub(super) fn column_blocks(m: Vec<f32>, width: usize, blocks: usize) -> Vec<Vec<f32>> {
     if blocks <= 1 {
-        return vec![m.to_vec()];
+        return vec![m];
     }
     let part = width / blocks;
     (0..blocks)
