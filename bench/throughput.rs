@@ -37,6 +37,7 @@ fn main() -> anyhow::Result<()> {
     let batch: usize = arg(&args, "--batch", 32);
     let train_steps: usize = arg(&args, "--train-steps", 10);
     let eval_images: usize = arg(&args, "--eval-images", 512);
+    let eval_batch: usize = arg(&args, "--eval-batch", 256);
     let sample_images: usize = arg(&args, "--sample-images", 8);
     // `--plain-ops`: standard burn operations instead of argen's fused kernels.
     argen::fused::set_enabled(!args.iter().any(|a| a == "--plain-ops"));
@@ -91,7 +92,7 @@ fn main() -> anyhow::Result<()> {
     let mut eval_rates = Vec::new();
     for _ in 0..runs {
         let start = Instant::now();
-        evaluate(&model, &subset, 256, &plain);
+        evaluate(&model, &subset, eval_batch, &plain);
         eval_rates.push(subset.len() as f64 / start.elapsed().as_secs_f64());
     }
 

@@ -115,13 +115,26 @@ pub(super) fn forward(
             let weights = unsafe { Lhs::new(c_out, taps, Operand::row_major(ws.as_ptr(), taps)) };
             for (y, input) in y.chunks_mut(out_plane).zip(xs.chunks(plane)) {
                 let rhs = cols.of(input);
-                for (row, &b) in y.chunks_mut(pixels).zip(bs) {
-                    row.fill(MaybeUninit::new(b));
+                // y [C_out × pixels] = W [C_out × taps] · cols [taps × pixels], every value
+                // written (y is not read), then the bias added while y is in cache.
+                // SAFETY: cols holds taps × pixels values and y C_out × pixels; y overlaps
+                // neither cols nor W.
+                unsafe {
+                    weights.times(
+                        pixels,
+                        Operand::row_major(rhs.as_ptr(), pixels),
+                        y.as_mut_ptr().cast(),
+                        pixels as isize,
+                        false,
+                    );
                 }
-                // SAFETY: every value was just initialised.
+                // SAFETY: the product wrote every value.
                 let y = unsafe { initialised(y) };
-                // y [C_out × pixels] += W [C_out × taps] · cols [taps × pixels].
-                weights.times_rows(pixels, rhs, y, true);
+                for (row, &b) in y.chunks_mut(pixels).zip(bs) {
+                    for v in row {
+                        *v += b;
+                    }
+                }
             }
         });
     // SAFETY: every value was set to its bias above.
