@@ -6,8 +6,9 @@
 mod common;
 
 use argen::fused::{
-    bernoulli_log_prob, bernoulli_log_prob_plain, conv2d, gated_activation, gated_activation_plain,
-    head_log_prob, head_log_prob_plain, level_log_prob, level_log_prob_plain,
+    bernoulli_log_prob, bernoulli_log_prob_plain, conv2d, conv2d_add, gated_activation,
+    gated_activation_plain, head_log_prob, head_log_prob_plain, level_log_prob,
+    level_log_prob_plain,
 };
 use argen::rng::seeded;
 use burn::prelude::*;
@@ -390,13 +391,66 @@ fn check_dilated_conv(
         assert!(err < 1e-5, "{label}: forward differs by {err}");
         if fused.is_autodiff() {
             let gf = (fused * u.clone()).sum().backward();
-            let gp = (plain * u).sum().backward();
+            let gp = (plain * u.clone()).sum().backward();
             let err = relative_error(xf.grad(&gf).unwrap(), xp.grad(&gp).unwrap());
             assert!(err < 1e-5, "{label}: input gradient differs by {err}");
             let err = relative_error(wf.grad(&gf).unwrap(), wp.grad(&gp).unwrap());
             assert!(err < 1e-5, "{label}: weight gradient differs by {err}");
             let err = relative_error(bf.grad(&gf).unwrap(), bp.grad(&gp).unwrap());
             assert!(err < 1e-5, "{label}: bias gradient differs by {err}");
+        }
+        // With an addend summed as the product is written: the plain sum's values, and the
+        // addend's gradient is the output's.
+        let (xf, xf_in, wf, bf) = make();
+        let (xp, xp_in, wp, bp) = make();
+        let addend = || {
+            track(Tensor::<4>::from_data(
+                TensorData::new(random(uv.len(), seed + 4, 3.0), [n, c_out, out_h, out_w]),
+                &device,
+            ))
+        };
+        let (af, ap) = (addend(), addend());
+        let fused = conv2d_add(
+            xf_in,
+            wf.clone(),
+            Some(bf.clone()),
+            af.clone(),
+            options.clone(),
+        );
+        let plain =
+            burn::tensor::module::conv2d(xp_in, wp.clone(), Some(bp.clone()), options.clone())
+                + ap.clone();
+        let err = relative_error(fused.clone(), plain.clone());
+        assert!(
+            err < 1e-5,
+            "{label}, with an addend: forward differs by {err}"
+        );
+        if fused.is_autodiff() {
+            let gf = (fused * u.clone()).sum().backward();
+            let gp = (plain * u).sum().backward();
+            for (name, err) in [
+                (
+                    "input",
+                    relative_error(xf.grad(&gf).unwrap(), xp.grad(&gp).unwrap()),
+                ),
+                (
+                    "weight",
+                    relative_error(wf.grad(&gf).unwrap(), wp.grad(&gp).unwrap()),
+                ),
+                (
+                    "bias",
+                    relative_error(bf.grad(&gf).unwrap(), bp.grad(&gp).unwrap()),
+                ),
+                (
+                    "addend",
+                    relative_error(af.grad(&gf).unwrap(), ap.grad(&gp).unwrap()),
+                ),
+            ] {
+                assert!(
+                    err < 1e-5,
+                    "{label}, with an addend: {name} gradient differs by {err}"
+                );
+            }
         }
     }
 }

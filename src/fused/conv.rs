@@ -23,6 +23,7 @@
 
 use std::mem::MaybeUninit;
 
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops};
@@ -31,7 +32,7 @@ use burn::backend::{Flex, TensorMetadata};
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
-use super::matmul::{Lhs, Operand, add_outer_products};
+use super::matmul::{Lhs, Operand, Precision, add_outer_products, precision};
 use super::{assume_init, flex_f32, initialised, uninit, values_f32};
 
 /// Whether these options are covered (otherwise burn's convolution runs).
@@ -50,31 +51,68 @@ impl Backward<Flex, 3> for ConvBackward {
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<Flex>(&ops.node);
-        let [x_node, weight_node, bias_node] = ops.parents;
-        let (x, weight, options) = ops.state;
-        if let Some(node) = bias_node {
-            grads.register::<Flex>(node.id, bias_gradient(&grad));
+        let ids = ops.parents.map(|node| node.map(|node| node.id));
+        register_gradients(&grad, ids, ops.state, grads);
+    }
+}
+
+/// Registers the gradients of a convolution's input, weight and bias, for those of the
+/// three `parents` that are tracked, from the output's gradient `grad`.
+fn register_gradients(
+    grad: &FlexTensor,
+    [x_id, weight_id, bias_id]: [Option<NodeId>; 3],
+    (x, weight, options): ConvState,
+    grads: &mut Gradients,
+) {
+    match (weight_id, bias_id) {
+        (Some(weight_id), bias_id) => {
+            let (dw, db) = parameter_gradients(&x, &weight, grad, &options);
+            grads.register::<Flex>(weight_id, dw);
+            if let Some(id) = bias_id {
+                grads.register::<Flex>(id, db);
+            }
         }
-        if let Some(node) = weight_node {
-            grads.register::<Flex>(node.id, weight_gradient(&x, &weight, &grad, &options));
-        }
-        if let Some(node) = x_node {
-            grads.register::<Flex>(node.id, input_gradient(&x, &weight, &grad, &options));
+        (None, Some(id)) => grads.register::<Flex>(id, bias_gradient(grad)),
+        (None, None) => {}
+    }
+    if let Some(id) = x_id {
+        grads.register::<Flex>(id, input_gradient(&x, &weight, grad, &options));
+    }
+}
+
+/// The backward pass of [`forward`] with an addend: the convolution's three gradients as
+/// [`ConvBackward`]'s, and the addend's, the output's gradient itself.
+#[derive(Debug)]
+pub(super) struct ConvAddBackward;
+
+impl Backward<Flex, 4> for ConvAddBackward {
+    type State = ConvState;
+
+    fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = grads.consume::<Flex>(&ops.node);
+        let [x_id, weight_id, bias_id, addend_id] =
+            ops.parents.map(|node| node.map(|node| node.id));
+        register_gradients(&grad, [x_id, weight_id, bias_id], ops.state, grads);
+        if let Some(id) = addend_id {
+            grads.register::<Flex>(id, grad);
         }
     }
 }
 
 /// y [N, C_out, H', W'] for `x` [N, C_in, H, W], `weight` [C_out, C_in, kh, kw] and `bias`
 /// [C_out] (stride 1, dilation d, one group; H' = H + top + bottom − (kh − 1)·d_h, W'
-/// likewise):
-/// per example, y[n] = bias + W · cols_n (C_out × (C_in·kh·kw) × (H'·W')), written in place
-/// in the output's layout (for a 1x1 kernel without padding, cols_n is x[n] itself).
+/// likewise), plus `addend` [N, C_out, H', W'] if given:
+/// per example, y[n] = W · cols_n (C_out × (C_in·kh·kw) × (H'·W')) + bias (+ addend[n]),
+/// written in place in the output's layout (for a 1x1 kernel without padding, cols_n is x[n]
+/// itself).
 pub(super) fn forward(
     x: &FlexTensor,
     weight: &FlexTensor,
     bias: &FlexTensor,
+    addend: Option<&FlexTensor>,
     options: &ConvOptions<2>,
 ) -> FlexTensor {
+    let addend = addend.map(values_f32);
     let x = values_f32(x);
     let weight = values_f32(weight);
     let bias = values_f32(bias);
@@ -102,21 +140,31 @@ pub(super) fn forward(
     let bs: &[f32] = bias.as_slice().expect("contiguous");
     let plane = c_in * height * width;
     let out_plane = c_out * pixels;
-    // Every value of y is set to its bias below before the product adds to it, so it is not
-    // zeroed when allocated.
+    let addend: Option<&[f32]> = addend.as_ref().map(|a| {
+        assert_eq!(
+            a.shape().to_vec(),
+            [n, c_out, out_height, out_width],
+            "the addend has the output's shape"
+        );
+        a.as_slice().expect("contiguous")
+    });
+    // Every value of y is written by the product below, so it is not zeroed when allocated.
     let mut y = uninit(n * out_plane);
     let threads = rayon::current_num_threads().clamp(1, n.max(1));
     let per_thread = n.div_ceil(threads).max(1);
     y.par_chunks_mut(per_thread * out_plane)
         .zip(xs.par_chunks(per_thread * plane))
-        .for_each(|(y, xs)| {
+        .enumerate()
+        .for_each(|(chunk, (y, xs))| {
             let mut cols = Columns::new(&g);
             // SAFETY: W [C_out × taps] is row-major in ws, which outlives `weights`.
             let weights = unsafe { Lhs::new(c_out, taps, Operand::row_major(ws.as_ptr(), taps)) };
-            for (y, input) in y.chunks_mut(out_plane).zip(xs.chunks(plane)) {
+            let examples = y.chunks_mut(out_plane).zip(xs.chunks(plane));
+            for (i, (y, input)) in examples.enumerate() {
                 let rhs = cols.of(input);
                 // y [C_out × pixels] = W [C_out × taps] · cols [taps × pixels], every value
-                // written (y is not read), then the bias added while y is in cache.
+                // written (y is not read), then the bias and the addend added while y is in
+                // cache.
                 // SAFETY: cols holds taps × pixels values and y C_out × pixels; y overlaps
                 // neither cols nor W.
                 unsafe {
@@ -130,14 +178,29 @@ pub(super) fn forward(
                 }
                 // SAFETY: the product wrote every value.
                 let y = unsafe { initialised(y) };
-                for (row, &b) in y.chunks_mut(pixels).zip(bs) {
-                    for v in row {
-                        *v += b;
+                let example = chunk * per_thread + i;
+                match addend {
+                    Some(a) => {
+                        let a = &a[example * out_plane..][..out_plane];
+                        let rows = y.chunks_mut(pixels).zip(a.chunks(pixels));
+                        for ((row, add), &b) in rows.zip(bs) {
+                            for (v, &r) in row.iter_mut().zip(add) {
+                                // (W · cols + b) + r: the sum's order without the fusion.
+                                *v = (*v + b) + r;
+                            }
+                        }
+                    }
+                    None => {
+                        for (row, &b) in y.chunks_mut(pixels).zip(bs) {
+                            for v in row {
+                                *v += b;
+                            }
+                        }
                     }
                 }
             }
         });
-    // SAFETY: every value was set to its bias above.
+    // SAFETY: the product wrote every value.
     flex_f32(
         unsafe { assume_init(y) },
         vec![n, c_out, out_height, out_width],
@@ -173,14 +236,16 @@ pub(super) fn row_sum(row: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + rest
 }
 
-/// ∂L/∂W [C_out, C_in, kh, kw] (the shape of `weight`) from the input `x` [N, C_in, H, W] and
-/// the output gradient `dy` [N, C_out, H', W'] (stride 1, dilation d, one group).
-pub(super) fn weight_gradient(
+/// ∂L/∂W [C_out, C_in, kh, kw] (the shape of `weight`) and ∂L/∂b [C_out] from the input `x`
+/// [N, C_in, H, W] and the output gradient `dy` [N, C_out, H', W'] (stride 1, dilation d, one
+/// group), in one pass over the examples split over the threads: ∂W += dy[n] · cols_nᵀ and
+/// ∂b += Σ_p dy[n, :, p] per example.
+pub(super) fn parameter_gradients(
     x: &FlexTensor,
     weight: &FlexTensor,
     dy: &FlexTensor,
     options: &ConvOptions<2>,
-) -> FlexTensor {
+) -> (FlexTensor, FlexTensor) {
     let x = values_f32(x);
     let dy = values_f32(dy);
     let gd = dy.shape().to_vec();
@@ -201,29 +266,57 @@ pub(super) fn weight_gradient(
     let gs: &[f32] = dy.as_slice().expect("contiguous");
     let threads = rayon::current_num_threads().clamp(1, n.max(1));
     let per_thread = n.div_ceil(threads).max(1);
+    // add_outer_products transposes its right factor before gemm packs it: the smaller of
+    // dy [C_out × pixels] and cols [taps × pixels] (in f32; the bf16 tiles convert either in
+    // place), so with fewer outputs than taps each thread sums ∂Wᵀ = cols · dyᵀ instead.
+    let transposed = precision() == Precision::F32 && c_out < taps;
     let examples: Vec<usize> = (0..n).collect();
-    let partial_sums: Vec<Vec<f32>> = examples
+    let partial_sums: Vec<(Vec<f32>, Vec<f64>)> = examples
         .par_chunks(per_thread)
         .map(|chunk| {
             let mut sum = vec![0f32; c_out * taps];
+            let mut db = vec![0f64; c_out];
             let mut cols = Columns::new(&g);
             for &e in chunk {
                 let input = &xs[e * c_in * height * width..][..c_in * height * width];
                 let rhs = cols.of(input);
                 let dy = &gs[e * c_out * pixels..][..c_out * pixels];
-                // sum [C_out × taps] += dy [C_out × pixels] · colsᵀ [pixels × taps].
-                add_outer_products(&mut sum, (c_out, taps, pixels), dy, rhs);
+                for (d, row) in db.iter_mut().zip(dy.chunks(pixels)) {
+                    *d += f64::from(row_sum(row));
+                }
+                if transposed {
+                    // sum [taps × C_out] += cols [taps × pixels] · dyᵀ [pixels × C_out].
+                    add_outer_products(&mut sum, (taps, c_out, pixels), rhs, dy);
+                } else {
+                    // sum [C_out × taps] += dy [C_out × pixels] · colsᵀ [pixels × taps].
+                    add_outer_products(&mut sum, (c_out, taps, pixels), dy, rhs);
+                }
             }
-            sum
+            (sum, db)
         })
         .collect();
     let mut dw = vec![0f32; c_out * taps];
-    for partial in &partial_sums {
-        for (d, &p) in dw.iter_mut().zip(partial) {
+    let mut db = vec![0f64; c_out];
+    for (partial, partial_db) in &partial_sums {
+        for (d, &p) in db.iter_mut().zip(partial_db) {
             *d += p;
         }
+        if transposed {
+            for (tap, row) in partial.chunks(c_out).enumerate() {
+                for (o, &p) in row.iter().enumerate() {
+                    dw[o * taps + tap] += p;
+                }
+            }
+        } else {
+            for (d, &p) in dw.iter_mut().zip(partial) {
+                *d += p;
+            }
+        }
     }
-    flex_f32(dw, vec![c_out, c_in, kh, kw])
+    (
+        flex_f32(dw, vec![c_out, c_in, kh, kw]),
+        flex_f32(db.into_iter().map(|v| v as f32).collect(), vec![c_out]),
+    )
 }
 
 /// ∂L/∂x [N, C_in, H, W] (the shape of `x`) from the weights [C_out, C_in, kh, kw] and the

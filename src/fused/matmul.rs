@@ -230,18 +230,45 @@ pub(super) fn add_outer_products(
         sum.len() == m * n && grad.len() >= m * t && input.len() >= n * t,
         "gradient buffers"
     );
-    // SAFETY: the three buffers hold the values the shapes describe (checked above) and do
-    // not overlap; input is read transposed (n × t row-major as t × n).
-    unsafe {
-        product(
-            (m, n, t),
-            sum.as_mut_ptr(),
-            n as isize,
-            true,
-            Operand::row_major(grad.as_ptr(), t),
-            Operand::transposed(input.as_ptr(), t),
-        );
+    if precision() == Precision::Bf16 {
+        // SAFETY: the three buffers hold the values the shapes describe (checked above) and
+        // do not overlap; input is read transposed (n × t row-major as t × n), which the
+        // tiles' packing converts 16 columns at a time.
+        unsafe {
+            product(
+                (m, n, t),
+                sum.as_mut_ptr(),
+                n as isize,
+                true,
+                Operand::row_major(grad.as_ptr(), t),
+                Operand::transposed(input.as_ptr(), t),
+            );
+        }
+        return;
     }
+    // gemm would gather inputᵀ one value at a time while packing it: transposed here in
+    // blocks first, it packs contiguous rows.
+    TRANSPOSED.with_borrow_mut(|input_t| {
+        input_t.resize(n * t, 0.0);
+        super::transpose::transpose(input, (n, t), t, input_t);
+        // SAFETY: the buffers hold the values the shapes describe (checked above; input_t
+        // t × n) and do not overlap.
+        unsafe {
+            product(
+                (m, n, t),
+                sum.as_mut_ptr(),
+                n as isize,
+                true,
+                Operand::row_major(grad.as_ptr(), t),
+                Operand::row_major(input_t.as_ptr(), n),
+            );
+        }
+    });
+}
+
+thread_local! {
+    /// Each thread's buffer for the transposed right factor of [`add_outer_products`].
+    static TRANSPOSED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The bf16 value nearest to `x` (ties to even), as its 16 bits: the upper half of x's f32
@@ -617,7 +644,7 @@ mod amx {
                         // are readable.
                         *row = unsafe { load_bf16(b.ptr.offset(at), count) };
                     }
-                    transpose_16x16(&mut rows);
+                    crate::fused::transpose::transpose_16x16(&mut rows);
                     let tile = (cb * k_blocks + kb) * tile_values;
                     for (pair, row) in rows.iter().enumerate() {
                         // SAFETY: one 64-byte pair row inside `packed`.
@@ -652,43 +679,6 @@ mod amx {
         // SAFETY: both are 64 bytes of plain data.
         unsafe {
             std::mem::transmute::<std::arch::x86_64::__m512bh, std::arch::x86_64::__m512i>(values)
-        }
-    }
-
-    /// Transposes a 16 × 16 matrix of 32-bit values held one row per register: four stages,
-    /// each exchanging bit s of the row index with bit s of the column index (s = 1, 2, 4, 8).
-    #[target_feature(enable = "avx512f")]
-    fn transpose_16x16(rows: &mut [std::arch::x86_64::__m512i; 16]) {
-        use std::arch::x86_64::*;
-        for s in [1usize, 2, 4, 8] {
-            // For rows i (bit s clear) and i + s: the new row i takes columns with bit s clear
-            // from row i and the others from row i + s, shifted; the new row i + s the rest.
-            let low: [u32; 16] = std::array::from_fn(|j| {
-                if j & s == 0 {
-                    j as u32
-                } else {
-                    (16 + j - s) as u32
-                }
-            });
-            let high: [u32; 16] = std::array::from_fn(|j| {
-                if j & s == 0 {
-                    (j + s) as u32
-                } else {
-                    (16 + j) as u32
-                }
-            });
-            // SAFETY: unaligned loads of 64 bytes.
-            let (low, high) = unsafe {
-                (
-                    _mm512_loadu_si512(low.as_ptr().cast()),
-                    _mm512_loadu_si512(high.as_ptr().cast()),
-                )
-            };
-            for i in (0..16).filter(|i| i & s == 0) {
-                let (a, b) = (rows[i], rows[i + s]);
-                rows[i] = _mm512_permutex2var_epi32(a, low, b);
-                rows[i + s] = _mm512_permutex2var_epi32(a, high, b);
-            }
         }
     }
 }

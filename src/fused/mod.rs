@@ -156,6 +156,30 @@ pub fn conv2d(
     }
 }
 
+/// `conv2d(x, weight, bias, options) + addend`, with `addend` of the output's shape: on
+/// burn-flex (where [`conv2d`] runs argen's kernels) the sum is written as the product is, so
+/// no separate addition reads both maps again, and the addend's gradient is the output's.
+pub fn conv2d_add(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    addend: Tensor<4>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    match bias {
+        Some(bias) if enabled() && on_flex(&x) && conv::supported(&options) => {
+            Tensor::from_dispatch(<Dispatch as FusedOps>::conv2d_add(
+                x.into_dispatch(),
+                weight.into_dispatch(),
+                bias.into_dispatch(),
+                addend.into_dispatch(),
+                options,
+            ))
+        }
+        bias => conv2d(x, weight, bias, options) + addend,
+    }
+}
+
 /// Whether a `kernel` (height, width) and `options` make a 1×1 convolution with stride 1, no
 /// padding and one group (dilation changes nothing then): a matrix product over the channels.
 fn is_pointwise([kh, kw]: [usize; 2], options: &ConvOptions<2>) -> bool {
@@ -314,6 +338,14 @@ pub trait FusedOps: burn::backend::Backend {
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
+    /// See [`conv2d_add`].
+    fn conv2d_add(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        addend: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
     /// See [`lstm::lstm_sequence`]: [h_t | c_t] for every step from the inputs `x` [B, T, I],
     /// the input weights of the gates i, f, g, o (`w_ii` .. `w_io`, each [I, H]), the bias
     /// [4H], the gates' recurrent weights (`w_hi` .. `w_ho`, each [H, H]) and the start state
@@ -376,7 +408,17 @@ impl FusedOps for Flex {
         bias: FlexTensor,
         options: ConvOptions<2>,
     ) -> FlexTensor {
-        conv::forward(&x, &weight, &bias, &options)
+        conv::forward(&x, &weight, &bias, None, &options)
+    }
+
+    fn conv2d_add(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        addend: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        conv::forward(&x, &weight, &bias, Some(&addend), &options)
     }
 
     fn lstm(
@@ -490,10 +532,34 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let y = conv::forward(&xp, &wp, &bp, &options);
+                let y = conv::forward(&xp, &wp, &bp, None, &options);
                 prep.finish((xp, wp, options), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(conv::forward(&xp, &wp, &bp, &options)),
+            OpsKind::UnTracked(prep) => prep.finish(conv::forward(&xp, &wp, &bp, None, &options)),
+        }
+    }
+
+    fn conv2d_add(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        addend: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let (xp, wp, bp, ap) = (
+            x.primitive().clone(),
+            weight.primitive().clone(),
+            bias.primitive().clone(),
+            addend.primitive().clone(),
+        );
+        let y = conv::forward(&xp, &wp, &bp, Some(&ap), &options);
+        match conv::ConvAddBackward
+            .prepare::<C>([x.node(), weight.node(), bias.node(), addend.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish((xp, wp, options), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 
@@ -690,6 +756,7 @@ mod packed;
 mod recurrence;
 
 pub mod step;
+mod transpose;
 
 /// y = tanh(a)·σ(b), element by element.
 #[inline(always)]

@@ -178,6 +178,24 @@ pub(crate) fn conv1x1(conv: &Conv2d, mask: Option<&Tensor<4>>, x: Tensor<4>) -> 
 }
 
 /// The weights [out, in, 1, 1] of a 1x1 convolution, masked when `mask` is given.
+/// [`conv1x1`] plus `addend` (of the output's shape), summed as the product is written
+/// ([`crate::fused::conv2d_add`]).
+pub(crate) fn conv1x1_add(
+    conv: &Conv2d,
+    mask: Option<&Tensor<4>>,
+    x: Tensor<4>,
+    addend: Tensor<4>,
+) -> Tensor<4> {
+    let options = ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+    crate::fused::conv2d_add(
+        x,
+        masked_weight(conv, mask),
+        conv.bias.as_ref().map(|b| b.val()),
+        addend,
+        options,
+    )
+}
+
 fn masked_weight(conv: &Conv2d, mask: Option<&Tensor<4>>) -> Tensor<4> {
     match mask {
         None => conv.weight.val(),
@@ -275,17 +293,30 @@ impl GatedLayer {
         condition: Option<&ImageCondition>,
     ) -> (Tensor<4>, Tensor<4>) {
         let mut v_pre = self.vertical.forward(v);
-        let mut h_pre = self.horizontal.forward(h.clone())
-            + conv1x1(&self.vertical_to_horizontal, None, v_pre.clone());
+        let mut h_pre = conv1x1_add(
+            &self.vertical_to_horizontal,
+            None,
+            v_pre.clone(),
+            self.horizontal.forward(h.clone()),
+        );
         if let Some(condition) = condition {
             let (bias_v, bias_h) = self.condition_biases(condition);
             v_pre = v_pre + bias_v;
             h_pre = h_pre + bias_h;
         }
         let v_out = gate(v_pre);
-        let h_gated = self.horizontal_out_forward(dropout(&self.dropout, gate(h_pre)));
+        let gated = dropout(&self.dropout, gate(h_pre));
         // The first layer's input includes the current pixel: no residual there.
-        let h_out = if self.first { h_gated } else { h + h_gated };
+        let h_out = if self.first {
+            self.horizontal_out_forward(gated)
+        } else {
+            conv1x1_add(
+                &self.horizontal_out,
+                self.horizontal_out_mask.as_ref(),
+                gated,
+                h,
+            )
+        };
         (v_out, h_out)
     }
 }
