@@ -61,10 +61,13 @@ if [[ $WHAT == train || $WHAT == all ]]; then
     # PyTorch.
     "$PYTHON" - "$IMAGE_LOG" <<'SUMMARY'
 import re, statistics, sys
-runs, label = {}, None
+runs, label, baseline = {}, None, False
 for line in open(sys.argv[1]):
-    if m := re.match(r"Gated PixelCNN .*, (\w+) products", line):
-        label = f"argen {m.group(1)}"
+    if line.startswith("baseline ("):
+        baseline = True  # the next figures are the earlier build's
+    elif m := re.match(r"Gated PixelCNN .*, (\w+) products", line):
+        label = f"baseline {m.group(1)}" if baseline else f"argen {m.group(1)}"
+        baseline = False
     elif label and (m := re.match(r"(training|evaluation) +median +([\d.]+)", line)):
         runs.setdefault((label, m.group(1)), []).append(float(m.group(2)))
     elif m := re.match(r"(torch(?:-compile)?) median: train ([\d.]+) img/s, eval ([\d.]+)", line):
@@ -73,7 +76,7 @@ for line in open(sys.argv[1]):
 print("| side | training img/s | evaluation img/s | / compiled (train) | / compiled (eval) |")
 print("|---|---|---|---|---|")
 med = {k: statistics.median(v) for k, v in runs.items()}
-for side in ["argen f32", "argen bf16", "torch", "torch-compile"]:
+for side in ["baseline f32", "argen f32", "argen bf16", "torch", "torch-compile"]:
     if (side, "training") not in med:
         continue
     t, e = med[side, "training"], med[side, "evaluation"]
