@@ -74,7 +74,7 @@ def main():
     for name, default in [("channels", 32), ("layers", 7), ("first-kernel", 7), ("kernel", 3),
                           ("head", 256), ("levels", 256), ("size", 28), ("batch", 32),
                           ("train-steps", 10), ("eval-images", 512), ("sample-images", 2),
-                          ("runs", 3), ("warmup", 1)]:
+                          ("runs", 3), ("warmup", 1), ("eval-batch", 256)]:
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU row")
     p.add_argument("--compile", action="store_true", help="torch.compile training and evaluation")
@@ -106,7 +106,7 @@ def main():
         optimiser.step()
 
     def evaluate_images(x):
-        for chunk in x.split(256):  # argen evaluates in batches of 256 too
+        for chunk in x.split(a.eval_batch):  # as argen's --eval-batch
             evaluation(chunk).item()
 
     # The first calls compile (under --compile); then the warm-up steps. None is measured.

@@ -28,6 +28,8 @@
 #           machine: PyTorch's OpenMP threads wait for each other, and with one core taken by
 #           another process its steps slow down many times over (40x seen on 2 cores).
 #
+# EVAL_BATCH=n (default 32; `train` only): the images per evaluation batch on both sides.
+#
 # BASELINE=path/to/throughput-binary (optional; `train` only): also runs an earlier build's
 #           bench/throughput.rs in each round, for a before/after figure in the same run.
 #
@@ -39,8 +41,11 @@ ROUNDS=${ROUNDS:-3}
 WHAT=${1:-all}
 
 cargo build --release --benches -q
-argen_images() { cargo bench -q --bench throughput -- --data fashion-mnist "$@"; }
-torch_images() { "$PYTHON" bench/gated_pixelcnn_torch.py "$@"; }
+# Both sides evaluate in batches of EVAL_BATCH images (argen's CPU evaluation takes at most
+# 32 at a time; PyTorch too is faster in batches of 32-64 than of 256).
+EVAL_BATCH=${EVAL_BATCH:-32}
+argen_images() { cargo bench -q --bench throughput -- --data fashion-mnist --eval-batch "$EVAL_BATCH" "$@"; }
+torch_images() { "$PYTHON" bench/gated_pixelcnn_torch.py --eval-batch "$EVAL_BATCH" "$@"; }
 
 if [[ $WHAT == train || $WHAT == all ]]; then
     IMAGE_LOG=$(mktemp)

@@ -4,12 +4,13 @@
 //! ```text
 //! cargo bench --bench throughput -- [--data fashion-mnist] [--runs 5] [--channels 32] \
 //!     [--layers 7] [--batch 32] [--train-steps 10] [--eval-images 512] [--sample-images 8] \
-//!     [--plain-ops] [--default-malloc] [--precision f32|bf16]
+//!     [--plain-ops] [--default-malloc] [--precision f32|bf16] [--eval-batch 32]
 //! ```
 //!
 //! The model is freshly initialised (the time per step does not depend on the weights).
 //! Training steps include the forward pass, the backward pass and Adam's update; evaluation
-//! is the forward pass and the exact log-likelihood; sampling is ancestral sampling that
+//! is the forward pass and the exact log-likelihood (in batches of `--eval-batch`, at most
+//! `CPU_EVAL_BATCH` = 32 on the CPU, as `argen eval`); sampling is ancestral sampling that
 //! reruns the whole network for every pixel.
 
 use std::time::Instant;
@@ -37,7 +38,7 @@ fn main() -> anyhow::Result<()> {
     let batch: usize = arg(&args, "--batch", 32);
     let train_steps: usize = arg(&args, "--train-steps", 10);
     let eval_images: usize = arg(&args, "--eval-images", 512);
-    let eval_batch: usize = arg(&args, "--eval-batch", 256);
+    let eval_batch: usize = arg(&args, "--eval-batch", argen::train::CPU_EVAL_BATCH);
     let sample_images: usize = arg(&args, "--sample-images", 8);
     // `--plain-ops`: standard burn operations instead of argen's fused kernels.
     argen::fused::set_enabled(!args.iter().any(|a| a == "--plain-ops"));
@@ -83,7 +84,7 @@ fn main() -> anyhow::Result<()> {
         train_rates.push((train_steps * batch) as f64 / start.elapsed().as_secs_f64());
     }
 
-    // Evaluation: images per second of the exact NLL, in batches of 256.
+    // Evaluation: images per second of the exact NLL, in batches of `--eval-batch`.
     let plain = Device::flex();
     let model = model.valid();
     let subset = data

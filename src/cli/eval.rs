@@ -21,7 +21,8 @@ pub struct EvalArgs {
     /// Trained runs: the weights of the last epoch instead of the best validation weights.
     #[arg(long)]
     pub last: bool,
-    /// Trained runs: examples scored at once (only memory and speed depend on it).
+    /// Trained runs: examples scored at once (only memory and speed depend on it; images on
+    /// the CPU are scored at most 32 at a time, which keeps each layer's output in cache).
     #[arg(long, default_value_t = 256)]
     pub batch_size: usize,
     /// Print the result as JSON (the same fields for every family; see the README).

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 pub use batch::{image_batch, image_condition};
 pub use checkpoint::{load_weights, save_weights, weights_to_bytes, write_atomically};
 pub use folder::{Checkpoint, RunFolder, RunLock, new_run_folder};
-pub use image::{EpochReport, Nll, TrainingConfig, evaluate, load_data};
+pub use image::{CPU_EVAL_BATCH, EpochReport, Nll, TrainingConfig, evaluate, load_data};
 pub use trainer::Trainer;
 
 /// The settings of the training loop, the same for every family (saved, flattened, in
