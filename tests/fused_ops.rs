@@ -6,8 +6,8 @@
 mod common;
 
 use argen::fused::{
-    bernoulli_log_prob, bernoulli_log_prob_plain, conv2d, conv2d_add, gated_activation,
-    gated_activation_plain, head_log_prob, head_log_prob_plain, level_log_prob,
+    bernoulli_log_prob, bernoulli_log_prob_plain, conv2d, conv2d_add, conv2d_relu,
+    gated_activation, gated_activation_plain, head_log_prob, head_log_prob_plain, level_log_prob,
     level_log_prob_plain,
 };
 use argen::rng::seeded;
@@ -398,6 +398,53 @@ fn check_dilated_conv(
             assert!(err < 1e-5, "{label}: weight gradient differs by {err}");
             let err = relative_error(bf.grad(&gf).unwrap(), bp.grad(&gp).unwrap());
             assert!(err < 1e-5, "{label}: bias gradient differs by {err}");
+        }
+        // With a ReLU applied as the product is written: relu of the plain convolution, and
+        // the gradients through its mask.
+        let (xf, xf_in, wf, bf) = make();
+        let (xp, xp_in, wp, bp) = make();
+        let fused = conv2d_relu(xf_in, wf.clone(), Some(bf.clone()), options.clone());
+        let plain = burn::tensor::activation::relu(burn::tensor::module::conv2d(
+            xp_in,
+            wp.clone(),
+            Some(bp.clone()),
+            options.clone(),
+        ));
+        let err = relative_error(fused.clone(), plain.clone());
+        assert!(err < 1e-5, "{label}, with a ReLU: forward differs by {err}");
+        let zeros: i64 = plain
+            .clone()
+            .lower_equal_elem(0.0)
+            .int()
+            .sum()
+            .into_scalar();
+        let outputs = n * c_out * out_h * out_w;
+        assert!(
+            zeros > 0 || outputs < 20,
+            "{label}: the ReLU cuts some of the {outputs} outputs"
+        );
+        if fused.is_autodiff() {
+            let gf = (fused * u.clone()).sum().backward();
+            let gp = (plain * u.clone()).sum().backward();
+            for (name, err) in [
+                (
+                    "input",
+                    relative_error(xf.grad(&gf).unwrap(), xp.grad(&gp).unwrap()),
+                ),
+                (
+                    "weight",
+                    relative_error(wf.grad(&gf).unwrap(), wp.grad(&gp).unwrap()),
+                ),
+                (
+                    "bias",
+                    relative_error(bf.grad(&gf).unwrap(), bp.grad(&gp).unwrap()),
+                ),
+            ] {
+                assert!(
+                    err < 1e-5,
+                    "{label}, with a ReLU: {name} gradient differs by {err}"
+                );
+            }
         }
         // With an addend summed as the product is written: the plain sum's values, and the
         // addend's gradient is the output's.

@@ -80,6 +80,36 @@ fn register_gradients(
     }
 }
 
+/// The backward pass of [`forward`] with its ReLU: the output's gradient kept where y > 0,
+/// then the convolution's three gradients as [`ConvBackward`]'s.
+#[derive(Debug)]
+pub(super) struct ConvReluBackward;
+
+impl Backward<Flex, 3> for ConvReluBackward {
+    type State = (ConvState, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let grad = values_f32(&grads.consume::<Flex>(&ops.node));
+        let (state, y) = ops.state;
+        let y = values_f32(&y);
+        let g: &[f32] = grad.as_slice().expect("contiguous");
+        let ys: &[f32] = y.as_slice().expect("contiguous");
+        let mut masked = uninit(g.len());
+        masked
+            .par_chunks_mut(1 << 14)
+            .zip(g.par_chunks(1 << 14).zip(ys.par_chunks(1 << 14)))
+            .for_each(|(m, (g, y))| {
+                for ((m, &g), &y) in m.iter_mut().zip(g).zip(y) {
+                    m.write(if y > 0.0 { g } else { 0.0 });
+                }
+            });
+        // SAFETY: every value was written above.
+        let masked = flex_f32(unsafe { assume_init(masked) }, grad.shape().to_vec());
+        let ids = ops.parents.map(|node| node.map(|node| node.id));
+        register_gradients(&masked, ids, state, grads);
+    }
+}
+
 /// The backward pass of [`forward`] with an addend: the convolution's three gradients as
 /// [`ConvBackward`]'s, and the addend's, the output's gradient itself.
 #[derive(Debug)]
@@ -101,7 +131,7 @@ impl Backward<Flex, 4> for ConvAddBackward {
 
 /// y [N, C_out, H', W'] for `x` [N, C_in, H, W], `weight` [C_out, C_in, kh, kw] and `bias`
 /// [C_out] (stride 1, dilation d, one group; H' = H + top + bottom − (kh − 1)·d_h, W'
-/// likewise), plus `addend` [N, C_out, H', W'] if given:
+/// likewise), plus `addend` [N, C_out, H', W'] if given, through a ReLU if `relu`:
 /// per example, y[n] = W · cols_n (C_out × (C_in·kh·kw) × (H'·W')) + bias (+ addend[n]),
 /// written in place in the output's layout (for a 1x1 kernel without padding, cols_n is x[n]
 /// itself).
@@ -110,6 +140,7 @@ pub(super) fn forward(
     weight: &FlexTensor,
     bias: &FlexTensor,
     addend: Option<&FlexTensor>,
+    relu: bool,
     options: &ConvOptions<2>,
 ) -> FlexTensor {
     let addend = addend.map(values_f32);
@@ -179,6 +210,8 @@ pub(super) fn forward(
                 // SAFETY: the product wrote every value.
                 let y = unsafe { initialised(y) };
                 let example = chunk * per_thread + i;
+                // max(v, 0) that keeps NaN (as burn's ReLU does).
+                let activate = |v: f32| if relu && v < 0.0 { 0.0 } else { v };
                 match addend {
                     Some(a) => {
                         let a = &a[example * out_plane..][..out_plane];
@@ -186,14 +219,14 @@ pub(super) fn forward(
                         for ((row, add), &b) in rows.zip(bs) {
                             for (v, &r) in row.iter_mut().zip(add) {
                                 // (W · cols + b) + r: the sum's order without the fusion.
-                                *v = (*v + b) + r;
+                                *v = activate((*v + b) + r);
                             }
                         }
                     }
                     None => {
                         for (row, &b) in y.chunks_mut(pixels).zip(bs) {
                             for v in row {
-                                *v += b;
+                                *v = activate(*v + b);
                             }
                         }
                     }

@@ -180,6 +180,28 @@ pub fn conv2d_add(
     }
 }
 
+/// `relu(conv2d(x, weight, bias, options))`: on burn-flex the ReLU is applied as the
+/// product's output is written (no pass of its own), and the backward pass keeps the
+/// output's gradient where y > 0 before the convolution's. NaN stays NaN, as in burn's ReLU.
+pub fn conv2d_relu(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    match bias {
+        Some(bias) if enabled() && on_flex(&x) && conv::supported(&options) => {
+            Tensor::from_dispatch(<Dispatch as FusedOps>::conv2d_relu(
+                x.into_dispatch(),
+                weight.into_dispatch(),
+                bias.into_dispatch(),
+                options,
+            ))
+        }
+        bias => burn::tensor::activation::relu(conv2d(x, weight, bias, options)),
+    }
+}
+
 /// Whether a `kernel` (height, width) and `options` make a 1×1 convolution with stride 1, no
 /// padding and one group (dilation changes nothing then): a matrix product over the channels.
 fn is_pointwise([kh, kw]: [usize; 2], options: &ConvOptions<2>) -> bool {
@@ -221,6 +243,35 @@ pub fn conv1d(
     bias: Option<Tensor<1>>,
     options: ConvOptions<1>,
 ) -> Tensor<3> {
+    conv1d_then(x, weight, bias, options, false)
+}
+
+/// `relu(conv1d(x, weight, bias, options))`, the ReLU fused into the convolution where
+/// [`conv2d_relu`] fuses it.
+pub fn conv1d_relu(
+    x: Tensor<3>,
+    weight: Tensor<3>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<1>,
+) -> Tensor<3> {
+    conv1d_then(x, weight, bias, options, true)
+}
+
+/// [`conv1d`], followed by a ReLU when `relu`.
+fn conv1d_then(
+    x: Tensor<3>,
+    weight: Tensor<3>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<1>,
+    relu: bool,
+) -> Tensor<3> {
+    let activate = |y: Tensor<3>| {
+        if relu {
+            burn::tensor::activation::relu(y)
+        } else {
+            y
+        }
+    };
     let plane = ConvOptions::new_with_padding(
         [1, options.stride[0]],
         [(0, 0), options.padding[0]],
@@ -235,15 +286,18 @@ pub fn conv1d(
         is_pointwise([1, kernel], &plane)
     };
     if !as_plane {
-        return burn::tensor::module::conv1d(x, weight, bias, options);
+        return activate(burn::tensor::module::conv1d(x, weight, bias, options));
     }
     let [batch, c_in, time] = x.dims();
-    let y = conv2d(
+    let (x, weight) = (
         x.reshape([batch, c_in, 1, time]),
         weight.reshape([c_out, c_in, 1, kernel]),
-        bias,
-        plane,
     );
+    let y = if relu {
+        conv2d_relu(x, weight, bias, plane)
+    } else {
+        conv2d(x, weight, bias, plane)
+    };
     let [_, _, _, out] = y.dims();
     y.reshape([batch, c_out, out])
 }
@@ -338,6 +392,13 @@ pub trait FusedOps: burn::backend::Backend {
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self>;
+    /// See [`conv2d_relu`].
+    fn conv2d_relu(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self>;
     /// See [`conv2d_add`].
     fn conv2d_add(
         x: FloatTensor<Self>,
@@ -408,7 +469,16 @@ impl FusedOps for Flex {
         bias: FlexTensor,
         options: ConvOptions<2>,
     ) -> FlexTensor {
-        conv::forward(&x, &weight, &bias, None, &options)
+        conv::forward(&x, &weight, &bias, None, false, &options)
+    }
+
+    fn conv2d_relu(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvOptions<2>,
+    ) -> FlexTensor {
+        conv::forward(&x, &weight, &bias, None, true, &options)
     }
 
     fn conv2d_add(
@@ -418,7 +488,7 @@ impl FusedOps for Flex {
         addend: FlexTensor,
         options: ConvOptions<2>,
     ) -> FlexTensor {
-        conv::forward(&x, &weight, &bias, Some(&addend), &options)
+        conv::forward(&x, &weight, &bias, Some(&addend), false, &options)
     }
 
     fn lstm(
@@ -532,10 +602,34 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let y = conv::forward(&xp, &wp, &bp, None, &options);
+                let y = conv::forward(&xp, &wp, &bp, None, false, &options);
                 prep.finish((xp, wp, options), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(conv::forward(&xp, &wp, &bp, None, &options)),
+            OpsKind::UnTracked(prep) => {
+                prep.finish(conv::forward(&xp, &wp, &bp, None, false, &options))
+            }
+        }
+    }
+
+    fn conv2d_relu(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let (xp, wp, bp) = (
+            x.primitive().clone(),
+            weight.primitive().clone(),
+            bias.primitive().clone(),
+        );
+        let y = conv::forward(&xp, &wp, &bp, None, true, &options);
+        match conv::ConvReluBackward
+            .prepare::<C>([x.node(), weight.node(), bias.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(((xp, wp, options), y.clone()), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
 
@@ -552,7 +646,7 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
             bias.primitive().clone(),
             addend.primitive().clone(),
         );
-        let y = conv::forward(&xp, &wp, &bp, Some(&ap), &options);
+        let y = conv::forward(&xp, &wp, &bp, Some(&ap), false, &options);
         match conv::ConvAddBackward
             .prepare::<C>([x.node(), weight.node(), bias.node(), addend.node()])
             .compute_bound()

@@ -197,6 +197,37 @@ fn apply_causal(conv: &Conv1d, gain: Option<&Param<Tensor<1>>>, x: Tensor<3>) ->
     crate::fused::conv1d(x, effective_weight(conv, gain), bias, options)
 }
 
+/// What a TCN convolution adds to its output before the ReLU: the condition through its map
+/// and the covariates through their 1x1 convolution, each where the model and the batch have
+/// them.
+struct Extra<'a> {
+    map: Option<&'a ConditionMap>,
+    condition: Option<&'a Condition>,
+    covariate: Option<&'a Conv1d>,
+    covariates: Option<&'a Tensor<3>>,
+}
+
+/// ReLU(causal convolution of `x` + condition + covariates); with nothing to add, the ReLU is
+/// applied as the convolution writes its output ([`crate::fused::conv1d_relu`]).
+fn causal_relu(
+    conv: &Conv1d,
+    gain: Option<&Param<Tensor<1>>>,
+    x: Tensor<3>,
+    extra: Extra,
+) -> Tensor<3> {
+    let conditioned = extra.map.is_some() && extra.condition.is_some();
+    let covaried = extra.covariate.is_some() && extra.covariates.is_some();
+    if !conditioned && !covaried {
+        let left = (conv.kernel_size - 1) * conv.dilation;
+        let options =
+            ConvOptions::new_with_padding([conv.stride], [(left, 0)], [conv.dilation], conv.groups);
+        let bias = conv.bias.as_ref().map(|b| b.val());
+        return crate::fused::conv1d_relu(x, effective_weight(conv, gain), bias, options);
+    }
+    let y = add_condition(apply_causal(conv, gain, x), extra.map, extra.condition);
+    relu(add_covariates(y, extra.covariate, extra.covariates))
+}
+
 /// One gated residual block of WaveNet.
 #[derive(Module, Debug)]
 pub struct WaveNetBlock {
@@ -340,29 +371,21 @@ impl CausalConv {
                     z = z + forward_conv(&b.residual, g);
                 }
                 ConvBlock::Tcn(b) => {
+                    let extra = |map, covariate| Extra {
+                        map,
+                        condition,
+                        covariate,
+                        covariates,
+                    };
+                    let first = extra(b.condition_first.as_ref(), b.covariate_first.as_ref());
                     let y = dropout(
                         &self.dropout,
-                        relu(add_covariates(
-                            add_condition(
-                                apply_causal(&b.first, b.first_gain.as_ref(), z.clone()),
-                                b.condition_first.as_ref(),
-                                condition,
-                            ),
-                            b.covariate_first.as_ref(),
-                            covariates,
-                        )),
+                        causal_relu(&b.first, b.first_gain.as_ref(), z.clone(), first),
                     );
+                    let second = extra(b.condition_second.as_ref(), b.covariate_second.as_ref());
                     let y = dropout(
                         &self.dropout,
-                        relu(add_covariates(
-                            add_condition(
-                                apply_causal(&b.second, b.second_gain.as_ref(), y),
-                                b.condition_second.as_ref(),
-                                condition,
-                            ),
-                            b.covariate_second.as_ref(),
-                            covariates,
-                        )),
+                        causal_relu(&b.second, b.second_gain.as_ref(), y, second),
                     );
                     z = relu(z + y);
                 }
