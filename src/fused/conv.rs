@@ -43,17 +43,43 @@ pub(super) fn supported(options: &ConvOptions<2>) -> bool {
 /// What the backward pass needs: the input, the weights and the options.
 pub(super) type ConvState = (FlexTensor, FlexTensor, ConvOptions<2>);
 
+/// The backward pass of [`forward`]: the convolution's three gradients, and after a ReLU
+/// (its output kept in the state) first the output's gradient kept where y > 0.
 #[derive(Debug)]
 pub(super) struct ConvBackward;
 
 impl Backward<Flex, 3> for ConvBackward {
-    type State = ConvState;
+    type State = (ConvState, Option<FlexTensor>);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let grad = grads.consume::<Flex>(&ops.node);
+        let (state, relu_output) = ops.state;
+        let grad = match relu_output {
+            Some(y) => relu_mask(&grad, &y),
+            None => grad,
+        };
         let ids = ops.parents.map(|node| node.map(|node| node.id));
-        register_gradients(&grad, ids, ops.state, grads);
+        register_gradients(&grad, ids, state, grads);
     }
+}
+
+/// ∂L/∂y_pre of a ReLU from ∂L/∂y and its output y: the gradient where y > 0, else 0.
+fn relu_mask(grad: &FlexTensor, y: &FlexTensor) -> FlexTensor {
+    let (grad, y) = (values_f32(grad), values_f32(y));
+    let g: &[f32] = grad.as_slice().expect("contiguous");
+    let ys: &[f32] = y.as_slice().expect("contiguous");
+    const CHUNK: usize = 1 << 14;
+    let mut masked = uninit(g.len());
+    masked
+        .par_chunks_mut(CHUNK)
+        .zip(g.par_chunks(CHUNK).zip(ys.par_chunks(CHUNK)))
+        .for_each(|(m, (g, y))| {
+            for ((m, &g), &y) in m.iter_mut().zip(g).zip(y) {
+                m.write(if y > 0.0 { g } else { 0.0 });
+            }
+        });
+    // SAFETY: every value was written above.
+    flex_f32(unsafe { assume_init(masked) }, grad.shape().to_vec())
 }
 
 /// Registers the gradients of a convolution's input, weight and bias, for those of the
@@ -80,38 +106,8 @@ fn register_gradients(
     }
 }
 
-/// The backward pass of [`forward`] with its ReLU: the output's gradient kept where y > 0,
-/// then the convolution's three gradients as [`ConvBackward`]'s.
-#[derive(Debug)]
-pub(super) struct ConvReluBackward;
-
-impl Backward<Flex, 3> for ConvReluBackward {
-    type State = (ConvState, FlexTensor);
-
-    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
-        let grad = values_f32(&grads.consume::<Flex>(&ops.node));
-        let (state, y) = ops.state;
-        let y = values_f32(&y);
-        let g: &[f32] = grad.as_slice().expect("contiguous");
-        let ys: &[f32] = y.as_slice().expect("contiguous");
-        let mut masked = uninit(g.len());
-        masked
-            .par_chunks_mut(1 << 14)
-            .zip(g.par_chunks(1 << 14).zip(ys.par_chunks(1 << 14)))
-            .for_each(|(m, (g, y))| {
-                for ((m, &g), &y) in m.iter_mut().zip(g).zip(y) {
-                    m.write(if y > 0.0 { g } else { 0.0 });
-                }
-            });
-        // SAFETY: every value was written above.
-        let masked = flex_f32(unsafe { assume_init(masked) }, grad.shape().to_vec());
-        let ids = ops.parents.map(|node| node.map(|node| node.id));
-        register_gradients(&masked, ids, state, grads);
-    }
-}
-
 /// The backward pass of [`forward`] with an addend: the convolution's three gradients as
-/// [`ConvBackward`]'s, and the addend's, the output's gradient itself.
+/// [`ConvBackward`]'s (without a ReLU), and the addend's, the output's gradient itself.
 #[derive(Debug)]
 pub(super) struct ConvAddBackward;
 

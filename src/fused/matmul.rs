@@ -230,39 +230,29 @@ pub(super) fn add_outer_products(
         sum.len() == m * n && grad.len() >= m * t && input.len() >= n * t,
         "gradient buffers"
     );
+    // SAFETY (both calls): sum holds m × n values and grad m × t (checked above), `b` is
+    // inputᵀ [t × n] read from a buffer that holds it, and none of them overlap.
+    let add = |sum: &mut [f32], b: Operand| unsafe {
+        product(
+            (m, n, t),
+            sum.as_mut_ptr(),
+            n as isize,
+            true,
+            Operand::row_major(grad.as_ptr(), t),
+            b,
+        )
+    };
     if precision() == Precision::Bf16 {
-        // SAFETY: the three buffers hold the values the shapes describe (checked above) and
-        // do not overlap; input is read transposed (n × t row-major as t × n), which the
-        // tiles' packing converts 16 columns at a time.
-        unsafe {
-            product(
-                (m, n, t),
-                sum.as_mut_ptr(),
-                n as isize,
-                true,
-                Operand::row_major(grad.as_ptr(), t),
-                Operand::transposed(input.as_ptr(), t),
-            );
-        }
-        return;
+        // The tiles' packing converts input read transposed (n × t row-major as t × n) 16
+        // columns at a time.
+        return add(sum, Operand::transposed(input.as_ptr(), t));
     }
     // gemm would gather inputᵀ one value at a time while packing it: transposed here in
     // blocks first, it packs contiguous rows.
     TRANSPOSED.with_borrow_mut(|input_t| {
         input_t.resize(n * t, 0.0);
         super::transpose::transpose(input, (n, t), t, input_t);
-        // SAFETY: the buffers hold the values the shapes describe (checked above; input_t
-        // t × n) and do not overlap.
-        unsafe {
-            product(
-                (m, n, t),
-                sum.as_mut_ptr(),
-                n as isize,
-                true,
-                Operand::row_major(grad.as_ptr(), t),
-                Operand::row_major(input_t.as_ptr(), n),
-            );
-        }
+        add(sum, Operand::row_major(input_t.as_ptr(), n));
     });
 }
 

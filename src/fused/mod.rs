@@ -138,10 +138,33 @@ pub fn conv2d(
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
+    conv2d_then(x, weight, bias, options, false)
+}
+
+/// `relu(conv2d(x, weight, bias, options))`: on burn-flex the ReLU is applied as the
+/// product's output is written (no pass of its own), and the backward pass keeps the
+/// output's gradient where y > 0 before the convolution's. NaN stays NaN, as in burn's ReLU.
+pub fn conv2d_relu(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+) -> Tensor<4> {
+    conv2d_then(x, weight, bias, options, true)
+}
+
+/// [`conv2d`], followed by a ReLU when `relu`.
+fn conv2d_then(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    relu: bool,
+) -> Tensor<4> {
     let on_cpu = on_flex(&x);
     let [_, _, kh, kw] = weight.dims();
     if !on_cpu && is_pointwise([kh, kw], &options) {
-        return pointwise_conv(x, weight, bias);
+        return relu_if(relu, pointwise_conv(x, weight, bias));
     }
     match bias {
         Some(bias) if enabled() && on_cpu && conv::supported(&options) => {
@@ -150,9 +173,10 @@ pub fn conv2d(
                 weight.into_dispatch(),
                 bias.into_dispatch(),
                 options,
+                relu,
             ))
         }
-        bias => burn::tensor::module::conv2d(x, weight, bias, options),
+        bias => relu_if(relu, burn::tensor::module::conv2d(x, weight, bias, options)),
     }
 }
 
@@ -180,25 +204,12 @@ pub fn conv2d_add(
     }
 }
 
-/// `relu(conv2d(x, weight, bias, options))`: on burn-flex the ReLU is applied as the
-/// product's output is written (no pass of its own), and the backward pass keeps the
-/// output's gradient where y > 0 before the convolution's. NaN stays NaN, as in burn's ReLU.
-pub fn conv2d_relu(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Option<Tensor<1>>,
-    options: ConvOptions<2>,
-) -> Tensor<4> {
-    match bias {
-        Some(bias) if enabled() && on_flex(&x) && conv::supported(&options) => {
-            Tensor::from_dispatch(<Dispatch as FusedOps>::conv2d_relu(
-                x.into_dispatch(),
-                weight.into_dispatch(),
-                bias.into_dispatch(),
-                options,
-            ))
-        }
-        bias => burn::tensor::activation::relu(conv2d(x, weight, bias, options)),
+/// `relu(y)` when `relu`, else `y`.
+fn relu_if<const D: usize>(relu: bool, y: Tensor<D>) -> Tensor<D> {
+    if relu {
+        burn::tensor::activation::relu(y)
+    } else {
+        y
     }
 }
 
@@ -265,13 +276,6 @@ fn conv1d_then(
     options: ConvOptions<1>,
     relu: bool,
 ) -> Tensor<3> {
-    let activate = |y: Tensor<3>| {
-        if relu {
-            burn::tensor::activation::relu(y)
-        } else {
-            y
-        }
-    };
     let plane = ConvOptions::new_with_padding(
         [1, options.stride[0]],
         [(0, 0), options.padding[0]],
@@ -286,18 +290,14 @@ fn conv1d_then(
         is_pointwise([1, kernel], &plane)
     };
     if !as_plane {
-        return activate(burn::tensor::module::conv1d(x, weight, bias, options));
+        return relu_if(relu, burn::tensor::module::conv1d(x, weight, bias, options));
     }
     let [batch, c_in, time] = x.dims();
     let (x, weight) = (
         x.reshape([batch, c_in, 1, time]),
         weight.reshape([c_out, c_in, 1, kernel]),
     );
-    let y = if relu {
-        conv2d_relu(x, weight, bias, plane)
-    } else {
-        conv2d(x, weight, bias, plane)
-    };
+    let y = conv2d_then(x, weight, bias, plane, relu);
     let [_, _, _, out] = y.dims();
     y.reshape([batch, c_out, out])
 }
@@ -385,19 +385,13 @@ pub trait FusedOps: burn::backend::Backend {
     fn level_log_prob(logits: FloatTensor<Self>, x: IntTensor<Self>) -> FloatTensor<Self>;
     /// See [`bernoulli_log_prob`].
     fn bernoulli_log_prob(logits: FloatTensor<Self>, x: FloatTensor<Self>) -> FloatTensor<Self>;
-    /// See [`conv2d`].
+    /// See [`conv2d`], and [`conv2d_relu`] when `relu`.
     fn conv2d(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
-    ) -> FloatTensor<Self>;
-    /// See [`conv2d_relu`].
-    fn conv2d_relu(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self>;
     /// See [`conv2d_add`].
     fn conv2d_add(
@@ -468,17 +462,9 @@ impl FusedOps for Flex {
         weight: FlexTensor,
         bias: FlexTensor,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FlexTensor {
-        conv::forward(&x, &weight, &bias, None, false, &options)
-    }
-
-    fn conv2d_relu(
-        x: FlexTensor,
-        weight: FlexTensor,
-        bias: FlexTensor,
-        options: ConvOptions<2>,
-    ) -> FlexTensor {
-        conv::forward(&x, &weight, &bias, None, true, &options)
+        conv::forward(&x, &weight, &bias, None, relu, &options)
     }
 
     fn conv2d_add(
@@ -590,45 +576,17 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         options: ConvOptions<2>,
+        relu: bool,
     ) -> FloatTensor<Self> {
-        let (xp, wp, bp) = (
-            x.primitive().clone(),
-            weight.primitive().clone(),
-            bias.primitive().clone(),
-        );
+        let [xp, wp, bp] = [&x, &weight, &bias].map(|t| t.primitive().clone());
+        let y = conv::forward(&xp, &wp, &bp, None, relu, &options);
         match conv::ConvBackward
             .prepare::<C>([x.node(), weight.node(), bias.node()])
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => {
-                let y = conv::forward(&xp, &wp, &bp, None, false, &options);
-                prep.finish((xp, wp, options), y)
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(conv::forward(&xp, &wp, &bp, None, false, &options))
-            }
-        }
-    }
-
-    fn conv2d_relu(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        options: ConvOptions<2>,
-    ) -> FloatTensor<Self> {
-        let (xp, wp, bp) = (
-            x.primitive().clone(),
-            weight.primitive().clone(),
-            bias.primitive().clone(),
-        );
-        let y = conv::forward(&xp, &wp, &bp, None, true, &options);
-        match conv::ConvReluBackward
-            .prepare::<C>([x.node(), weight.node(), bias.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(prep) => prep.finish(((xp, wp, options), y.clone()), y),
+            // After a ReLU the backward pass reads the output for its mask.
+            OpsKind::Tracked(prep) => prep.finish(((xp, wp, options), relu.then(|| y.clone())), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
