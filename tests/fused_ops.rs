@@ -382,23 +382,49 @@ fn check_dilated_conv(
             TensorData::new(uv.clone(), [n, c_out, out_h, out_w]),
             &device,
         );
+        // The fused output against the plain one and, on the autodiff device, the gradients
+        // of Σ u·y with respect to the input, weight and bias leaves, and the addend's when
+        // there is one.
+        type Leaves = (Tensor<4>, Tensor<4>, Tensor<1>, Option<Tensor<4>>);
+        let compare = |what: &str, fused: Tensor<4>, plain: Tensor<4>, f: Leaves, p: Leaves| {
+            let err = relative_error(fused.clone(), plain.clone());
+            assert!(err < 1e-5, "{label}{what}: forward differs by {err}");
+            if !fused.is_autodiff() {
+                return;
+            }
+            let gf = (fused * u.clone()).sum().backward();
+            let gp = (plain * u.clone()).sum().backward();
+            let mut errors = vec![
+                (
+                    "input",
+                    relative_error(f.0.grad(&gf).unwrap(), p.0.grad(&gp).unwrap()),
+                ),
+                (
+                    "weight",
+                    relative_error(f.1.grad(&gf).unwrap(), p.1.grad(&gp).unwrap()),
+                ),
+                (
+                    "bias",
+                    relative_error(f.2.grad(&gf).unwrap(), p.2.grad(&gp).unwrap()),
+                ),
+            ];
+            if let (Some(af), Some(ap)) = (f.3, p.3) {
+                let err = relative_error(af.grad(&gf).unwrap(), ap.grad(&gp).unwrap());
+                errors.push(("addend", err));
+            }
+            for (name, err) in errors {
+                assert!(
+                    err < 1e-5,
+                    "{label}{what}: {name} gradient differs by {err}"
+                );
+            }
+        };
         let (xf, xf_in, wf, bf) = make();
         let (xp, xp_in, wp, bp) = make();
         let fused = conv2d(xf_in, wf.clone(), Some(bf.clone()), options.clone());
         let plain =
             burn::tensor::module::conv2d(xp_in, wp.clone(), Some(bp.clone()), options.clone());
-        let err = relative_error(fused.clone(), plain.clone());
-        assert!(err < 1e-5, "{label}: forward differs by {err}");
-        if fused.is_autodiff() {
-            let gf = (fused * u.clone()).sum().backward();
-            let gp = (plain * u.clone()).sum().backward();
-            let err = relative_error(xf.grad(&gf).unwrap(), xp.grad(&gp).unwrap());
-            assert!(err < 1e-5, "{label}: input gradient differs by {err}");
-            let err = relative_error(wf.grad(&gf).unwrap(), wp.grad(&gp).unwrap());
-            assert!(err < 1e-5, "{label}: weight gradient differs by {err}");
-            let err = relative_error(bf.grad(&gf).unwrap(), bp.grad(&gp).unwrap());
-            assert!(err < 1e-5, "{label}: bias gradient differs by {err}");
-        }
+        compare("", fused, plain, (xf, wf, bf, None), (xp, wp, bp, None));
         // With a ReLU applied as the product is written: relu of the plain convolution, and
         // the gradients through its mask.
         let (xf, xf_in, wf, bf) = make();
@@ -410,8 +436,6 @@ fn check_dilated_conv(
             Some(bp.clone()),
             options.clone(),
         ));
-        let err = relative_error(fused.clone(), plain.clone());
-        assert!(err < 1e-5, "{label}, with a ReLU: forward differs by {err}");
         let zeros: i64 = plain
             .clone()
             .lower_equal_elem(0.0)
@@ -423,29 +447,8 @@ fn check_dilated_conv(
             zeros > 0 || outputs < 20,
             "{label}: the ReLU cuts some of the {outputs} outputs"
         );
-        if fused.is_autodiff() {
-            let gf = (fused * u.clone()).sum().backward();
-            let gp = (plain * u.clone()).sum().backward();
-            for (name, err) in [
-                (
-                    "input",
-                    relative_error(xf.grad(&gf).unwrap(), xp.grad(&gp).unwrap()),
-                ),
-                (
-                    "weight",
-                    relative_error(wf.grad(&gf).unwrap(), wp.grad(&gp).unwrap()),
-                ),
-                (
-                    "bias",
-                    relative_error(bf.grad(&gf).unwrap(), bp.grad(&gp).unwrap()),
-                ),
-            ] {
-                assert!(
-                    err < 1e-5,
-                    "{label}, with a ReLU: {name} gradient differs by {err}"
-                );
-            }
-        }
+        let (f, p) = ((xf, wf, bf, None), (xp, wp, bp, None));
+        compare(", with a ReLU", fused, plain, f, p);
         // With an addend summed as the product is written: the plain sum's values, and the
         // addend's gradient is the output's.
         let (xf, xf_in, wf, bf) = make();
@@ -467,38 +470,8 @@ fn check_dilated_conv(
         let plain =
             burn::tensor::module::conv2d(xp_in, wp.clone(), Some(bp.clone()), options.clone())
                 + ap.clone();
-        let err = relative_error(fused.clone(), plain.clone());
-        assert!(
-            err < 1e-5,
-            "{label}, with an addend: forward differs by {err}"
-        );
-        if fused.is_autodiff() {
-            let gf = (fused * u.clone()).sum().backward();
-            let gp = (plain * u).sum().backward();
-            for (name, err) in [
-                (
-                    "input",
-                    relative_error(xf.grad(&gf).unwrap(), xp.grad(&gp).unwrap()),
-                ),
-                (
-                    "weight",
-                    relative_error(wf.grad(&gf).unwrap(), wp.grad(&gp).unwrap()),
-                ),
-                (
-                    "bias",
-                    relative_error(bf.grad(&gf).unwrap(), bp.grad(&gp).unwrap()),
-                ),
-                (
-                    "addend",
-                    relative_error(af.grad(&gf).unwrap(), ap.grad(&gp).unwrap()),
-                ),
-            ] {
-                assert!(
-                    err < 1e-5,
-                    "{label}, with an addend: {name} gradient differs by {err}"
-                );
-            }
-        }
+        let (f, p) = ((xf, wf, bf, Some(af)), (xp, wp, bp, Some(ap)));
+        compare(", with an addend", fused, plain, f, p);
     }
 }
 

@@ -167,7 +167,7 @@ fn conv2d_then(
         return relu_if(relu, pointwise_conv(x, weight, bias));
     }
     match bias {
-        Some(bias) if enabled() && on_cpu && conv::supported(&options) => {
+        Some(bias) if argen_conv_takes(on_cpu, &options) => {
             Tensor::from_dispatch(<Dispatch as FusedOps>::conv2d(
                 x.into_dispatch(),
                 weight.into_dispatch(),
@@ -191,7 +191,7 @@ pub fn conv2d_add(
     options: ConvOptions<2>,
 ) -> Tensor<4> {
     match bias {
-        Some(bias) if enabled() && on_flex(&x) && conv::supported(&options) => {
+        Some(bias) if argen_conv_takes(on_flex(&x), &options) => {
             Tensor::from_dispatch(<Dispatch as FusedOps>::conv2d_add(
                 x.into_dispatch(),
                 weight.into_dispatch(),
@@ -202,6 +202,12 @@ pub fn conv2d_add(
         }
         bias => conv2d(x, weight, bias, options) + addend,
     }
+}
+
+/// Whether argen's convolution kernels ([`conv`]) compute a convolution with a bias: on
+/// burn-flex (`on_cpu`), fused operations on, and options they cover.
+fn argen_conv_takes(on_cpu: bool, options: &ConvOptions<2>) -> bool {
+    enabled() && on_cpu && conv::supported(options)
 }
 
 /// `relu(y)` when `relu`, else `y`.
@@ -285,7 +291,7 @@ fn conv1d_then(
     let [c_out, _, kernel] = weight.dims();
     // Whether conv2d takes it: argen's kernels on the CPU, the matrix product elsewhere.
     let as_plane = if on_flex(&x) {
-        bias.is_some() && enabled() && conv::supported(&plane)
+        bias.is_some() && argen_conv_takes(true, &plane)
     } else {
         is_pointwise([1, kernel], &plane)
     };
@@ -598,12 +604,7 @@ impl<C: CheckpointStrategy> FusedOps for Autodiff<Flex, C> {
         addend: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        let (xp, wp, bp, ap) = (
-            x.primitive().clone(),
-            weight.primitive().clone(),
-            bias.primitive().clone(),
-            addend.primitive().clone(),
-        );
+        let [xp, wp, bp, ap] = [&x, &weight, &bias, &addend].map(|t| t.primitive().clone());
         let y = conv::forward(&xp, &wp, &bp, Some(&ap), false, &options);
         match conv::ConvAddBackward
             .prepare::<C>([x.node(), weight.node(), bias.node(), addend.node()])

@@ -2,8 +2,9 @@
 //!
 //! A weight gradient ∂W += ∂y · colsᵀ reads its right factor transposed, and `gemm` gathers
 //! such a factor one value at a time while it packs it (one load and one store per value). In
-//! 16 × 16 blocks held in AVX-512 registers a transposition costs about four values per cycle,
-//! after which `gemm` packs contiguous rows.
+//! 16 × 16 blocks held in AVX-512 registers a transposition moves about four values per
+//! nanosecond while the matrix stays in L2 (measured on a Sapphire Rapids core; below one
+//! beyond it), after which `gemm` packs contiguous rows.
 
 /// Values per block side: one AVX-512 register of f32.
 const BLOCK: usize = 16;

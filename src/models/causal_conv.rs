@@ -190,11 +190,14 @@ fn forward_conv(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
 
 /// A causal convolution ([`causal_conv1d`]) applied with its [`effective_weight`].
 fn apply_causal(conv: &Conv1d, gain: Option<&Param<Tensor<1>>>, x: Tensor<3>) -> Tensor<3> {
-    let left = (conv.kernel_size - 1) * conv.dilation;
-    let options =
-        ConvOptions::new_with_padding([conv.stride], [(left, 0)], [conv.dilation], conv.groups);
     let bias = conv.bias.as_ref().map(|b| b.val());
-    crate::fused::conv1d(x, effective_weight(conv, gain), bias, options)
+    crate::fused::conv1d(x, effective_weight(conv, gain), bias, causal_options(conv))
+}
+
+/// The options of a causal convolution: (k − 1)·d zeros on the left, none on the right.
+fn causal_options(conv: &Conv1d) -> ConvOptions<1> {
+    let left = (conv.kernel_size - 1) * conv.dilation;
+    ConvOptions::new_with_padding([conv.stride], [(left, 0)], [conv.dilation], conv.groups)
 }
 
 /// What a TCN convolution adds to its output before the ReLU: the condition through its map
@@ -218,11 +221,9 @@ fn causal_relu(
     let conditioned = extra.map.is_some() && extra.condition.is_some();
     let covaried = extra.covariate.is_some() && extra.covariates.is_some();
     if !conditioned && !covaried {
-        let left = (conv.kernel_size - 1) * conv.dilation;
-        let options =
-            ConvOptions::new_with_padding([conv.stride], [(left, 0)], [conv.dilation], conv.groups);
         let bias = conv.bias.as_ref().map(|b| b.val());
-        return crate::fused::conv1d_relu(x, effective_weight(conv, gain), bias, options);
+        let weight = effective_weight(conv, gain);
+        return crate::fused::conv1d_relu(x, weight, bias, causal_options(conv));
     }
     let y = add_condition(apply_causal(conv, gain, x), extra.map, extra.condition);
     relu(add_covariates(y, extra.covariate, extra.covariates))

@@ -177,7 +177,6 @@ pub(crate) fn conv1x1(conv: &Conv2d, mask: Option<&Tensor<4>>, x: Tensor<4>) -> 
     )
 }
 
-/// The weights [out, in, 1, 1] of a 1x1 convolution, masked when `mask` is given.
 /// [`conv1x1`] plus `addend` (of the output's shape), summed as the product is written
 /// ([`crate::fused::conv2d_add`]).
 pub(crate) fn conv1x1_add(
@@ -196,6 +195,7 @@ pub(crate) fn conv1x1_add(
     )
 }
 
+/// The weights [out, in, 1, 1] of a 1x1 convolution, masked when `mask` is given.
 fn masked_weight(conv: &Conv2d, mask: Option<&Tensor<4>>) -> Tensor<4> {
     match mask {
         None => conv.weight.val(),

@@ -193,8 +193,9 @@ const DEVICE_BATCH_BYTES: usize = 32 << 20;
 /// The most images one evaluation batch holds on the CPU. Each layer's output for the
 /// batch (200 KB per 28×28 image at 64 channels) then stays in the processor's caches until
 /// the next layer reads it; at 256 images every layer goes through main memory. The
-/// Fashion-MNIST Gated PixelCNN evaluates about 10% faster in batches of 32 than of 256
-/// (BENCHMARKS.md, "Evaluation in batches that stay in cache").
+/// Fashion-MNIST Gated PixelCNN evaluates 5–10% faster in batches of 32 than of 256
+/// (BENCHMARKS.md, "Fewer passes around the image products, evaluation in cache-sized
+/// batches").
 pub const CPU_EVAL_BATCH: usize = 32;
 
 /// log p(x) of each image of `set` under `model` (with its class or vector when the model
